@@ -257,7 +257,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
 def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
     """Make relative file paths relative to the config file, then check they exist."""
     def fix(path: Path | None) -> Path | None:
-        return None if path is None or path.is_absolute() else base / path
+        return None if path is None or path.is_absolute() else (base / path).resolve()
 
     problems: list[str] = []
     mqtt = config.mqtt
@@ -293,7 +293,7 @@ def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
 
 def _project_path(path: Path, base: Path) -> Path:
     """`models/` in a config means the shipped models unless a file beside the config exists."""
-    local = base / path
+    local = (base / path).resolve()
     if local.exists():
         return local
     return Path(__file__).resolve().parent.parent / path
