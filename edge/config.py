@@ -61,6 +61,8 @@ class ZoneConfig(_Strict):
     event: Literal["entry", "exit"] | None = None
     basis: Literal["crossing", "direction"] = "crossing"
     min_travel_px: float = Field(default=20.0, ge=0)
+    deadband_px: float = Field(default=2.0, ge=0, le=100,
+                               description="plate centres closer than this to the line count as on it, so jitter is no crossing")
 
     @field_validator("line", mode="before")
     @classmethod
@@ -83,7 +85,27 @@ class ZoneConfig(_Strict):
             raise ValueError("expected either `line` (with `inside`) or a fixed `event`")
         if self.line is not None and self.inside is None:
             raise ValueError("`line` needs `inside`: one of above, below, left, right")
+        if self.line is not None and self.inside is not None:
+            _check_inside_side(self.line, self.inside)
         return self
+
+
+_SIDE_VECTORS = {"above": (0.0, -1.0), "below": (0.0, 1.0), "left": (-1.0, 0.0), "right": (1.0, 0.0)}
+
+
+def _check_inside_side(line: tuple[Point, Point], inside: str) -> None:
+    """Reject `inside` sides that do not pick a half-plane, e.g. `left` of a horizontal line.
+
+    A side within 5 degrees of running along the line is refused too: which half-plane it
+    means would hinge on a pixel of slope, and the operator would not see the flip.
+    """
+    (x1, y1), (x2, y2) = line
+    length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
+    side_x, side_y = _SIDE_VECTORS[inside]
+    normal_component = abs(-(y2 - y1) * side_x + (x2 - x1) * side_y) / length
+    if normal_component < 0.0872:  # sin(5 degrees)
+        raise ValueError(f"`inside: {inside}` runs along this line; for a line this steep use "
+                         f"{'left or right' if inside in ('above', 'below') else 'above or below'}")
 
 
 class CameraConfig(_Strict):
@@ -120,12 +142,26 @@ class TrackingConfig(_Strict):
     min_frames: int = Field(default=2, ge=1, le=100)
     dedup_window_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     confident_reads: int = Field(default=4, ge=1, le=100)
+    confident_confidence: float = Field(default=0.85, ge=0, le=1,
+                                        description="a read counts towards confident_reads only at or above this")
     preview: bool = False
+    max_distance: float = Field(default=3.0, gt=0, le=50,
+                                description="farthest a plate may be from its predicted place, in plate widths")
+    max_text_distance: float = Field(default=0.5, ge=0, le=1,
+                                     description="reads further apart than this (normalised edit distance) never join one track")
 
     @field_validator("close_after_s", "dedup_window_s", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return _parse_duration(value)
+
+    @model_validator(mode="after")
+    def _confident_after_min_frames(self) -> "TrackingConfig":
+        # Reading stops once a track is confident; if that came before min_frames reads
+        # the pass could never be emitted.
+        if self.confident_reads < self.min_frames:
+            raise ValueError(f"confident_reads ({self.confident_reads}) must be at least min_frames ({self.min_frames})")
+        return self
 
 
 class TlsConfig(_Strict):
