@@ -1,0 +1,627 @@
+"""Synthetic number plates: text generators, a flat plate renderer and camera degradations.
+
+Why synthetic: the recogniser needs far more labelled plates (UK, EU, NL, PL, US layouts,
+light and dark plates, every character in every position) than the small real sets hold,
+and those real sets are mostly reserved for measurement. Everything here is drawn with
+OpenCV only (no font files, no extra dependencies) and is a pure function of the numpy
+Generator passed in, so a seed reproduces a training set or a sample image byte for byte.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from edge.types import Box
+
+PlateColour = Literal["white", "yellow", "grey", "dark"]
+STYLES = ("gb_current", "gb_prefix", "gb_suffix", "gb_dateless", "eu", "nl", "pl", "us")
+
+_LETTERS = string.ascii_uppercase
+_DIGITS = string.digits
+# UK random letters never use I or Q (too like 1 and O); the first area letter also skips Z.
+_GB_LETTERS = "ABCDEFGHJKLMNOPRSTUVWXYZ"
+_GB_AREA = "ABCDEFGHKLMNOPRSVWY"
+# Dutch plates avoid vowels and letters that read as digits.
+_NL_LETTERS = "BDFGHJKLNPRSTVXZ"
+
+# ---------------------------------------------------------------------------------------
+# Plate text
+# ---------------------------------------------------------------------------------------
+
+
+def _pick(rng: np.random.Generator, alphabet: str, count: int) -> str:
+    return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), size=count))
+
+
+def _from_template(rng: np.random.Generator, template: str, letters: str = _LETTERS) -> str:
+    """Fill a template: L -> letter, D -> digit, N -> non-zero digit; '-' marks a group gap."""
+    out = []
+    for sym in template:
+        if sym == "L":
+            out.append(_pick(rng, letters, 1))
+        elif sym == "D":
+            out.append(_pick(rng, _DIGITS, 1))
+        elif sym == "N":
+            out.append(_pick(rng, "123456789", 1))
+        else:
+            out.append(sym)
+    return "".join(out)
+
+
+def _gb_age(rng: np.random.Generator) -> str:
+    """Two-digit age identifier: March plates 02..26, September plates 51..75."""
+    year = int(rng.integers(2, 27))
+    return f"{year + 50 * int(rng.integers(0, 2)):02d}"
+
+
+_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "gb_dateless": ("LLL-ND", "LLL-NDD", "LL-NDDD", "L-NDDD", "NDDD-LL", "NDD-LLL", "ND-LL", "LLL-N"),
+    "eu": ("LL-DDD-LL", "LL-DDDDD", "L-N-LLL", "L-LL-NDDD", "LL-L-NDDD", "LLL-NDDD", "NLL-DDDD",
+           "LL-NDDD-L", "LLL-NDD", "LLL-NDD-L", "L-NDDDD", "LL-NDD-LL"),
+    "nl": ("LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D",
+           "D-LLL-DD", "LL-DDD-L", "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D"),
+    "pl": ("LL-NDDDD", "LL-NDDDL", "LL-NDDLL", "LL-NLDDD", "LL-NLLDD", "LLL-LNDD", "LLL-NDLL",
+           "LLL-NLDL", "LLL-NDLD", "LLL-LLND", "LLL-NDDLL", "LLL-NDDDD"),
+    "us": ("NLLLDDD", "LLLDDDD", "LLLDDD", "DDDLLL", "LLDDDDD", "NDDDDDD", "LLLLDDD", "DLLDDD",
+           "NDLLLDD", "LLDDLL", "LDDDLL", "DDDDD"),
+}
+
+
+def random_plate_layout(style: str, rng: np.random.Generator) -> str:
+    """A plate string with '-' where the plate shows a group gap (or a printed dash on NL).
+
+    The layout is kept separate from the label because real plates print groups apart and
+    the renderer must reproduce that spacing; labels never contain gaps.
+    """
+    if style == "gb_current":
+        return _pick(rng, _GB_AREA, 1) + _pick(rng, _GB_LETTERS, 1) + _gb_age(rng) + "-" + _pick(rng, _GB_LETTERS, 3)
+    if style == "gb_prefix":
+        digits = str(int(rng.integers(1, 1000)))
+        return _pick(rng, "ABCDEFGHJKLMNPRSTVWXY", 1) + digits + "-" + _pick(rng, _GB_LETTERS, 3)
+    if style == "gb_suffix":
+        digits = str(int(rng.integers(1, 1000)))
+        return _pick(rng, _GB_LETTERS, 3) + "-" + digits + _pick(rng, "ABCDEFGHJKLMNPRSTVWXY", 1)
+    if style in _TEMPLATES:
+        templates = _TEMPLATES[style]
+        template = templates[int(rng.integers(0, len(templates)))]
+        letters = _NL_LETTERS if style == "nl" else _LETTERS
+        return _from_template(rng, template, letters)
+    raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
+
+
+def random_plate_text(style: str, rng: np.random.Generator) -> str:
+    """A plausible registration for `style`, upper-case A-Z/0-9 without gaps."""
+    return random_plate_layout(style, rng).replace("-", "")
+
+
+# ---------------------------------------------------------------------------------------
+# Glyphs: a plate-like stroke font drawn with cv2.polylines, plus OpenCV's Hershey fonts
+# ---------------------------------------------------------------------------------------
+
+Stroke = list[tuple[float, float]]
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float) -> Stroke:
+    """Elliptical arc from angle a0 to a1 (degrees, y down: 90 is straight down)."""
+    steps = max(4, int(abs(a1 - a0) / 12))
+    angles = np.radians(np.linspace(a0, a1, steps + 1))
+    return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
+
+
+def _stroke_glyphs() -> dict[str, list[Stroke]]:
+    """Glyphs on a 6 wide x 10 tall grid, shaped after the square, open UK/DIN plate faces."""
+    g: dict[str, list[Stroke]] = {
+        "A": [[(0, 10), (3, 0), (6, 10)], [(1.05, 6.5), (4.95, 6.5)]],
+        "B": [[(3.6, 4.8), (0, 4.8), (0, 0), (3.6, 0)] + _arc(3.6, 2.4, 2.2, 2.4, -90, 90),
+              [(0, 4.8), (0, 10), (3.8, 10)] + _arc(3.8, 7.4, 2.2, 2.6, 90, -90) + [(3.6, 4.8)]],
+        "C": [_arc(3, 5, 3, 5, -40, -320)],
+        "D": [[(2.6, 0), (0, 0), (0, 10), (2.6, 10)] + _arc(2.6, 5, 3.4, 5, 90, -90)],
+        "E": [[(6, 0), (0, 0), (0, 10), (6, 10)], [(0, 5), (4.8, 5)]],
+        "F": [[(6, 0), (0, 0), (0, 10)], [(0, 5), (4.8, 5)]],
+        "G": [_arc(3, 5, 3, 5, -40, -360) + [(6, 10)], [(6, 5.2), (3.4, 5.2)]],
+        "H": [[(0, 0), (0, 10)], [(6, 0), (6, 10)], [(0, 5), (6, 5)]],
+        "I": [[(3, 0), (3, 10)]],
+        "J": [[(6, 0), (6, 7)] + _arc(3, 7, 3, 3, 0, 180)],
+        "K": [[(0, 0), (0, 10)], [(6, 0), (0, 6.4)], [(2.1, 4.2), (6, 10)]],
+        "L": [[(0, 0), (0, 10), (6, 10)]],
+        "M": [[(0, 10), (0, 0), (3, 6.5), (6, 0), (6, 10)]],
+        "N": [[(0, 10), (0, 0), (6, 10), (6, 0)]],
+        "O": [_arc(3, 5, 3, 5, 0, 360)],
+        "P": [[(0, 10), (0, 0), (3.4, 0)] + _arc(3.4, 2.75, 2.6, 2.75, -90, 90) + [(0, 5.5)]],
+        "Q": [_arc(3, 5, 3, 5, 0, 360), [(3.6, 7.0), (6.2, 10.2)]],
+        "R": [[(0, 10), (0, 0), (3.4, 0)] + _arc(3.4, 2.75, 2.6, 2.75, -90, 90) + [(0, 5.5)],
+              [(3.0, 5.5), (6, 10)]],
+        "S": [_arc(3, 2.5, 2.8, 2.5, -25, -270) + _arc(3, 7.5, 3, 2.5, -90, 155)],
+        "T": [[(0, 0), (6, 0)], [(3, 0), (3, 10)]],
+        "U": [[(0, 0), (0, 7)] + _arc(3, 7, 3, 3, 180, 0) + [(6, 0)]],
+        "V": [[(0, 0), (3, 10), (6, 0)]],
+        "W": [[(0, 0), (1.5, 10), (3, 3), (4.5, 10), (6, 0)]],
+        "X": [[(0, 0), (6, 10)], [(6, 0), (0, 10)]],
+        "Y": [[(0, 0), (3, 5), (6, 0)], [(3, 5), (3, 10)]],
+        "Z": [[(0, 0), (6, 0), (0, 10), (6, 10)]],
+        "0": [_arc(3, 3, 3, 3, 180, 360) + _arc(3, 7, 3, 3, 0, 180) + [(0, 3)]],
+        "1": [[(0.9, 2.2), (3.6, 0), (3.6, 10)]],
+        "2": [_arc(3, 3, 3, 3, -165, 25) + [(0, 10), (6, 10)]],
+        "3": [_arc(3, 2.5, 2.8, 2.5, -155, 90) + _arc(3, 7.5, 3, 2.5, -90, 155)],
+        "4": [[(4.6, 10), (4.6, 0), (0, 7), (6, 7)]],
+        "5": [[(5.6, 0), (0.7, 0), (0.3, 4.6)] + _arc(3, 6.8, 3, 3.2, -135, 150)],
+        "6": [_arc(3, 6.8, 3, 3.2, 0, 360), _arc(6, 6.8, 6, 6.8, 180, 252)],
+        "7": [[(0, 0), (6, 0), (1.8, 10)]],
+        "8": [_arc(3, 2.5, 2.6, 2.5, 0, 360), _arc(3, 7.4, 3, 2.6, 0, 360)],
+    }
+    g["9"] = [[(6 - x, 10 - y) for x, y in stroke] for stroke in g["6"]]
+    return g
+
+
+_GLYPHS = _stroke_glyphs()
+_GLYPH_PX = 10  # pixels per grid unit when a glyph is first drawn
+FONTS = ("plate", "plate_narrow", "hershey_simplex", "hershey_duplex")
+_HERSHEY = {"hershey_simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey_duplex": cv2.FONT_HERSHEY_DUPLEX}
+
+
+@lru_cache(maxsize=1024)
+def _glyph_mask(char: str, font: str, weight: int) -> np.ndarray:
+    """Anti-aliased ink mask (uint8, tight box) of one character, drawn once and cached.
+
+    `weight` is the stroke width in pixels for a 100 px tall glyph.
+    """
+    if font in _HERSHEY:
+        return _hershey_mask(char, _HERSHEY[font], max(1, weight // 2))
+    pad = weight // 2 + 2
+    scale = 16  # cv2 fixed-point shift 4
+    width = 6 * _GLYPH_PX + 2 * pad
+    canvas = np.zeros((10 * _GLYPH_PX + 2 * pad, width), np.uint8)
+    if char == "-":
+        strokes = [[(1.0, 5.0), (5.0, 5.0)]]
+    else:
+        strokes = _GLYPHS[char]
+    for stroke in strokes:
+        pts = (np.asarray(stroke, np.float64) * _GLYPH_PX + pad) * scale
+        cv2.polylines(canvas, [pts.round().astype(np.int32)], False, 255, weight, cv2.LINE_AA, shift=4)
+    lo = pad - weight // 2
+    crop = canvas[lo:canvas.shape[0] - lo, lo:width - lo]
+    if char in "I1-":
+        cols = np.flatnonzero(crop.max(axis=0))
+        crop = crop[:, cols[0]:cols[-1] + 1]
+    return crop
+
+
+def _hershey_mask(char: str, face: int, thickness: int) -> np.ndarray:
+    scale = 3.0
+    (w, h), base = cv2.getTextSize(char, face, scale, thickness)
+    canvas = np.zeros((h + base + 2 * thickness + 8, w + 2 * thickness + 8), np.uint8)
+    cv2.putText(canvas, char, (thickness + 4, h + thickness + 4), face, scale, 255, thickness, cv2.LINE_AA)
+    rows = np.flatnonzero(canvas.max(axis=1))
+    cols = np.flatnonzero(canvas.max(axis=0))
+    return canvas[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _place_glyph(mask: np.ndarray, glyph: np.ndarray, x: float, y: float, cw: float, ch: float) -> Box:
+    """Scale `glyph` into the cell (x, y, cw, ch) of `mask`, keeping narrow glyphs narrow."""
+    gh, gw = glyph.shape
+    natural_w = gw * ch / gh
+    w = int(round(min(cw, natural_w) if natural_w < 0.6 * cw else cw))
+    h = int(round(ch))
+    x0 = int(round(x + (cw - w) / 2))
+    y0 = int(round(y))
+    if w < 1 or h < 1:
+        return Box(x0, y0, 0, 0)
+    scaled = cv2.resize(glyph, (w, h), interpolation=cv2.INTER_AREA)
+    H, W = mask.shape
+    xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + w), min(H, y0 + h)
+    if xb > xa and yb > ya:
+        region = mask[ya:yb, xa:xb]
+        np.maximum(region, scaled[ya - y0:yb - y0, xa - x0:xb - x0], out=region)
+    return Box(x0, y0, w, h)
+
+
+# ---------------------------------------------------------------------------------------
+# Plate layout and drawing
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Geometry:
+    """Plate proportions in pixels (roughly 1 px per mm for European plates)."""
+
+    width: int
+    height: int
+    char_h: float
+    char_w: float
+    pitch: float  # gap between characters in a group
+    group_gap: float
+
+
+def _geometry(style: str) -> _Geometry:
+    if style == "us":
+        return _Geometry(360, 180, 82.0, 40.0, 6.0, 14.0)
+    if style.startswith("gb"):
+        return _Geometry(520, 111, 79.0, 50.0, 11.0, 33.0)
+    return _Geometry(520, 110, 72.0, 44.0, 9.0, 26.0)
+
+
+_BACKGROUNDS = {  # BGR
+    "white": (242, 244, 246),
+    "yellow": (30, 200, 250),
+    "grey": (175, 178, 180),
+    "dark": (28, 28, 30),
+}
+_EU_BLUE = (150, 60, 0)
+
+
+def _jitter(rng: np.random.Generator, colour: tuple[int, int, int], spread: float) -> np.ndarray:
+    return np.clip(np.asarray(colour, np.float32) + rng.normal(0, spread, 3), 0, 255)
+
+
+def _text_layout(layout: str, geo: _Geometry, rng: np.random.Generator, left: float, right: float,
+                 narrow: float = 1.0) -> tuple[float, float, float, float]:
+    """Scale char size/spacing so the whole text fits between `left` and `right`.
+
+    Returns (char_w, pitch, group_gap, x_start). Long EU/US strings shrink, as on real plates.
+    """
+    chars = sum(c != "-" for c in layout)
+    gaps = layout.count("-")
+    cw = geo.char_w * narrow * rng.uniform(0.9, 1.05)
+    pitch = geo.pitch * rng.uniform(0.7, 1.2)
+    gap = geo.group_gap * rng.uniform(0.6, 1.1)
+    needed = chars * cw + (chars - 1 - gaps) * pitch + gaps * gap
+    room = (right - left) * 0.96
+    if needed > room:
+        squeeze = room / needed
+        cw, pitch, gap, needed = cw * squeeze, pitch * squeeze, gap * squeeze, room
+    x_start = left + (right - left - needed) / 2 + rng.uniform(-0.02, 0.02) * (right - left - needed)
+    return cw, pitch, gap, x_start
+
+
+def _draw_text(mask: np.ndarray, layout: str, style: str, x0: float, y0: float, ch: float,
+               cw: float, pitch: float, gap: float, font: str, weight: int) -> list[Box]:
+    """Draw the characters of `layout` into `mask`, returning one box per A-Z/0-9 character."""
+    boxes: list[Box] = []
+    x = x0
+    for i, char in enumerate(layout):
+        if char == "-":
+            if style == "nl":  # Dutch plates print the dash
+                dash = _glyph_mask("-", "plate", weight)
+                _place_glyph(mask, dash, x + gap * 0.2 - pitch, y0, gap * 0.6, ch)
+            x += gap - pitch
+            continue
+        glyph = _glyph_mask(char, font if font in _HERSHEY else "plate", weight)
+        boxes.append(_place_glyph(mask, glyph, x, y0, cw, ch))
+        x += cw + (pitch if i + 1 < len(layout) else 0.0)
+    return boxes
+
+
+def _composite(image: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
+    """Blend `colour` into `image` where the uint8 `mask` has ink (in place)."""
+    alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
+    image[:] = image * (1.0 - alpha) + colour.reshape(1, 1, 3) * alpha
+
+
+def _draw_strip(plate: np.ndarray, code: str, rng: np.random.Generator) -> int:
+    """Blue national band on the left with a star ring and the country code; returns its width."""
+    h = plate.shape[0]
+    w = int(round(h * rng.uniform(0.38, 0.45)))
+    plate[:, :w] = _jitter(rng, _EU_BLUE, 10)
+    ring_c = (w / 2.0, h * 0.3)
+    radius = min(w, h) * 0.25
+    star = max(1, int(round(h * 0.018)))
+    angles = np.arange(12) * (2 * math.pi / 12)
+    for a in angles:
+        centre = (int(round(ring_c[0] + radius * math.cos(a))), int(round(ring_c[1] + radius * math.sin(a))))
+        cv2.circle(plate, centre, star, (0, 210, 255), -1, cv2.LINE_AA)
+    mask = np.zeros(plate.shape[:2], np.uint8)
+    ch = h * 0.28
+    cw = min(w * 0.8 / max(1, len(code)) - 2, ch * 0.62)
+    x = (w - len(code) * cw - (len(code) - 1) * 2) / 2
+    _draw_text(mask, code, "eu", x, h * 0.6, ch, cw, 2.0, 2.0, "plate", 14)
+    _composite(plate, mask, np.array([245, 245, 245], np.float32))
+    return w
+
+
+_US_STATES = ("CALIFORNIA", "TEXAS", "NEW YORK", "FLORIDA", "OHIO", "ILLINOIS", "ARIZONA",
+              "GEORGIA", "VIRGINIA", "OREGON", "NEVADA", "MICHIGAN", "COLORADO", "WASHINGTON")
+_US_INKS = ((110, 40, 20), (30, 30, 160), (25, 25, 25), (90, 60, 10))  # navy, red, black, blue
+
+
+def _draw_us_decor(plate: np.ndarray, rng: np.random.Generator, ink: np.ndarray) -> None:
+    """State name above the number, an optional slogan line below and an optional band."""
+    h, w = plate.shape[:2]
+    if rng.random() < 0.4:  # graded sky band behind the top, as on many state designs
+        ramp = np.linspace(1.0, 0.0, h // 3, dtype=np.float32)[:, None, None]
+        tint = _jitter(rng, (200, 160, 120), 25)
+        plate[: h // 3] = plate[: h // 3] * (1 - 0.5 * ramp) + tint * 0.5 * ramp
+    state = _US_STATES[int(rng.integers(0, len(_US_STATES)))]
+    face = (cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_DUPLEX)[int(rng.integers(0, 3))]
+    colour = tuple(int(c) for c in _US_INKS[int(rng.integers(0, len(_US_INKS)))])
+    scale = h * 0.0045 * rng.uniform(0.9, 1.15)
+    thick = max(1, int(round(h / 90)))
+    (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
+    scale *= min(1.0, w * 0.8 / tw)
+    (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
+    cv2.putText(plate, state, ((w - tw) // 2, int(h * 0.05) + th), face, scale, colour, thick, cv2.LINE_AA)
+    if rng.random() < 0.6:
+        slogan = ("DMV.CA.GOV", "SUNSHINE STATE", "THE LONE STAR STATE", "EMPIRE STATE",
+                  "GRAND CANYON STATE", "PURE MICHIGAN")[int(rng.integers(0, 6))]
+        s2 = scale * 0.45
+        (sw, _sh), _ = cv2.getTextSize(slogan, cv2.FONT_HERSHEY_SIMPLEX, s2, 1)
+        cv2.putText(plate, slogan, ((w - sw) // 2, int(h * 0.94)), cv2.FONT_HERSHEY_SIMPLEX, s2,
+                    tuple(int(c) for c in ink), 1, cv2.LINE_AA)
+
+
+def _add_screws(plate: np.ndarray, rng: np.random.Generator, boxes: list[Box], us: bool) -> None:
+    """Fixing screws where real ones go: top corners on US plates, else the widest group gap
+    and beyond the last character, so they never cover a character."""
+    h, w = plate.shape[:2]
+    r = max(2, int(round(h * rng.uniform(0.035, 0.05))))
+    y = int(h * 0.12) if us else int(h * rng.uniform(0.45, 0.55))
+    spots = [int(w * 0.2), int(w * 0.8)] if us else []
+    if not us and boxes:
+        gaps = [(boxes[i + 1].x - boxes[i].x - boxes[i].w, i) for i in range(len(boxes) - 1)]
+        widest, i = max(gaps, default=(0, 0))
+        if widest > 3 * r:
+            spots.append(boxes[i].x + boxes[i].w + widest // 2)
+        right = boxes[-1].x + boxes[-1].w
+        if w - right > 4 * r:
+            spots.append((right + w) // 2)
+    metal = _jitter(rng, (160, 160, 160), 25)
+    for x in spots:
+        cv2.circle(plate, (x, y), r, tuple(float(c) for c in metal), -1, cv2.LINE_AA)
+        shine = tuple(float(min(255.0, c + 60)) for c in metal)
+        cv2.circle(plate, (x - r // 3, y - r // 3), max(1, r // 3), shine, -1, cv2.LINE_AA)
+
+
+def _dirt(plate: np.ndarray, rng: np.random.Generator, amount: float) -> None:
+    """Low-frequency grime: multiply by a smooth random field (in place)."""
+    h, w = plate.shape[:2]
+    field = rng.random((4, 8)).astype(np.float32)
+    field = cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC)
+    plate *= (1.0 - amount * np.clip(field, 0, 1))[..., None]
+
+
+def render_plate(text: str, style: str, rng: np.random.Generator, colour: PlateColour = "white",
+                 strip: str | None = None, layout: str | None = None) -> tuple[np.ndarray, list[Box]]:
+    """Draw a flat, front-on plate; returns (BGR uint8 image, one Box per character of `text`).
+
+    `layout` may carry the group gaps ('AB12-CDE'); without it gaps are inferred from the
+    style. Boxes are in plate pixels, in reading order, and enclose each character's ink.
+    """
+    layout = layout if layout is not None else _infer_layout(text, style)
+    if layout.replace("-", "") != text:
+        raise ValueError(f"layout {layout!r} does not spell {text!r}")
+    geo = _geometry(style)
+    plate = np.empty((geo.height, geo.width, 3), np.float32)
+    plate[:] = _jitter(rng, _BACKGROUNDS[colour], 6)
+    ink = _jitter(rng, (200, 200, 200) if colour == "dark" else (22, 22, 24), 8)
+    if style == "us" and colour != "dark":
+        ink = _jitter(rng, _US_INKS[int(rng.integers(0, len(_US_INKS)))], 10)
+        _draw_us_decor(plate, rng, ink)
+    left = float(_draw_strip(plate, strip, rng)) if strip else geo.width * 0.03
+    font = _choose_font(style, rng)
+    weight = int(rng.choice((11, 13, 15, 17)) if font.startswith("plate") else rng.choice((9, 12, 15)))
+    ch = geo.char_h * rng.uniform(0.94, 1.04)
+    narrow = 0.85 if font == "plate_narrow" else 1.0
+    cw, pitch, gap, x0 = _text_layout(layout, geo, rng, left, geo.width * 0.97, narrow)
+    y0 = (geo.height - ch) / 2 + (geo.height * 0.06 if style == "us" else 0.0) + rng.uniform(-2, 2)
+    mask = np.zeros((geo.height, geo.width), np.uint8)
+    boxes = _draw_text(mask, layout, style, x0, y0, ch, cw, pitch, gap, font, weight)
+    _composite(plate, mask, ink)
+    if rng.random() < 0.5:
+        border = max(1, int(round(geo.height * 0.02)))
+        cv2.rectangle(plate, (border * 2, border * 2), (geo.width - 1 - border * 2, geo.height - 1 - border * 2),
+                      tuple(float(c) for c in ink), border, cv2.LINE_AA)
+    if rng.random() < 0.5:
+        _add_screws(plate, rng, boxes, style == "us")
+    _dirt(plate, rng, rng.uniform(0.0, 0.25))
+    return np.clip(plate, 0, 255).astype(np.uint8), boxes
+
+
+def _choose_font(style: str, rng: np.random.Generator) -> str:
+    weights = (0.45, 0.2, 0.2, 0.15) if style == "us" else (0.6, 0.2, 0.1, 0.1)
+    return FONTS[int(rng.choice(len(FONTS), p=weights))]
+
+
+def _infer_layout(text: str, style: str) -> str:
+    """Gap positions for a bare registration, as the style prints it."""
+    if style == "gb_current" and len(text) == 7:
+        return text[:4] + "-" + text[4:]
+    if style == "gb_prefix" and len(text) >= 5:
+        return text[:-3] + "-" + text[-3:]
+    if style == "gb_suffix" and len(text) >= 5:
+        return text[:3] + "-" + text[3:]
+    if style == "us":
+        return text
+    # Elsewhere: a gap wherever letters turn into digits or back, at most two.
+    out, gaps = [text[0]], 0
+    for prev, char in zip(text, text[1:]):
+        if prev.isalpha() != char.isalpha() and gaps < 2:
+            out.append("-")
+            gaps += 1
+        out.append(char)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Random plates with sensible mixes of style, colour and national band
+# ---------------------------------------------------------------------------------------
+
+_STYLE_WEIGHTS = {"gb_current": 0.21, "gb_prefix": 0.06, "gb_suffix": 0.04, "gb_dateless": 0.04,
+                  "eu": 0.17, "nl": 0.09, "pl": 0.09, "us": 0.30}
+_EU_CODES = ("SK", "CZ", "D", "A", "PL", "F", "I", "E", "B", "SLO", "H", "LT")
+
+
+def random_colour_and_strip(style: str, rng: np.random.Generator) -> tuple[PlateColour, str | None]:
+    """Plate colour and national band typical of `style` (front white / rear yellow in GB)."""
+    r = rng.random()
+    if style.startswith("gb"):
+        if style == "gb_dateless" and r < 0.35:
+            return "dark", None
+        colour: PlateColour = "white" if r < 0.5 else ("yellow" if r < 0.93 else "grey")
+        strip_roll = rng.random()
+        if style == "gb_current" and strip_roll < 0.45:
+            return colour, ("UK" if strip_roll < 0.2 else "GB")
+        return colour, None
+    if style == "nl":
+        return ("yellow" if r < 0.9 else "grey"), "NL"
+    if style == "pl":
+        return ("white" if r < 0.9 else "grey"), "PL"
+    if style == "eu":
+        colour = "white" if r < 0.85 else ("grey" if r < 0.95 else "yellow")
+        return colour, _EU_CODES[int(rng.integers(0, len(_EU_CODES)))]
+    return ("white" if r < 0.9 else "grey"), None
+
+
+def random_plate(rng: np.random.Generator) -> tuple[np.ndarray, str, str]:
+    """A random plate image with its label and style, mixed GB 35% / EU+NL+PL 35% / US 30%."""
+    styles = list(_STYLE_WEIGHTS)
+    style = styles[int(rng.choice(len(styles), p=list(_STYLE_WEIGHTS.values())))]
+    layout = random_plate_layout(style, rng)
+    colour, strip = random_colour_and_strip(style, rng)
+    text = layout.replace("-", "")
+    image, _boxes = render_plate(text, style, rng, colour, strip, layout=layout)
+    return image, text, style
+
+
+# ---------------------------------------------------------------------------------------
+# Camera degradations
+# ---------------------------------------------------------------------------------------
+
+
+def perspective_quad(w: int, h: int, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Four corners (tl, tr, br, bl) of a plate w x h seen with random yaw, pitch, shear and roll."""
+    tl, tr, br, bl = (np.array(p, np.float32) for p in ((0, 0), (w, 0), (w, h), (0, h)))
+    yaw = rng.uniform(-0.25, 0.25) * strength  # the far side looks shorter
+    far_top, far_bottom = (tr, br) if yaw > 0 else (tl, bl)
+    far_top[1] += abs(yaw) * h / 2
+    far_bottom[1] -= abs(yaw) * h / 2
+    pitch = rng.uniform(-0.1, 0.1) * strength  # camera above or below: one edge shorter
+    near_left, near_right = (tl, tr) if pitch > 0 else (bl, br)
+    near_left[0] += abs(pitch) * w / 2
+    near_right[0] -= abs(pitch) * w / 2
+    shear = rng.uniform(-0.2, 0.2) * strength * h
+    tl[0] += shear
+    tr[0] += shear
+    corners = np.stack([tl, tr, br, bl])
+    angle = math.radians(rng.uniform(-8, 8) * strength)
+    centre = corners.mean(axis=0)
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], np.float32)
+    return ((corners - centre) @ rot.T + centre).astype(np.float32)
+
+
+def _surround(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Vehicle-body-like background for the margin around a warped plate crop."""
+    h, w = shape
+    base = rng.uniform(20, 230, 3).astype(np.float32)
+    grad = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.2), h, dtype=np.float32)[:, None, None]
+    img = np.broadcast_to(base, (h, w, 3)) * grad
+    return img + rng.normal(0, 6, (h, w, 1)).astype(np.float32)
+
+
+def _warp_into_crop(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Warp the plate by a random perspective into a same-sized crop with a loose margin."""
+    h, w = image.shape[:2]
+    quad = perspective_quad(w, h, rng, strength)
+    lo, hi = quad.min(axis=0), quad.max(axis=0)
+    margin = rng.uniform(0.0, 0.12, 2) * np.array([w, h])
+    scale = min((w - 2 * margin[0]) / (hi[0] - lo[0]), (h - 2 * margin[1]) / (hi[1] - lo[1]))
+    offset = np.array([w, h]) / 2 - (lo + hi) / 2 * scale + rng.uniform(-0.5, 0.5, 2) * margin
+    dst = (quad * scale + offset).astype(np.float32)
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    warped = cv2.warpPerspective(image.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpPerspective(np.ones((h, w), np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    return warped * alpha + _surround((h, w), rng) * (1 - alpha)
+
+
+def add_glare(img: np.ndarray, rng: np.random.Generator, intensity: float) -> None:
+    """Additive soft highlight (headlight or sun reflection) at a random spot (in place, float)."""
+    h, w = img.shape[:2]
+    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    sy, sx = h * rng.uniform(0.1, 0.5), w * rng.uniform(0.05, 0.3)
+    ys = ((np.arange(h, dtype=np.float32) - cy) / sy) ** 2
+    xs = ((np.arange(w, dtype=np.float32) - cx) / sx) ** 2
+    img += (255 * intensity * np.exp(-0.5 * (ys[:, None] + xs[None, :])))[..., None]
+
+
+def add_shadow(img: np.ndarray, rng: np.random.Generator, depth: float) -> None:
+    """Darken one side of a random soft-edged line, like a pole or body shadow (in place)."""
+    h, w = img.shape[:2]
+    angle = rng.uniform(0, 2 * math.pi)
+    nx, ny = math.cos(angle), math.sin(angle)
+    offset = rng.uniform(-0.3, 0.3) * (w * abs(nx) + h * abs(ny))
+    dist = (np.arange(w, dtype=np.float32)[None, :] - w / 2) * nx + (np.arange(h, dtype=np.float32)[:, None] - h / 2) * ny
+    soft = max(2.0, 0.05 * max(h, w))
+    img *= (1.0 - depth / (1.0 + np.exp(-(dist - offset) / soft)))[..., None]
+
+
+def motion_blur(img: np.ndarray, rng: np.random.Generator, length: int) -> np.ndarray:
+    """Linear blur along a random direction, as from a vehicle moving during the exposure."""
+    if length < 2:
+        return img
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0 / length
+    rot = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(0, 180), 1.0)
+    kernel = cv2.warpAffine(kernel, rot, (length, length))
+    return cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6))
+
+
+def to_night_ir(img: np.ndarray, rng: np.random.Generator, plate_mask: np.ndarray | None = None) -> np.ndarray:
+    """Grey IR-camera look: desaturated, dark surroundings, bright retro-reflective plate.
+
+    `plate_mask` (float 0..1, HxW) marks the plate; without it the whole image counts as
+    plate (a tight crop), which only compresses contrast and greys it.
+    """
+    grey = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    gain = rng.uniform(0.25, 0.5)
+    lifted = 255.0 * (grey / 255.0) ** rng.uniform(0.6, 0.9)
+    if plate_mask is None:
+        out = lifted * rng.uniform(0.7, 1.0)
+    else:
+        out = grey * gain * (1 - plate_mask) + lifted * plate_mask
+    return np.repeat(out[..., None], 3, axis=2)
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """Round-trip through JPEG at `quality`, as a camera stream or archive would."""
+    ok, buf = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def degrade(image: np.ndarray, rng: np.random.Generator, strength: float = 0.5) -> np.ndarray:
+    """A camera's view of a flat plate image, same size as the input, BGR uint8.
+
+    `strength` in [0, 1] scales every effect: skew and roll (up to +-8 degrees), capture
+    resolution (plate 200 down to 60 px wide), blur, noise, JPEG, glare, shadow, low
+    contrast and the grey night/IR look. The plate is warped into a loose crop the way a
+    localiser would cut it, then resampled back to the input size.
+    """
+    strength = float(np.clip(strength, 0.0, 1.0))
+    h, w = image.shape[:2]
+    img = _warp_into_crop(image, rng, strength)
+    if rng.random() < 0.3 * strength:
+        add_shadow(img, rng, rng.uniform(0.2, 0.6))
+    if rng.random() < 0.25 * strength:
+        add_glare(img, rng, rng.uniform(0.3, 0.9))
+    if rng.random() < 0.4 * strength:  # low contrast: squash towards a grey level
+        level, keep = rng.uniform(60, 190), rng.uniform(0.35, 0.8)
+        img = level + (img - level) * keep
+    if rng.random() < 0.15 * strength:
+        img = to_night_ir(img, rng)
+    small_w = int(round(rng.uniform(200 - 140 * strength, 200)))
+    small_h = max(8, int(round(h * small_w / w)))
+    small = cv2.resize(np.clip(img, 0, 255), (small_w, small_h), interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.5 * strength:
+        small = motion_blur(small, rng, int(rng.integers(2, 2 + int(4 * strength) + 1)))
+    if rng.random() < 0.4 * strength:
+        small = cv2.GaussianBlur(small, (0, 0), rng.uniform(0.3, 0.6 + 0.8 * strength))
+    small = small + rng.normal(0, 1 + 10 * strength * rng.random(), small.shape).astype(np.float32)
+    small = jpeg(small, int(rng.uniform(95 - 65 * strength, 96)))
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
