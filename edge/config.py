@@ -149,8 +149,11 @@ class TrackingConfig(_Strict):
                                 description="farthest a plate may be from its predicted place, in plate widths")
     max_text_distance: float = Field(default=0.5, ge=0, le=1,
                                      description="reads further apart than this (normalised edit distance) never join one track")
+    # A parked vehicle would otherwise grow one track without bound: its pass is emitted
+    # after this long, and the dedup window merges the passes that follow.
+    max_track_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
-    @field_validator("close_after_s", "dedup_window_s", mode="before")
+    @field_validator("close_after_s", "dedup_window_s", "max_track_s", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return _parse_duration(value)
