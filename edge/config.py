@@ -115,7 +115,14 @@ class CameraConfig(_Strict):
     max_fps: float | None = Field(default=None, gt=0, le=120)
     motion_gate: bool = True
     loop: bool = False
+    read_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                  description="a live camera silent this long is reconnected")
     zone: ZoneConfig | None = None
+
+    @field_validator("read_timeout_s", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float:
+        return _parse_duration(value)
 
 
 class PlatesConfig(_Strict):
@@ -235,7 +242,7 @@ class LoggingConfig(_Strict):
 class HttpConfig(_Strict):
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = Field(default=9108, ge=1, le=65535)
+    port: int = Field(default=9108, ge=0, le=65535, description="0 picks a free port (tests)")
 
 
 class UnitConfig(_Strict):
