@@ -90,7 +90,7 @@ class ZoneConfig(_Strict):
         return self
 
 
-_SIDE_VECTORS = {"above": (0.0, -1.0), "below": (0.0, 1.0), "left": (-1.0, 0.0), "right": (1.0, 0.0)}
+SIDE_VECTORS = {"above": (0.0, -1.0), "below": (0.0, 1.0), "left": (-1.0, 0.0), "right": (1.0, 0.0)}
 
 
 def _check_inside_side(line: tuple[Point, Point], inside: str) -> None:
@@ -101,7 +101,7 @@ def _check_inside_side(line: tuple[Point, Point], inside: str) -> None:
     """
     (x1, y1), (x2, y2) = line
     length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
-    side_x, side_y = _SIDE_VECTORS[inside]
+    side_x, side_y = SIDE_VECTORS[inside]
     normal_component = abs(-(y2 - y1) * side_x + (x2 - x1) * side_y) / length
     if normal_component < 0.0872:  # sin(5 degrees)
         raise ValueError(f"`inside: {inside}` runs along this line; for a line this steep use "
@@ -202,6 +202,8 @@ class MqttConfig(_Strict):
     message_expiry_s: int = Field(default=86400, ge=0)
     inflight: int = Field(default=64, ge=1, le=65535)
     health_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    reconnect_min_s: float = Field(default=1.0, gt=0, le=60)
+    reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("protocol", mode="before")
     @classmethod

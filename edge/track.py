@@ -1,0 +1,242 @@
+"""Follow each plate across frames so one vehicle pass becomes one record.
+
+One Tracker per camera. Intended call order, once per frame:
+
+    boxes = [c.box for c in localise(frame)]
+    skip = tracker.predict_confident(boxes, frame.timestamp)   # bool per box
+    detections = [Detection(box, score, None if skip[i] else read(crop_i), frame.index, frame.timestamp)
+                  for i, ...]
+    closed = tracker.update(detections, frame.timestamp)       # passes that just ended
+    tracker.confident_now                                       # tracks that just became confident
+    ... at end of stream: closed = tracker.close_all()
+
+`predict_confident` saves the recogniser's time: a box that matches a track already read
+`confident_reads` times the same way is not read again. Skipped boxes still go to
+`update` (with read=None) so the track keeps its path and stays open.
+
+Association: each live track predicts its plate centre with a constant-velocity model;
+the cost of pairing track i with detection j is (1 - IoU) + centre distance in plate
+widths + |log width ratio| + a text term (normalised edit distance between the track's
+leading texts and the read). Pairs further than `max_distance` plate widths are never
+joined, nor are confident reads that disagree with a track's confident text, so two plates
+side by side cannot swap even when their boxes touch. The assignment is optimal
+(scipy's linear_sum_assignment, when scipy is installed) or greedy on sorted costs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from edge.config import TrackingConfig
+from edge.record import new_pass_id
+from edge.types import Box, Detection, PlateRead
+from edge.vote import ReadTally, text_distance
+
+try:
+    from scipy.optimize import linear_sum_assignment
+except ImportError:  # scipy comes with easyocr; the greedy fallback is near-optimal for few tracks
+    linear_sum_assignment = None
+
+log = logging.getLogger(__name__)
+
+_TEXT_WEIGHT = 2.0
+_FORBIDDEN = 1e9
+
+
+@dataclass(eq=False, slots=True)
+class Track:
+    """One plate followed over time: its detections (boxes, times, reads) and motion state.
+
+    `pass_id` is fixed when the track starts, so a preview and the final record of the
+    same pass share it, and ids sort by first sighting.
+    """
+
+    id: int
+    pass_id: str
+    tally: ReadTally
+    detections: list[Detection] = field(default_factory=list)
+    confident: bool = False
+    _centre: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    _size: np.ndarray = field(default_factory=lambda: np.ones(2))
+    _velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    @property
+    def first_seen(self) -> float:
+        return self.detections[0].timestamp
+
+    @property
+    def last_seen(self) -> float:
+        return self.detections[-1].timestamp
+
+    @property
+    def reads(self) -> list[PlateRead]:
+        return [d.read for d in self.detections if d.read is not None]
+
+    def centres(self) -> np.ndarray:
+        """Plate centres, one row (x, y) per detection, oldest first."""
+        return np.asarray([d.box.centre for d in self.detections], dtype=np.float64).reshape(-1, 2)
+
+    def timestamps(self) -> np.ndarray:
+        return np.asarray([d.timestamp for d in self.detections], dtype=np.float64)
+
+    def predict(self, timestamp: float) -> np.ndarray:
+        """(cx, cy, w, h) expected at `timestamp`: centre moves at constant velocity."""
+        centre = self._centre + self._velocity * (timestamp - self.last_seen)
+        return np.concatenate([centre, self._size])
+
+    def add(self, detection: Detection, confident_reads: int) -> bool:
+        """Append a detection, update motion and tally; True when this made it confident."""
+        box = detection.box
+        centre = np.asarray(box.centre, dtype=np.float64)
+        if self.detections:
+            dt = detection.timestamp - self.last_seen
+            if dt > 0:
+                measured = (centre - self._centre) / dt
+                first_step = len(self.detections) == 1
+                self._velocity = measured if first_step else 0.5 * self._velocity + 0.5 * measured
+        self._centre = centre
+        self._size = np.asarray([max(box.w, 1), max(box.h, 1)], dtype=np.float64)
+        self.detections.append(detection)
+        if detection.read is None:
+            return False
+        self.tally.add(detection.read)
+        was = self.confident
+        self.confident = self.tally.strong_margin() >= confident_reads
+        return self.confident and not was
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every (cx, cy, w, h) row of `a` with every row of `b`: shape (len(a), len(b))."""
+    a_lo, a_hi = a[:, None, :2] - a[:, None, 2:] / 2, a[:, None, :2] + a[:, None, 2:] / 2
+    b_lo, b_hi = b[None, :, :2] - b[None, :, 2:] / 2, b[None, :, :2] + b[None, :, 2:] / 2
+    overlap = np.clip(np.minimum(a_hi, b_hi) - np.maximum(a_lo, b_lo), 0, None).prod(axis=2)
+    union = a[:, None, 2:].prod(axis=2) + b[None, :, 2:].prod(axis=2) - overlap
+    return overlap / np.maximum(union, 1e-9)
+
+
+def geometric_cost(predicted: np.ndarray, observed: np.ndarray, max_distance: float) -> np.ndarray:
+    """Pairing cost from boxes alone; np.inf where the centres are too far apart."""
+    offset = predicted[:, None, :2] - observed[None, :, :2]
+    widths = 0.5 * (predicted[:, None, 2] + observed[None, :, 2])
+    distance = np.hypot(offset[..., 0], offset[..., 1]) / widths
+    scale = np.abs(np.log(predicted[:, None, 2] / observed[None, :, 2]))
+    cost = (1.0 - _iou(predicted, observed)) + distance + scale
+    cost[distance > max_distance] = np.inf
+    return cost
+
+
+def assign_greedy(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (row, col) taken cheapest first, each row and column once; inf never taken."""
+    rows, cols = np.nonzero(np.isfinite(cost))
+    order = np.argsort(cost[rows, cols], kind="stable")
+    used_rows: set[int] = set()
+    used_cols: set[int] = set()
+    pairs = []
+    for r, c in zip(rows[order].tolist(), cols[order].tolist()):
+        if r not in used_rows and c not in used_cols:
+            used_rows.add(r)
+            used_cols.add(c)
+            pairs.append((r, c))
+    return pairs
+
+
+def assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Minimum-total-cost pairs (row, col); entries that are inf are never paired."""
+    if cost.size == 0:
+        return []
+    if linear_sum_assignment is None:
+        return assign_greedy(cost)
+    finite = np.isfinite(cost)
+    rows, cols = linear_sum_assignment(np.where(finite, cost, _FORBIDDEN))
+    return [(r, c) for r, c in zip(rows.tolist(), cols.tolist()) if finite[r, c]]
+
+
+def _as_cxcywh(boxes: Sequence[Box]) -> np.ndarray:
+    data = np.asarray([(b.x, b.y, b.w, b.h) for b in boxes], dtype=np.float64).reshape(-1, 4)
+    data[:, 2:] = np.maximum(data[:, 2:], 1.0)
+    data[:, :2] += data[:, 2:] / 2
+    return data
+
+
+class Tracker:
+    """Associates per-frame detections with live tracks and reports the tracks that end."""
+
+    def __init__(self, config: TrackingConfig) -> None:
+        self.config = config
+        self.live: list[Track] = []
+        self.confident_now: list[Track] = []
+        self._ids = itertools.count(1)
+
+    def predict_confident(self, boxes: Sequence[Box], timestamp: float) -> np.ndarray:
+        """True for each box that continues a confident track: it need not be read."""
+        skip = np.zeros(len(boxes), dtype=bool)
+        if not boxes or not any(t.confident for t in self.live):
+            return skip
+        cost = self._geometric(_as_cxcywh(boxes), timestamp)
+        for i, j in assign(cost):
+            skip[j] = self.live[i].confident
+        return skip
+
+    def update(self, detections: Sequence[Detection], timestamp: float) -> list[Track]:
+        """Add one frame's detections; return the tracks that closed (oldest first)."""
+        self.confident_now = []
+        observed = _as_cxcywh([d.box for d in detections])
+        cost = self._geometric(observed, timestamp)
+        self._add_text_cost(cost, detections)
+        matched: set[int] = set()
+        for i, j in assign(cost):
+            self._extend(self.live[i], detections[j])
+            matched.add(j)
+        for j, detection in enumerate(detections):
+            if j not in matched:
+                self.live.append(self._start(detection))
+        return self._close(timestamp)
+
+    def close_all(self) -> list[Track]:
+        """End every live track (stream ended or shutting down)."""
+        closed, self.live = self.live, []
+        return closed
+
+    def _geometric(self, observed: np.ndarray, timestamp: float) -> np.ndarray:
+        if not self.live or not len(observed):
+            return np.full((len(self.live), len(observed)), np.inf)
+        predicted = np.stack([t.predict(timestamp) for t in self.live])
+        return geometric_cost(predicted, observed, self.config.max_distance)
+
+    def _add_text_cost(self, cost: np.ndarray, detections: Sequence[Detection]) -> None:
+        """Add text disagreement to the geometrically possible pairs; forbid sure mismatches."""
+        sure = self.config.confident_confidence
+        for i, j in zip(*np.nonzero(np.isfinite(cost))):
+            track, read = self.live[i], detections[j].read
+            if read is None or not read.text or not track.tally.leaders:
+                continue
+            texts = [read.text] + [c.text for c in read.candidates[:2] if c.text]
+            distance = min(text_distance(a, b) for a in texts for b in track.tally.leaders)
+            if distance > self.config.max_text_distance and read.confidence >= sure and track.tally.has_strong():
+                cost[i, j] = np.inf
+            else:
+                cost[i, j] += _TEXT_WEIGHT * distance
+
+    def _start(self, detection: Detection) -> Track:
+        track = Track(next(self._ids), new_pass_id(detection.timestamp), ReadTally(self.config.confident_confidence))
+        self._extend(track, detection)
+        return track
+
+    def _extend(self, track: Track, detection: Detection) -> None:
+        if track.add(detection, self.config.confident_reads):
+            self.confident_now.append(track)
+            log.debug("track %d confident after %d detections", track.id, len(track.detections))
+
+    def _close(self, timestamp: float) -> list[Track]:
+        config = self.config
+        ended = [t for t in self.live if timestamp - t.last_seen > config.close_after_s
+                 or t.last_seen - t.first_seen >= config.max_track_s]
+        if ended:
+            gone = set(map(id, ended))
+            self.live = [t for t in self.live if id(t) not in gone]
+        return ended

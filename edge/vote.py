@@ -1,0 +1,207 @@
+"""Combine the per-frame reads of one vehicle pass into a single plate.
+
+A plate is usually read many times while it crosses the view. Single frames fail in
+different ways (blur, glare, a character lost at an angle), so the pass's plate is the
+text the frames agree on, weighted by how sure each frame was, not any one frame's read.
+
+Model: every frame f gives each candidate text t a probability p_f(t): its own candidate
+confidence when it listed t, else the product of its per-character probabilities for t
+when it kept an aligned `char_probs` matrix of the same length, else a small floor (a
+blurred frame can drop the right answer from its list). The pass score of t is
+sum_f log p_f(t), scaled by 1/sqrt(F) before a softmax: consecutive frames of one plate
+share lighting and angle, so their errors are correlated, and counting them as
+independent would make ten frames certain of a wrong read. With one frame the result is
+that frame's confidence, renormalised.
+
+Character-level consensus: reads of the same length have aligned `char_probs`; their
+confidence-weighted mean can spell a plate that no single frame got right (one frame
+misses character 2, another character 5). That consensus text joins the candidate pool
+and is scored by the same rule, so it wins only when the frames support it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edge.config import PlatesConfig, TrackingConfig
+from edge.types import Detection, PlateRead, ScoredText
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
+_FLOOR = 0.05
+
+# Maps a (length x alphabet) probability matrix to format-valid readings
+# [(text, format, country, score)], e.g. functools.partial(edge.formats.best_candidates,
+# alphabet=ALPHABET, countries=..., top_n=...).
+Rescorer = Callable[[np.ndarray], Sequence[tuple[str, str | None, str | None, float]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """The pass's plate. `best` indexes the track's detections: the frame that shows it best."""
+
+    plate: str
+    confidence: float
+    candidates: list[ScoredText]
+    country: str | None
+    format: str | None
+    frames: int
+    reads: int
+    frames_agreeing: int
+    best: int
+
+
+@lru_cache(maxsize=8192)
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance. Cached: a track compares the same few texts every frame."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def text_distance(a: str, b: str) -> float:
+    """Edit distance over the longer length: 0 for equal texts, 1 for nothing in common."""
+    longest = max(len(a), len(b))
+    return edit_distance(a, b) / longest if longest else 0.0
+
+
+@dataclass(slots=True)
+class _Count:
+    reads: int = 0
+    strong: int = 0
+    score: float = 0.0
+
+
+@dataclass(slots=True)
+class ReadTally:
+    """Running per-text counts for a live track: cheap enough to update every frame.
+
+    The tracker uses it to compare a new read with the track's text and to decide when
+    the track is confident, so the pipeline can stop reading it.
+    """
+
+    strong_at: float
+    counts: dict[str, _Count] = field(default_factory=dict)
+    leaders: tuple[str, ...] = ()
+
+    def add(self, read: PlateRead) -> None:
+        if not read.text:
+            return
+        count = self.counts.setdefault(read.text, _Count())
+        count.reads += 1
+        count.score += read.confidence
+        count.strong += read.confidence >= self.strong_at
+        ranked = sorted(self.counts.items(), key=lambda item: item[1].score, reverse=True)
+        self.leaders = tuple(text for text, _ in ranked[:2])
+
+    def has_strong(self) -> bool:
+        return any(count.strong for count in self.counts.values())
+
+    def strong_margin(self) -> int:
+        """Strong reads of the most-read text minus those of the runner-up."""
+        strong = sorted((count.strong for count in self.counts.values()), reverse=True)
+        return strong[0] - (strong[1] if len(strong) > 1 else 0) if strong else 0
+
+
+def _frame_evidence(read: PlateRead) -> dict[str, float]:
+    evidence = {candidate.text: candidate.confidence for candidate in read.candidates if candidate.text}
+    evidence[read.text] = max(evidence.get(read.text, 0.0), read.confidence)
+    return evidence
+
+
+def _encode(text: str) -> np.ndarray | None:
+    indices = [_INDEX.get(ch) for ch in text]
+    return None if None in indices else np.asarray(indices, dtype=np.intp)
+
+
+def _consensus(reads: Sequence[PlateRead], rescore: Rescorer | None) -> list[tuple[str, str | None, str | None]]:
+    """Texts spelled by the mean char_probs of the largest group of same-length reads."""
+    groups: dict[int, list[PlateRead]] = {}
+    for read in reads:
+        probs = read.char_probs
+        if probs is not None and probs.ndim == 2 and probs.shape[1] == len(ALPHABET) and len(probs):
+            groups.setdefault(len(probs), []).append(read)
+    if not groups:
+        return []
+    group = max(groups.values(), key=lambda g: (len(g), sum(r.confidence for r in g)))
+    if len(group) < 2:
+        return []
+    weights = np.asarray([max(r.confidence, 1e-3) for r in group])
+    mean = np.tensordot(weights / weights.sum(), np.stack([r.char_probs for r in group]), axes=1)
+    if rescore is not None:
+        return [(text, fmt, country) for text, fmt, country, _ in rescore(mean)]
+    return [("".join(ALPHABET[i] for i in mean.argmax(axis=1)), None, None)]
+
+
+def _evidence_matrix(reads: Sequence[PlateRead], texts: list[str]) -> np.ndarray:
+    """log p_f(t) for every read f (rows) and pool text t (columns)."""
+    logp = np.full((len(reads), len(texts)), math.log(_FLOOR))
+    encoded = [_encode(t) for t in texts]
+    for f, read in enumerate(reads):
+        if read.char_probs is not None and read.char_probs.ndim == 2 and read.char_probs.shape[1] == len(ALPHABET):
+            columns = [k for k, code in enumerate(encoded) if code is not None and len(code) == len(read.char_probs)]
+            if columns:
+                codes = np.stack([encoded[k] for k in columns])
+                picked = read.char_probs[np.arange(codes.shape[1]), codes]
+                logp[f, columns] = np.log(np.clip(picked, 1e-12, 1.0)).sum(axis=1)
+        listed = _frame_evidence(read)
+        for k, text in enumerate(texts):
+            if text in listed:
+                logp[f, k] = math.log(max(listed[text], 1e-12))
+    return np.maximum(logp, math.log(_FLOOR))
+
+
+def _meta(reads: Sequence[PlateRead], plate: str, consensus: list[tuple[str, str | None, str | None]]) -> tuple[str | None, str | None]:
+    """Country and format of the winning text: from frames that read it, else the consensus."""
+    seen = Counter((r.country, r.format) for r in reads if r.text == plate and (r.country or r.format))
+    if seen:
+        return seen.most_common(1)[0][0]
+    for text, fmt, country in consensus:
+        if text == plate:
+            return country, fmt
+    return None, None
+
+
+def vote(detections: Sequence[Detection], tracking: TrackingConfig, plates: PlatesConfig,
+         rescore: Rescorer | None = None) -> Vote | None:
+    """The plate of one pass, or None when the pass is too thin to emit.
+
+    None when fewer than `tracking.min_frames` frames were read or no read reached
+    `plates.min_confidence`: a vehicle glimpsed once, or never read clearly, is noise.
+    """
+    indexed = [(i, d.read) for i, d in enumerate(detections) if d.read is not None and d.read.text]
+    reads = [read for _, read in indexed]
+    if len(reads) < tracking.min_frames or max(r.confidence for r in reads) < plates.min_confidence:
+        return None
+    consensus = _consensus(reads, rescore)
+    texts = list(dict.fromkeys([t for r in reads for t in _frame_evidence(r)] + [t for t, _, _ in consensus]))
+    logp = _evidence_matrix(reads, texts)
+    scale = math.sqrt(len(reads))
+    logits = np.append(logp.sum(axis=0), len(reads) * math.log(_FLOOR)) / scale
+    posterior = np.exp(logits - logits.max())
+    posterior /= posterior.sum()
+    order = np.argsort(-posterior[:-1], kind="stable")
+    winner = int(order[0])
+    plate = texts[winner]
+    country, fmt = _meta(reads, plate, consensus)
+    return Vote(
+        plate=plate,
+        confidence=float(posterior[winner]),
+        candidates=[ScoredText(texts[k], float(posterior[k])) for k in order[: plates.candidates]],
+        country=country,
+        format=fmt,
+        frames=len(detections),
+        reads=len(reads),
+        frames_agreeing=sum(r.text == plate for r in reads),
+        best=indexed[int(np.argmax(logp[:, winner]))][0],
+    )
