@@ -1,0 +1,101 @@
+"""Metrics and the health endpoint over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from edge.config import HttpConfig
+from edge.errors import EdgeError
+from edge.health import HealthServer, Metrics, time_sync_state
+from edge.source import CaptureStats
+
+
+def fetch(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def stats(frames_in: int, dropped: int, state: str = "streaming") -> CaptureStats:
+    return CaptureStats("lane1", state, frames_in, dropped, 12.0, 0.1, 0, None)
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
+    health = {"healthy": True, "cameras": {"lane1": "streaming"}}
+    refreshed = []
+    with HealthServer(HttpConfig(enabled=True, port=0), lambda: health, metrics,
+                      on_scrape=lambda: refreshed.append(metrics.spool_depth.set(7))) as server:
+        status, kind, body = fetch(f"{server.url}/healthz")
+        assert (status, kind) == (200, "application/json")
+        assert json.loads(body) == health
+
+        health["healthy"] = False
+        assert fetch(f"{server.url}/healthz")[0] == 503
+
+        metrics.record_capture(stats(10, 2))
+        metrics.record_capture(stats(25, 5, "reconnecting"))
+        metrics.passes.labels("lane1", "entry").inc()
+        metrics.localise_seconds.observe(0.03)
+        status, kind, text = fetch(f"{server.url}/metrics")
+        assert status == 200 and kind.startswith("text/plain")
+        assert 'edge_frames_in_total{camera="lane1"} 25.0' in text
+        assert 'edge_frames_dropped_total{camera="lane1"} 5.0' in text
+        assert 'edge_camera_state{camera="lane1",state="reconnecting"} 1.0' in text
+        assert 'edge_camera_state{camera="lane1",state="streaming"} 0.0' in text
+        assert 'edge_passes_total{camera="lane1",event="entry"} 1.0' in text
+        assert 'edge_localise_seconds_bucket{le="0.05"} 1.0' in text
+        assert "edge_spool_depth 7.0" in text and refreshed
+        assert "python_gc" not in text  # a dedicated registry: no global default collectors
+
+        assert fetch(f"{server.url}/nope")[0] == 404
+        port = server.port
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0  # stop() released the port
+
+
+def test_broken_snapshot_is_unhealthy_not_fatal(metrics):
+    def explode() -> dict:
+        raise RuntimeError("spool locked")
+
+    with HealthServer(HttpConfig(enabled=True, port=0), explode, metrics) as server:
+        status, _, body = fetch(f"{server.url}/healthz")
+        assert status == 503 and json.loads(body) == {"healthy": False, "error": "RuntimeError: spool locked"}
+        assert fetch(f"{server.url}/metrics")[0] == 200
+
+
+def test_port_in_use_is_a_clear_error_and_disabled_server_does_nothing():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(EdgeError, match=f"http: cannot listen on 127.0.0.1:{port}"):
+            HealthServer(HttpConfig(enabled=True, port=port), dict).start()
+    disabled = HealthServer(HttpConfig(enabled=False, port=0), dict).start()
+    assert disabled.port is None
+    disabled.stop()
+
+
+def test_time_sync_state_is_cached_and_quick(metrics):
+    start = time.monotonic()
+    first = time_sync_state()
+    assert time.monotonic() - start < 3
+    assert first["state"] in ("synced", "unsynced", "unknown")
+    assert (first["method"] is None) == (first["state"] == "unknown")
+    assert time_sync_state()["checked_at"] == first["checked_at"]
+    assert time_sync_state(max_age_s=0)["checked_at"] >= first["checked_at"]
+    metrics.record_time_sync(first)
+    expected = {"synced": 1.0, "unsynced": 0.0, "unknown": -1.0}[first["state"]]
+    assert f"edge_time_synced {expected}" in metrics.render().decode()
