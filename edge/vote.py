@@ -7,11 +7,12 @@ text the frames agree on, weighted by how sure each frame was, not any one frame
 Model: every frame f gives each candidate text t a probability p_f(t): its own candidate
 confidence when it listed t, else the product of its per-character probabilities for t
 when it kept an aligned `char_probs` matrix of the same length, else a small floor (a
-blurred frame can drop the right answer from its list). The pass score of t is
-sum_f log p_f(t), scaled by 1/sqrt(F) before a softmax: consecutive frames of one plate
-share lighting and angle, so their errors are correlated, and counting them as
-independent would make ten frames certain of a wrong read. With one frame the result is
-that frame's confidence, renormalised.
+blurred frame can drop the right answer from its list). "Some text nobody listed" gets
+the frame's unlisted mass, 1 - sum of its candidate confidences. The pass score of t is
+sum_f log p_f(t), scaled by 1/sqrt(F) before a softmax over the pool plus "other":
+consecutive frames of one plate share lighting and angle, so their errors are correlated,
+and counting them as independent would make ten frames certain of a wrong read. With
+one frame the result is that frame's own confidence.
 
 Character-level consensus: reads of the same length have aligned `char_probs`; their
 confidence-weighted mean can spell a plate that no single frame got right (one frame
@@ -187,7 +188,8 @@ def vote(detections: Sequence[Detection], tracking: TrackingConfig, plates: Plat
     texts = list(dict.fromkeys([t for r in reads for t in _frame_evidence(r)] + [t for t, _, _ in consensus]))
     logp = _evidence_matrix(reads, texts)
     scale = math.sqrt(len(reads))
-    logits = np.append(logp.sum(axis=0), len(reads) * math.log(_FLOOR)) / scale
+    unlisted = sum(math.log(max(1.0 - sum(_frame_evidence(r).values()), _FLOOR)) for r in reads)
+    logits = np.append(logp.sum(axis=0), unlisted) / scale
     posterior = np.exp(logits - logits.max())
     posterior /= posterior.sum()
     order = np.argsort(-posterior[:-1], kind="stable")

@@ -1,0 +1,172 @@
+"""Tracking plates across frames on synthetic detections."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from edge.config import TrackingConfig
+from edge.track import Tracker, _iou, assign, assign_greedy
+from edge.types import Box, Detection, PlateRead, ScoredText
+
+FPS = 10.0
+
+
+def plate_read(text: str, confidence: float = 0.9) -> PlateRead:
+    return PlateRead(text=text, confidence=confidence, candidates=[ScoredText(text, confidence)], raw=text)
+
+
+def detection(cx: float, cy: float, frame: int, text: str | None = None, confidence: float = 0.9,
+              w: int = 120, h: int = 30) -> Detection:
+    box = Box(int(round(cx - w / 2)), int(round(cy - h / 2)), w, h)
+    read = plate_read(text, confidence) if text else None
+    return Detection(box, 0.9, read, frame, 1000.0 + frame / FPS)
+
+
+def run(tracker: Tracker, frames: list[list[Detection]]) -> list:
+    closed = []
+    for index, detections in enumerate(frames):
+        closed += tracker.update(detections, 1000.0 + index / FPS)
+    return closed + tracker.close_all()
+
+
+def texts(track) -> set[str]:
+    return {r.text for r in track.reads}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_two_plates_side_by_side_never_swap(seed: int) -> None:
+    """The boxes overlap and jitter more than geometry can untangle: the reads keep them apart."""
+    rng = random.Random(seed)
+    frames = []
+    for f in range(40):
+        y = 200 + 12 * f
+        pair = [detection(400 + rng.uniform(-50, 50), y + rng.uniform(-50, 50), f, "AB12CDE", rng.uniform(0.5, 0.99)),
+                detection(510 + rng.uniform(-50, 50), y + rng.uniform(-50, 50), f, "KL34MNO", rng.uniform(0.5, 0.99))]
+        rng.shuffle(pair)
+        frames.append(pair)
+    tracks = run(Tracker(TrackingConfig(confident_reads=100)), frames)
+    assert sorted(tuple(sorted(texts(t))) for t in tracks) == [("AB12CDE",), ("KL34MNO",)]
+    assert [len(t.detections) for t in tracks] == [40, 40]
+
+
+def test_plates_whose_paths_cross_keep_their_identity_without_reads() -> None:
+    """Overtaking: the boxes overlap for a few frames where nothing is read."""
+    frames = []
+    for f in range(30):
+        a, b = 200 + 20 * f, 780 - 20 * f
+        unread = abs(a - b) < 200
+        frames.append([detection(a, 300, f, None if unread else "AB12CDE"),
+                       detection(b, 310, f, None if unread else "KL34MNO")])
+    tracks = run(Tracker(TrackingConfig(confident_reads=100)), frames)
+    assert len(tracks) == 2
+    for track in tracks:
+        xs = track.centres()[:, 0]
+        assert np.all(np.diff(xs) > 0) or np.all(np.diff(xs) < 0)
+        assert len(texts(track)) == 1
+
+
+def test_a_sure_read_of_another_plate_starts_a_new_track_even_in_place() -> None:
+    tracker = Tracker(TrackingConfig())
+    for f in range(3):
+        tracker.update([detection(300, 300, f, "AB12CDE", 0.95)], 1000.0 + f / FPS)
+    tracker.update([detection(300, 300, 3, "XY98ZZZ", 0.95)], 1000.3)
+    assert sorted(len(t.detections) for t in tracker.live) == [1, 3]
+    tracker.update([detection(300, 300, 4, "AB12C0E", 0.95)], 1000.4)
+    assert sorted(len(t.detections) for t in tracker.live) == [1, 4]
+
+
+def test_an_unsure_misread_joins_the_track() -> None:
+    tracker = Tracker(TrackingConfig())
+    for f in range(3):
+        tracker.update([detection(300 + 5 * f, 300, f, "AB12CDE", 0.95)], 1000.0 + f / FPS)
+    tracker.update([detection(315, 300, 3, "HH1", 0.3)], 1000.3)
+    assert [len(t.detections) for t in tracker.live] == [4]
+
+
+def test_missed_frames_keep_the_track_and_prediction_bridges_the_gap() -> None:
+    frames = [[detection(100 + 30 * f, 400, f, "AB12CDE")] if not 4 <= f <= 9 else [] for f in range(16)]
+    tracks = run(Tracker(TrackingConfig()), frames)
+    assert len(tracks) == 1 and len(tracks[0].detections) == 10
+
+
+def test_track_closes_after_close_after_s_without_detections() -> None:
+    tracker = Tracker(TrackingConfig(close_after_s=1.0))
+    tracker.update([detection(300, 300, 0, "AB12CDE")], 1000.0)
+    assert tracker.update([], 1000.9) == []
+    closed = tracker.update([], 1001.05)
+    assert [len(t.detections) for t in closed] == [1] and tracker.live == []
+    assert closed[0].first_seen == closed[0].last_seen == 1000.0
+
+
+def test_stationary_vehicle_track_is_closed_at_max_track_s() -> None:
+    tracker = Tracker(TrackingConfig(max_track_s=2.0))
+    closed = []
+    for f in range(35):
+        closed += tracker.update([detection(300, 300, f, "AB12CDE")], 1000.0 + f / FPS)
+    assert [len(t.detections) for t in closed] == [21]
+    assert len(tracker.live) == 1
+
+
+def test_close_all_returns_every_live_track() -> None:
+    tracker = Tracker(TrackingConfig())
+    tracker.update([detection(100, 100, 0, "AB12CDE"), detection(900, 500, 0, "KL34MNO")], 1000.0)
+    assert len(tracker.close_all()) == 2 and tracker.live == []
+
+
+def test_confident_track_is_reported_once_and_its_boxes_need_no_read() -> None:
+    config = TrackingConfig(confident_reads=3, confident_confidence=0.85)
+    tracker = Tracker(config)
+    newly = []
+    for f in range(6):
+        boxes = [detection(200 + 20 * f, 300, f).box, detection(900, 600, f).box]
+        skip = tracker.predict_confident(boxes, 1000.0 + f / FPS)
+        dets = [detection(200 + 20 * f, 300, f, None if skip[0] else "AB12CDE", 0.9),
+                detection(900, 600, f, None if skip[1] else "KL34MNO", 0.6)]
+        tracker.update(dets, 1000.0 + f / FPS)
+        newly.append([t.reads[0].text for t in tracker.confident_now])
+        if f >= 3:
+            assert skip.tolist() == [True, False]
+    assert newly == [[], [], ["AB12CDE"], [], [], []]
+    plate_a = next(t for t in tracker.live if t.confident)
+    assert len(plate_a.detections) == 6 and len(plate_a.reads) == 3
+
+
+def test_predict_confident_is_all_false_without_confident_tracks() -> None:
+    tracker = Tracker(TrackingConfig())
+    assert tracker.predict_confident([], 1000.0).tolist() == []
+    tracker.update([detection(300, 300, 0, "AB12CDE")], 1000.0)
+    assert tracker.predict_confident([Box(240, 285, 120, 30)], 1000.1).tolist() == [False]
+
+
+def test_pass_ids_differ_and_follow_first_sighting() -> None:
+    tracker = Tracker(TrackingConfig())
+    tracker.update([detection(100, 100, 0, "AB12CDE")], 1000.0)
+    tracker.update([detection(100, 100, 1, "AB12CDE"), detection(900, 500, 1, "KL34MNO")], 1000.1)
+    first, second = tracker.live
+    assert first.pass_id < second.pass_id
+
+
+def test_iou_matches_box_iou() -> None:
+    rng = np.random.default_rng(3)
+    boxes = [Box(*map(int, rng.integers(0, 200, 2)), *map(int, rng.integers(1, 120, 2))) for _ in range(12)]
+    as_cxcywh = np.array([(b.centre[0], b.centre[1], b.w, b.h) for b in boxes], dtype=float)
+    expected = np.array([[a.iou(b) for b in boxes] for a in boxes])
+    np.testing.assert_allclose(_iou(as_cxcywh, as_cxcywh), expected, atol=1e-9)
+
+
+COST = np.array([[1.0, 2.0, np.inf], [1.1, 10.0, np.inf], [np.inf, np.inf, np.inf]])
+
+
+def test_greedy_assignment_takes_cheapest_pairs_first_and_never_forbidden_ones() -> None:
+    assert assign_greedy(COST) == [(0, 0), (1, 1)]
+    assert assign_greedy(np.full((2, 2), np.inf)) == []
+    assert assign_greedy(np.array([[3.0, 1.0], [2.0, 5.0]])) == [(0, 1), (1, 0)]
+
+
+def test_assignment_minimises_total_cost() -> None:
+    pytest.importorskip("scipy")
+    assert sorted(assign(COST)) == [(0, 1), (1, 0)]
+    assert assign(np.zeros((0, 3))) == []
