@@ -299,9 +299,11 @@ def _draw_text(mask: np.ndarray, layout: str, style: str, x0: float, y0: float, 
 
 
 def _composite(image: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
-    """Blend `colour` into `image` where the uint8 `mask` has ink (in place)."""
-    alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
-    image[:] = image * (1.0 - alpha) + colour.reshape(1, 1, 3) * alpha
+    """Blend `colour` into float32 `image` where the uint8 `mask` has ink (in place)."""
+    alpha = mask.astype(np.float32) * (1.0 / 255.0)
+    paint = np.empty_like(image)
+    paint[:] = colour
+    image[:] = cv2.blendLinear(image, paint, 1.0 - alpha, alpha)
 
 
 def _draw_strip(plate: np.ndarray, code: str, rng: np.random.Generator) -> int:
@@ -515,12 +517,14 @@ def perspective_quad(w: int, h: int, rng: np.random.Generator, strength: float) 
 
 
 def _surround(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Vehicle-body-like background for the margin around a warped plate crop."""
+    """Vehicle-body-like background (mostly muted paint) for the margin around a warped crop."""
     h, w = shape
-    base = rng.uniform(20, 230, 3).astype(np.float32)
+    grey = rng.uniform(20, 235)
+    base = np.clip(grey + rng.normal(0, 25, 3), 0, 255).astype(np.float32)
     grad = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.2), h, dtype=np.float32)[:, None, None]
-    img = np.broadcast_to(base, (h, w, 3)) * grad
-    return img + rng.normal(0, 6, (h, w, 1)).astype(np.float32)
+    grain = rng.normal(0, 6, ((h + 1) // 2, (w + 1) // 2)).astype(np.float32)
+    grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_NEAREST)[..., None]
+    return base * grad + grain
 
 
 def _warp_into_crop(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:

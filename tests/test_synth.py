@@ -1,0 +1,219 @@
+"""Synthetic plates, scenes, clips and the committed sample_images/ they produced."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from edge.config import ZoneConfig
+from edge.synth import render, samples
+from edge.synth.scenes import Trajectory, make_vehicle, render_scene, render_sequence
+
+SAMPLES = Path(__file__).parents[1] / "sample_images"
+
+FORMATS = {
+    "gb_current": r"[A-Z]{2}(0[2-9]|1\d|2[0-6]|5[2-9]|6\d|7[0-6])[A-Z]{3}",
+    "gb_prefix": r"[A-Z][1-9]\d{0,2}[A-Z]{3}",
+    "gb_suffix": r"[A-Z]{3}[1-9]\d{0,2}[A-Z]",
+    "gb_dateless": r"[A-Z]{1,3}[1-9]\d{0,3}|[1-9]\d{0,3}[A-Z]{1,3}",
+    "eu": r"(?=.*\d)[A-Z0-9]{5,8}",
+    "nl": r"(?=(?:.*[A-Z]){2})(?=(?:.*\d){2})[BDFGHJKLNPRSTVXZ0-9]{6}",
+    "pl": r"[A-Z]{2,3}[A-Z0-9]{4,5}",
+    "us": r"[A-Z0-9]{5,7}",
+}
+
+
+@pytest.mark.parametrize("style", render.STYLES)
+def test_plate_text_matches_style_format(style: str) -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        text = render.random_plate_text(style, rng)
+        assert re.fullmatch(FORMATS[style], text), (style, text)
+        assert len(text) <= 8
+
+
+def test_unknown_style_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown plate style"):
+        render.random_plate_text("xx", np.random.default_rng(0))
+
+
+def test_layout_must_spell_text() -> None:
+    with pytest.raises(ValueError, match="does not spell"):
+        render.render_plate("AB12CDE", "gb_current", np.random.default_rng(0), layout="AB12-CDF")
+
+
+@pytest.mark.parametrize("style", render.STYLES)
+def test_character_boxes_lie_inside_plate_in_reading_order(style: str) -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        layout = render.random_plate_layout(style, rng)
+        colour, strip = render.random_colour_and_strip(style, rng)
+        text = layout.replace("-", "")
+        image, boxes = render.render_plate(text, style, rng, colour, strip, layout=layout)
+        h, w = image.shape[:2]
+        assert image.dtype == np.uint8 and image.shape[2] == 3
+        assert len(boxes) == len(text)
+        for box in boxes:
+            assert 0 <= box.x and box.x + box.w <= w and 0 <= box.y and box.y + box.h <= h
+            assert box.w >= 3 and box.h >= h * 0.3
+        lefts = [box.x for box in boxes]
+        assert lefts == sorted(lefts)
+        for a, b in zip(boxes, boxes[1:]):
+            assert a.x + a.w <= b.x + 1, "characters overlap"
+
+
+def test_characters_carry_ink_and_the_plate_contrasts() -> None:
+    rng = np.random.default_rng(5)
+    for colour in ("white", "yellow", "grey", "dark"):
+        image, boxes = render.render_plate("AB12CDE", "gb_current", rng, colour, None)  # type: ignore[arg-type]
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(float)
+        background = np.median(grey)
+        for box in boxes:
+            cell = grey[box.y:box.y + box.h, box.x:box.x + box.w]
+            assert np.abs(cell - background).max() > 80, colour
+
+
+def test_rendering_is_deterministic_given_the_generator() -> None:
+    def run(seed: int) -> list[bytes]:
+        rng = np.random.default_rng(seed)
+        plate, text, style = render.random_plate(rng)
+        out = [plate.tobytes(), text.encode(), style.encode(), render.degrade(plate, rng, 0.8).tobytes()]
+        out.append(render_scene(rng, (640, 480), night=True).image.tobytes())
+        return out
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_degrade_keeps_shape_and_changes_pixels() -> None:
+    rng = np.random.default_rng(2)
+    plate, _text, _style = render.random_plate(rng)
+    for strength in (0.0, 0.5, 1.0):
+        out = render.degrade(plate, rng, strength)
+        assert out.shape == plate.shape and out.dtype == np.uint8
+        assert not np.array_equal(out, plate)
+
+
+def test_random_plate_mix_follows_weights() -> None:
+    rng = np.random.default_rng(9)
+    styles = [render.random_plate(rng)[2] for _ in range(600)]
+    gb = sum(s.startswith("gb") for s in styles) / len(styles)
+    us = styles.count("us") / len(styles)
+    assert 0.27 < gb < 0.43 and 0.23 < us < 0.37
+
+
+def test_scene_box_is_inside_image_and_holds_the_plate() -> None:
+    rng = np.random.default_rng(21)
+    for size in ((1280, 720), (640, 480)):
+        scene = render_scene(rng, size)
+        (placed,) = scene.plates
+        box = placed.box
+        assert scene.image.shape == (size[1], size[0], 3)
+        assert 0 <= box.x and box.x + box.w <= size[0] and 0 <= box.y and box.y + box.h <= size[1]
+        assert box.w >= 40
+        centre = placed.quad.mean(axis=0)
+        assert box.x <= centre[0] <= box.x + box.w and box.y <= centre[1] <= box.y + box.h
+
+
+def test_gb_plates_are_white_at_the_front_and_yellow_at_the_rear() -> None:
+    rng = np.random.default_rng(4)
+    for end, hue_ok in (("front", lambda s: s < 60), ("rear", lambda s: s > 120)):
+        vehicle = make_vehicle(rng, end, "gb_current")  # type: ignore[arg-type]
+        hsv = cv2.cvtColor(vehicle.plate, cv2.COLOR_BGR2HSV)
+        assert hue_ok(np.median(hsv[..., 1])), end
+
+
+def test_sequence_boxes_move_and_grow_in_the_stated_direction() -> None:
+    rng = np.random.default_rng(13)
+    towards = Trajectory(make_vehicle(rng, "front", "gb_current"), (0.0, 1.0), (0.4, 0.4), (0.2, 0.85))
+    away = Trajectory(make_vehicle(rng, "rear", "gb_current"), (0.0, 1.0), (0.7, 0.7), (0.85, 0.2))
+    seq = render_sequence(rng, [towards, away], (480, 270), seconds=1.0, fps=10)
+    assert len(seq.frames) == 10 and seq.frames[0].shape == (270, 480, 3)
+    near, far = seq.boxes
+    assert all(b is not None for b in near + far)
+    ys = [b.y + b.h / 2 for b in near]
+    assert ys == sorted(ys) and near[-1].w > near[0].w * 2
+    ys = [b.y + b.h / 2 for b in far]
+    assert ys == sorted(ys, reverse=True) and far[-1].w < far[0].w / 2
+
+
+def test_vehicle_leaving_the_frame_has_no_box() -> None:
+    rng = np.random.default_rng(17)
+    leaving = Trajectory(make_vehicle(rng, "front", "gb_current"), (0.0, 1.0), (0.5, 2.5), (0.4, 0.4))
+    seq = render_sequence(rng, [leaving], (320, 180), seconds=1.0, fps=10)
+    assert seq.boxes[0][0] is not None and seq.boxes[0][-1] is None
+
+
+# ---------------------------------------------------------------------------------------
+# The committed sample_images/
+# ---------------------------------------------------------------------------------------
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_sample_labels_match_images() -> None:
+    rows = _rows(SAMPLES / "labels.csv")
+    assert list(rows[0])[:6] == ["file", "plate", "x", "y", "w", "h"]
+    assert len(rows) >= 24
+    assert sum(row["file"].count("night") for row in rows) >= 4
+    sizes = set()
+    for row in rows:
+        image = cv2.imread(str(SAMPLES / row["file"]))
+        assert image is not None, row["file"]
+        h, w = image.shape[:2]
+        sizes.add((w, h))
+        x, y, bw, bh = (int(row[k]) for k in "xywh")
+        assert 0 <= x and x + bw <= w and 0 <= y and y + bh <= h and bw > 30 and bh > 8
+        assert re.fullmatch(r"[A-Z0-9]{2,8}", row["plate"])
+    assert {(1280, 720), (640, 480), (1920, 1080)} <= sizes
+
+
+def test_sample_sizes_stay_small() -> None:
+    total = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file())
+    assert total < 5_500_000
+
+
+def _zone() -> ZoneConfig:
+    return ZoneConfig(**yaml.safe_load((SAMPLES / "sequences" / "zone.yaml").read_text()))
+
+
+def test_sample_clips_are_listed_and_readable() -> None:
+    rows = _rows(SAMPLES / "sequences" / "labels.csv")
+    assert list(rows[0])[:3] == ["file", "plate", "event"]
+    assert {row["event"] for row in rows} == {"entry", "exit", "unknown"}
+    assert _zone().inside == "below"
+    for name in {row["file"] for row in rows}:
+        capture = cv2.VideoCapture(str(SAMPLES / "sequences" / name))
+        ok, frame = capture.read()
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
+        assert ok and frame.shape[:2] == (samples.CLIP_SIZE[1], samples.CLIP_SIZE[0])
+        assert 3 * samples.FPS <= frames <= 4 * samples.FPS
+
+
+@pytest.mark.parametrize("clip", samples.CLIPS, ids=lambda c: c.name)
+def test_clip_paths_cross_the_zone_line_as_labelled(clip: samples.ClipSpec) -> None:
+    """The plate-centre path of each clip gives the labelled event under zone.yaml's rule."""
+    zone = _zone()
+    line_y = zone.line[0][1]
+    height = samples.CLIP_SIZE[1]
+    times = np.linspace(0.0, samples.CLIP_SECONDS, 200)
+    trajectories = samples.clip_trajectories(clip.name, np.random.default_rng(0))
+    for trajectory, event in zip(trajectories, clip.events):
+        ys = np.array([trajectory.at(t)[1] * height for t in times])
+        xs = np.array([trajectory.at(t)[0] for t in times])
+        seen = ys[(xs > 0) & (xs < 1)]
+        side = np.sign(seen - line_y)
+        crossed = {"entry": side[0] < 0 < side[-1], "exit": side[0] > 0 > side[-1]}
+        assert crossed.get(event, True), (clip.name, event)
+        if event == "unknown":
+            assert (side < 0).all() and (line_y - seen).min() > zone.deadband_px
