@@ -210,6 +210,12 @@ class MqttConfig(_Strict):
     def _protocol_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, (int, float)) else value
 
+    @model_validator(mode="after")
+    def _backoff_order(self) -> "MqttConfig":
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self
+
     def password(self) -> str | None:
         """Resolve the secret at use time; it is never stored in the YAML."""
         if self.password_env:
