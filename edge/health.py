@@ -21,7 +21,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from edge.config import HttpConfig
 from edge.errors import EdgeError
@@ -39,25 +46,58 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
-        self.frames_in = Counter("edge_frames_in", "Frames delivered by the camera", ["camera"], registry=reg)
-        self.frames_processed = Counter("edge_frames_processed", "Frames that went through the pipeline",
-                                        ["camera"], registry=reg)
-        self.frames_dropped = Counter("edge_frames_dropped", "Frames replaced before processing (latest wins)",
-                                      ["camera"], registry=reg)
-        self.localise_seconds = Histogram("edge_localise_seconds", "Plate localisation time per frame",
-                                          buckets=LATENCY_BUCKETS, registry=reg)
-        self.read_seconds = Histogram("edge_read_seconds", "Plate recognition time per call",
-                                      buckets=LATENCY_BUCKETS, registry=reg)
-        self.passes = Counter("edge_passes", "Vehicle passes recorded", ["camera", "event"], registry=reg)
-        self.spool_depth = Gauge("edge_spool_depth", "Reads stored and not yet acknowledged by the broker",
-                                 registry=reg)
-        self.spool_oldest_unsent_seconds = Gauge("edge_spool_oldest_unsent_seconds",
-                                                 "Age of the oldest unacknowledged read (0 when none)", registry=reg)
-        self.broker_connected = Gauge("edge_broker_connected", "1 when connected to the MQTT broker", registry=reg)
-        self.camera_state = Gauge("edge_camera_state", "1 for the camera's current capture state",
-                                  ["camera", "state"], registry=reg)
-        self.time_synced = Gauge("edge_time_synced", "1 synced, 0 not synced, -1 unknown (timestamps are evidence)",
-                                 registry=reg)
+        self.frames_in = Counter(
+            "edge_frames_in", "Frames delivered by the camera", ["camera"], registry=reg
+        )
+        self.frames_processed = Counter(
+            "edge_frames_processed",
+            "Frames that went through the pipeline",
+            ["camera"],
+            registry=reg,
+        )
+        self.frames_dropped = Counter(
+            "edge_frames_dropped",
+            "Frames replaced before processing (latest wins)",
+            ["camera"],
+            registry=reg,
+        )
+        self.localise_seconds = Histogram(
+            "edge_localise_seconds",
+            "Plate localisation time per frame",
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.read_seconds = Histogram(
+            "edge_read_seconds",
+            "Plate recognition time per call",
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.passes = Counter(
+            "edge_passes", "Vehicle passes recorded", ["camera", "event"], registry=reg
+        )
+        self.spool_depth = Gauge(
+            "edge_spool_depth", "Reads stored and not yet acknowledged by the broker", registry=reg
+        )
+        self.spool_oldest_unsent_seconds = Gauge(
+            "edge_spool_oldest_unsent_seconds",
+            "Age of the oldest unacknowledged read (0 when none)",
+            registry=reg,
+        )
+        self.broker_connected = Gauge(
+            "edge_broker_connected", "1 when connected to the MQTT broker", registry=reg
+        )
+        self.camera_state = Gauge(
+            "edge_camera_state",
+            "1 for the camera's current capture state",
+            ["camera", "state"],
+            registry=reg,
+        )
+        self.time_synced = Gauge(
+            "edge_time_synced",
+            "1 synced, 0 not synced, -1 unknown (timestamps are evidence)",
+            registry=reg,
+        )
         self._capture_seen: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
@@ -83,8 +123,11 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def _handler(snapshot: Callable[[], dict[str, Any]], metrics: Metrics | None,
-             on_scrape: Callable[[], None] | None) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    snapshot: Callable[[], dict[str, Any]],
+    metrics: Metrics | None,
+    on_scrape: Callable[[], None] | None,
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "edge"
 
@@ -95,7 +138,9 @@ def _handler(snapshot: Callable[[], dict[str, Any]], metrics: Metrics | None,
             elif path == "/metrics" and metrics is not None:
                 self._metrics()
             else:
-                self._send(404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n")
+                self._send(
+                    404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n"
+                )
 
         def _healthz(self) -> None:
             try:
@@ -144,8 +189,13 @@ class HealthServer:
     Does nothing when `config.enabled` is false. `port` is the bound port (config may say 0).
     """
 
-    def __init__(self, config: HttpConfig, snapshot: Callable[[], dict[str, Any]], metrics: Metrics | None = None,
-                 on_scrape: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: HttpConfig,
+        snapshot: Callable[[], dict[str, Any]],
+        metrics: Metrics | None = None,
+        on_scrape: Callable[[], None] | None = None,
+    ) -> None:
         self.config = config
         self._handler = _handler(snapshot, metrics, on_scrape)
         self._server: _Server | None = None
@@ -170,10 +220,13 @@ class HealthServer:
         try:
             self._server = server_type((self.config.host, self.config.port), self._handler)
         except OSError as exc:
-            raise EdgeError(f"http: cannot listen on {self.config.host}:{self.config.port}: "
-                            f"{exc.strerror or exc}") from None
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="http-health",
-                                        daemon=True)
+            raise EdgeError(
+                f"http: cannot listen on {self.config.host}:{self.config.port}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.1,), name="http-health", daemon=True
+        )
         self._thread.start()
         log.info("health endpoint listening on %s (/healthz, /metrics)", self.url)
         return self
@@ -197,9 +250,15 @@ class HealthServer:
 class _Timex(ctypes.Structure):
     """The leading fields of Linux `struct timex`, padded to cover the whole kernel struct."""
 
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("_rest", ctypes.c_byte * 256)]
+    _fields_ = [
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+        ("_rest", ctypes.c_byte * 256),
+    ]
 
 
 TIME_ERROR = 5  # adjtimex() result while the kernel clock is not synchronised
@@ -219,8 +278,11 @@ def _kernel_sync() -> dict[str, Any] | None:
     if result < 0:
         return None
     synced = result != TIME_ERROR
-    return {"state": "synced" if synced else "unsynced", "method": "adjtimex",
-            "est_error_s": timex.esterror / 1e6 if synced else None}
+    return {
+        "state": "synced" if synced else "unsynced",
+        "method": "adjtimex",
+        "est_error_s": timex.esterror / 1e6 if synced else None,
+    }
 
 
 def _command(args: list[str]) -> str | None:
@@ -237,19 +299,28 @@ def _timedatectl_sync() -> dict[str, Any] | None:
     out = _command(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
     if out is None or out.strip() not in ("yes", "no"):
         return None
-    return {"state": "synced" if out.strip() == "yes" else "unsynced", "method": "timedatectl", "est_error_s": None}
+    return {
+        "state": "synced" if out.strip() == "yes" else "unsynced",
+        "method": "timedatectl",
+        "est_error_s": None,
+    }
 
 
 def _chrony_sync() -> dict[str, Any] | None:
     out = _command(["chronyc", "-n", "tracking"])
     if out is None:
         return None
-    fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines()) if v}
+    fields = {
+        k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines()) if v
+    }
     leap = fields.get("Leap status")
     if leap is None:
         return None
-    return {"state": "unsynced" if leap == "Not synchronised" else "synced", "method": "chronyc",
-            "est_error_s": None}
+    return {
+        "state": "unsynced" if leap == "Not synchronised" else "synced",
+        "method": "chronyc",
+        "est_error_s": None,
+    }
 
 
 _sync_cache: dict[str, Any] | None = None
@@ -269,5 +340,8 @@ def time_sync_state(max_age_s: float = 60.0) -> dict[str, Any]:
         if _sync_cache is not None and now - _sync_cache["checked_at"] < max_age_s:
             return dict(_sync_cache)
         found = _kernel_sync() or _timedatectl_sync() or _chrony_sync()
-        _sync_cache = {**(found or {"state": "unknown", "method": None, "est_error_s": None}), "checked_at": now}
+        _sync_cache = {
+            **(found or {"state": "unknown", "method": None, "est_error_s": None}),
+            "checked_at": now,
+        }
         return dict(_sync_cache)

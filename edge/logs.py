@@ -26,7 +26,11 @@ _MASK_PREFIX = "plate#"
 _plates_allowed = False
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 def plate_for_log(text: str) -> str:
@@ -53,7 +57,11 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD and not key.startswith("_")}
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
 
 
 def _text_value(value: Any) -> str:
@@ -65,7 +73,7 @@ def _text_value(value: Any) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-01-31T12:00:00.123Z INFO edge.source message key=value` (UTC, like the read timestamps)."""
+    """`2026-01-31T12:00:00.123Z INFO edge.source message key=value`, UTC like read timestamps."""
 
     def format(self, record: logging.LogRecord) -> str:
         parts = [_timestamp(record), record.levelname, record.name, record.getMessage()]
@@ -80,8 +88,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, extra fields, exc."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {"ts": _timestamp(record), "level": record.levelname, "logger": record.name,
-                                "msg": record.getMessage()}
+        data: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         data.update({key: value for key, value in _extras(record).items() if key not in data})
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)

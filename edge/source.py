@@ -36,7 +36,13 @@ from edge.types import Frame
 log = logging.getLogger(__name__)
 
 SourceState = Literal["starting", "streaming", "reconnecting", "failed", "ended"]
-SOURCE_STATES: tuple[SourceState, ...] = ("starting", "streaming", "reconnecting", "failed", "ended")
+SOURCE_STATES: tuple[SourceState, ...] = (
+    "starting",
+    "streaming",
+    "reconnecting",
+    "failed",
+    "ended",
+)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
 DEFAULT_IMAGE_FPS = 10.0
@@ -108,11 +114,17 @@ class FrameSource(ABC):
 class _Timeline:
     """Deterministic file timestamps, optional real-time pacing and max_fps thinning."""
 
-    def __init__(self, fps: float, start_time: float, realtime: bool, max_fps: float | None,
-                 interrupt: threading.Event) -> None:
+    def __init__(
+        self,
+        fps: float,
+        start_time: float,
+        speed: float | None,
+        max_fps: float | None,
+        interrupt: threading.Event,
+    ) -> None:
         self.fps = fps
         self.start_time = start_time
-        self._realtime = realtime
+        self._speed = speed
         self._min_gap = 1.0 / max_fps if max_fps else 0.0
         self._interrupt = interrupt
         self._last_kept: float | None = None
@@ -130,32 +142,39 @@ class _Timeline:
         return True
 
     def pace(self, position: int) -> None:
-        """In real-time mode sleep until the frame is due, as a camera would deliver it."""
-        if not self._realtime:
+        """When paced, sleep until the frame is due (at `speed` x real time), as a camera
+        would deliver it."""
+        if not self._speed:
             return
         now = time.monotonic()
+        offset = position / (self.fps * self._speed)
         if self._wall0 is None:
-            self._wall0 = now - position / self.fps
-        delay = self._wall0 + position / self.fps - now
+            self._wall0 = now - offset
+        delay = self._wall0 + offset - now
         if delay > 0:
             self._interrupt.wait(delay)
 
 
-def _start_time(start_time: float | None, realtime: bool, path: Path) -> float:
-    """Real-time replays look like a live camera (now); fast replays use the file's mtime
-    so two runs over the same file produce the same timestamps."""
+def _start_time(start_time: float | None, speed: float | None, path: Path) -> float:
+    """Paced replays look like a live camera (now); fast replays use the file's mtime so
+    two runs over the same file produce the same timestamps."""
     if start_time is not None:
         return start_time
-    return time.time() if realtime else path.stat().st_mtime
+    return time.time() if speed else path.stat().st_mtime
 
 
 class VideoFileSource(FrameSource):
-    """A video file decoded with OpenCV/FFmpeg; `camera.loop` restarts it at the end."""
+    """A video file decoded with OpenCV/FFmpeg; `camera.loop` restarts it at the end.
 
-    def __init__(self, camera: CameraConfig, path: Path, realtime: bool, start_time: float | None = None) -> None:
+    `speed` paces delivery at that multiple of the file's frame rate; None = no pacing.
+    """
+
+    def __init__(
+        self, camera: CameraConfig, path: Path, speed: float | None, start_time: float | None = None
+    ) -> None:
         super().__init__(camera)
         self.path = path
-        self._realtime = realtime
+        self._speed = speed
         self._start = start_time
         self._cap: cv2.VideoCapture | None = None
         self._timeline: _Timeline | None = None
@@ -169,14 +188,23 @@ class VideoFileSource(FrameSource):
             raise self.error("cannot open video file (missing, unreadable or unsupported codec)")
         self._cap = cap
         if self._timeline is None:
-            self._timeline = _Timeline(self._file_fps(cap), _start_time(self._start, self._realtime, self.path),
-                                       self._realtime, self.camera.max_fps, self._interrupt)
+            self._timeline = _Timeline(
+                self._file_fps(cap),
+                _start_time(self._start, self._speed, self.path),
+                self._speed,
+                self.camera.max_fps,
+                self._interrupt,
+            )
 
     def _file_fps(self, cap: cv2.VideoCapture) -> float:
         fps = cap.get(cv2.CAP_PROP_FPS)
         if not math.isfinite(fps) or not 0 < fps <= 240:
-            log.warning("%s: file reports no usable frame rate (%r); assuming %.0f fps",
-                        self.label, fps, DEFAULT_VIDEO_FPS)
+            log.warning(
+                "%s: file reports no usable frame rate (%r); assuming %.0f fps",
+                self.label,
+                fps,
+                DEFAULT_VIDEO_FPS,
+            )
             return DEFAULT_VIDEO_FPS
         return float(fps)
 
@@ -223,15 +251,22 @@ def _natural_key(path: Path) -> list[object]:
 class ImageFolderSource(FrameSource):
     """Still images (a folder, or one file) played as a stream at `camera.max_fps` or 10 fps.
 
-    `Frame.index` is the image's position in `files`, so a consumer can name the file a
-    read came from; unreadable images are skipped with one warning each.
+    `Frame.index` is the image's position in `files` (`files[index % len(files)]` when
+    looping), so a consumer can name the file a read came from; unreadable images are
+    skipped with one warning each.
     """
 
-    def __init__(self, camera: CameraConfig, files: list[Path], realtime: bool, start_time: float | None = None,
-                 origin: Path | None = None) -> None:
+    def __init__(
+        self,
+        camera: CameraConfig,
+        files: list[Path],
+        speed: float | None,
+        start_time: float | None = None,
+        origin: Path | None = None,
+    ) -> None:
         super().__init__(camera)
         self.files = files
-        self._realtime = realtime
+        self._speed = speed
         self._start = start_time
         self._origin = origin or (files[0] if files else Path("."))
         self._timeline: _Timeline | None = None
@@ -239,19 +274,31 @@ class ImageFolderSource(FrameSource):
         self._bad: set[Path] = set()
 
     @classmethod
-    def from_folder(cls, camera: CameraConfig, folder: Path, realtime: bool,
-                    start_time: float | None = None) -> "ImageFolderSource":
-        files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                       key=_natural_key)
-        return cls(camera, files, realtime, start_time, origin=folder)
+    def from_folder(
+        cls,
+        camera: CameraConfig,
+        folder: Path,
+        speed: float | None,
+        start_time: float | None = None,
+    ) -> "ImageFolderSource":
+        files = sorted(
+            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+            key=_natural_key,
+        )
+        return cls(camera, files, speed, start_time, origin=folder)
 
     def open(self) -> None:
         if not self.files:
             raise self.error(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
         if self._timeline is None:
             fps = self.camera.max_fps or DEFAULT_IMAGE_FPS
-            self._timeline = _Timeline(fps, _start_time(self._start, self._realtime, self._origin),
-                                       self._realtime, None, self._interrupt)
+            self._timeline = _Timeline(
+                fps,
+                _start_time(self._start, self._speed, self._origin),
+                self._speed,
+                None,
+                self._interrupt,
+            )
 
     def read(self) -> Frame | None:
         if self._timeline is None:
@@ -312,16 +359,25 @@ class LiveSource(FrameSource):
         if device is not None:
             # OpenCV's V4L2 backend ignores read-timeout properties and reads this once per
             # process (default 10 s), so the first camera opened sets it.
-            os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(math.ceil(self.camera.read_timeout_s)))
+            os.environ.setdefault(
+                "OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(math.ceil(self.camera.read_timeout_s))
+            )
             cap = cv2.VideoCapture(device, cv2.CAP_V4L2)
         else:
             # TCP keeps RTSP frames whole on lossy links (UDP loss smears plates); the
             # operator can still override through the environment.
             os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
             timeout_ms = int(self.camera.read_timeout_s * 1000)
-            cap = cv2.VideoCapture(str(self.camera.source), cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
-                                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+            cap = cv2.VideoCapture(
+                str(self.camera.source),
+                cv2.CAP_FFMPEG,
+                [
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                    timeout_ms,
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                    timeout_ms,
+                ],
+            )
         if not cap.isOpened():
             cap.release()
             raise self.error("cannot open (device absent, busy, unreachable or refused)")
@@ -333,7 +389,9 @@ class LiveSource(FrameSource):
         min_gap = 1.0 / self.camera.max_fps if self.camera.max_fps else 0.0
         while True:
             if not self._cap.grab():
-                raise self.error(f"no frame within {self.camera.read_timeout_s:g} s or stream ended")
+                raise self.error(
+                    f"no frame within {self.camera.read_timeout_s:g} s or stream ended"
+                )
             now = time.time()
             self._grabbed += 1
             if now - self._last_emit >= min_gap:
@@ -350,43 +408,57 @@ class LiveSource(FrameSource):
             self._cap = None
 
 
-def open_source(camera: CameraConfig, realtime: bool, start_time: float | None = None) -> FrameSource:
+def open_source(
+    camera: CameraConfig, realtime: bool, start_time: float | None = None, speed: float = 1.0
+) -> FrameSource:
     """Pick the source type from `camera.source` (not opened yet).
 
-    `realtime` paces files to their frame rate (the daemon); False reads them as fast as
-    possible (replay --fast). `start_time` fixes a file's first timestamp (epoch seconds).
+    `realtime` paces files to their frame rate times `speed` (the daemon; replay --speed);
+    False reads them as fast as possible (replay --fast). `start_time` fixes a file's first
+    timestamp (epoch seconds). Live cameras ignore all three.
     """
+    if speed <= 0:
+        raise ConfigError(f"camera {camera.name}: replay speed must be positive, got {speed:g}")
+    pace = speed if realtime else None
     source = camera.source
     if isinstance(source, int) or source.isdigit() or source.startswith("/dev/"):
         return LiveSource(camera)
     if "://" in source:
         scheme = source.split("://", 1)[0].lower()
         if scheme not in STREAM_SCHEMES:
-            raise ConfigError(f"camera {camera.name}: unsupported source scheme {scheme!r} "
-                              f"(expected one of {', '.join(sorted(STREAM_SCHEMES))})")
+            raise ConfigError(
+                f"camera {camera.name}: unsupported source scheme {scheme!r} "
+                f"(expected one of {', '.join(sorted(STREAM_SCHEMES))})"
+            )
         return LiveSource(camera)
     path = Path(source)
     if path.is_dir():
-        return ImageFolderSource.from_folder(camera, path, realtime, start_time)
+        return ImageFolderSource.from_folder(camera, path, pace, start_time)
     if not path.is_file():
         raise ConfigError(f"camera {camera.name}: source file or folder not found: {path}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFolderSource(camera, [path], realtime, start_time)
-    return VideoFileSource(camera, path, realtime, start_time)
+        return ImageFolderSource(camera, [path], pace, start_time)
+    return VideoFileSource(camera, path, pace, start_time)
 
 
 class Backoff:
     """Exponential retry delays with jitter, so a fleet of units whose shared stream
     server rebooted do not all reconnect in the same instant."""
 
-    def __init__(self, initial_s: float = 0.5, cap_s: float = 30.0, factor: float = 2.0, jitter: float = 0.2,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        initial_s: float = 0.5,
+        cap_s: float = 30.0,
+        factor: float = 2.0,
+        jitter: float = 0.2,
+        rng: random.Random | None = None,
+    ) -> None:
         self.initial_s, self.cap_s, self.factor, self.jitter = initial_s, cap_s, factor, jitter
         self._rng = rng or random.Random()
         self.attempts = 0
 
     def next(self) -> float:
-        base = min(self.cap_s, self.initial_s * self.factor ** self.attempts)
+        base = min(self.cap_s, self.initial_s * self.factor**self.attempts)
         self.attempts += 1
         return base * (1.0 + self._rng.uniform(-self.jitter, self.jitter))
 
@@ -471,8 +543,15 @@ class CaptureThread:
     unreadable). Nothing raises out of the thread; `stats().last_error` says why.
     """
 
-    def __init__(self, source: FrameSource, *, drop_frames: bool = True, queue_size: int = 16,
-                 backoff: Backoff | None = None, fail_after: int = 5) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        *,
+        drop_frames: bool = True,
+        queue_size: int = 16,
+        backoff: Backoff | None = None,
+        fail_after: int = 5,
+    ) -> None:
         self.source = source
         self._buffer = _FrameBuffer(queue_size, drop_frames)
         self._backoff = backoff or Backoff()
@@ -485,7 +564,9 @@ class CaptureThread:
         self._last_error: str | None = None
         self._last_frame: float | None = None
         self._interval: float | None = None
-        self._thread = threading.Thread(target=self._run, name=f"capture-{source.camera.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"capture-{source.camera.name}", daemon=True
+        )
 
     @property
     def camera(self) -> str:
@@ -519,7 +600,8 @@ class CaptureThread:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to stop and wait; a read stuck in a driver is abandoned (daemon thread)."""
+        """Ask the thread to stop and wait; a read stuck in a driver is abandoned
+        (the thread is a daemon)."""
         self._stop.set()
         self.source.interrupt()
         self._buffer.close()
@@ -536,9 +618,19 @@ class CaptureThread:
 
     def stats(self) -> CaptureStats:
         with self._lock:
-            age = None if self._last_frame is None else max(0.0, time.monotonic() - self._last_frame)
-            return CaptureStats(self.camera, self._state, self._frames_in, self._buffer.dropped, self.fps,
-                                age, self._failures, self._last_error)
+            age = (
+                None if self._last_frame is None else max(0.0, time.monotonic() - self._last_frame)
+            )
+            return CaptureStats(
+                self.camera,
+                self._state,
+                self._frames_in,
+                self._buffer.dropped,
+                self.fps,
+                age,
+                self._failures,
+                self._last_error,
+            )
 
     def _set_state(self, state: SourceState) -> None:
         with self._lock:
@@ -578,7 +670,9 @@ class CaptureThread:
 
     def _on_streaming(self) -> None:
         if self._failures:
-            log.info("%s: streaming again after %d failed attempts", self.source.label, self._failures)
+            log.info(
+                "%s: streaming again after %d failed attempts", self.source.label, self._failures
+            )
         with self._lock:
             self._state = "streaming"
             self._failures = 0
@@ -595,7 +689,11 @@ class CaptureThread:
 
     def _record_error(self, exc: Exception) -> str:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        message = text if isinstance(exc, SourceError) else f"{self.source.label}: {type(exc).__name__}: {text}"
+        message = (
+            text
+            if isinstance(exc, SourceError)
+            else f"{self.source.label}: {type(exc).__name__}: {text}"
+        )
         with self._lock:
             self._last_error = message
         return message
@@ -623,8 +721,12 @@ class CaptureThread:
         if failures < self._fail_after:
             log.warning("%s; reconnecting in %.1f s (attempt %d)", message, delay, failures)
         elif failures == self._fail_after:
-            log.error("%s; camera marked failed after %d attempts, still retrying every ~%.0f s",
-                      message, failures, self._backoff.cap_s)
+            log.error(
+                "%s; camera marked failed after %d attempts, still retrying every ~%.0f s",
+                message,
+                failures,
+                self._backoff.cap_s,
+            )
         else:
             log.debug("%s; retry %d in %.1f s", message, failures, delay)
 

@@ -36,8 +36,12 @@ def metrics() -> Metrics:
 def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
     health = {"healthy": True, "cameras": {"lane1": "streaming"}}
     refreshed = []
-    with HealthServer(HttpConfig(enabled=True, port=0), lambda: health, metrics,
-                      on_scrape=lambda: refreshed.append(metrics.spool_depth.set(7))) as server:
+    with HealthServer(
+        HttpConfig(enabled=True, port=0),
+        lambda: health,
+        metrics,
+        on_scrape=lambda: refreshed.append(metrics.spool_depth.set(7)),
+    ) as server:
         status, kind, body = fetch(f"{server.url}/healthz")
         assert (status, kind) == (200, "application/json")
         assert json.loads(body) == health
@@ -72,7 +76,10 @@ def test_broken_snapshot_is_unhealthy_not_fatal(metrics):
 
     with HealthServer(HttpConfig(enabled=True, port=0), explode, metrics) as server:
         status, _, body = fetch(f"{server.url}/healthz")
-        assert status == 503 and json.loads(body) == {"healthy": False, "error": "RuntimeError: spool locked"}
+        assert status == 503 and json.loads(body) == {
+            "healthy": False,
+            "error": "RuntimeError: spool locked",
+        }
         assert fetch(f"{server.url}/metrics")[0] == 200
 
 

@@ -35,8 +35,11 @@ def test_text_format_has_time_level_logger_message_and_fields(stream):
     log.info("pass recorded", extra={"camera": "lane1", "event": "entry", "note": "two words"})
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1
-    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO edge\.test pass recorded '
-                        r'camera=lane1 event=entry note="two words"', lines[0]), lines[0]
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO edge\.test pass recorded "
+        r'camera=lane1 event=entry note="two words"',
+        lines[0],
+    ), lines[0]
 
 
 def test_json_format_is_one_object_per_line_with_exceptions(stream):
@@ -48,7 +51,11 @@ def test_json_format_is_one_object_per_line_with_exceptions(stream):
         log.exception("capture failed")
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [r["msg"] for r in records] == ["debug wins over the configured level", "capture failed"]
-    assert records[0]["frame"] == 3 and records[0]["level"] == "DEBUG" and records[0]["logger"] == "edge.test"
+    assert (
+        records[0]["frame"] == 3
+        and records[0]["level"] == "DEBUG"
+        and records[0]["logger"] == "edge.test"
+    )
     assert "ValueError: bad frame" in records[1]["exc"]
 
 

@@ -17,8 +17,15 @@ import pytest
 from edge.config import CameraConfig
 from edge.errors import ConfigError
 from edge.source import (
-    Backoff, CaptureThread, FrameSource, ImageFolderSource, LiveSource, SourceError, VideoFileSource,
-    describe_source, open_source,
+    Backoff,
+    CaptureThread,
+    FrameSource,
+    ImageFolderSource,
+    LiveSource,
+    SourceError,
+    VideoFileSource,
+    describe_source,
+    open_source,
 )
 from edge.types import Frame
 
@@ -113,6 +120,14 @@ def test_realtime_paces_to_file_fps(clip):
     assert nominal / 2 < elapsed < nominal * 2
     assert abs(frames[0].timestamp - time.time()) < 5  # a real-time replay looks live
 
+    start = time.monotonic()
+    doubled = list(open_source(camera(str(clip)), realtime=True, speed=2.0))
+    elapsed = time.monotonic() - start
+    assert nominal / 4 < elapsed < nominal
+    assert np.allclose(
+        np.diff([f.timestamp for f in doubled]), 1 / FPS
+    )  # speed changes pacing, not time
+
 
 def test_capture_thread_latest_frame_wins_with_slow_consumer(tmp_path):
     clip = write_clip(tmp_path / "long.avi", 60)
@@ -133,7 +148,9 @@ def test_capture_thread_latest_frame_wins_with_slow_consumer(tmp_path):
 
 
 def test_capture_thread_without_dropping_delivers_every_frame(clip):
-    capture = CaptureThread(open_source(camera(str(clip)), realtime=False), drop_frames=False, queue_size=4).start()
+    capture = CaptureThread(
+        open_source(camera(str(clip)), realtime=False), drop_frames=False, queue_size=4
+    ).start()
     got = []
     for frame in capture:
         got.append(frame.index)
@@ -180,8 +197,13 @@ def test_http_stream_reconnects_when_server_comes_back(clip, caplog):
     try:
         assert wait_for(lambda: capture.stats().failures >= 2)
         assert capture.state == "reconnecting"
-        assert "cam1" in capture.stats().last_error and f":{port}/clip.avi" in capture.stats().last_error
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(clip.parent))
+        assert (
+            "cam1" in capture.stats().last_error
+            and f":{port}/clip.avi" in capture.stats().last_error
+        )
+        handler = functools.partial(
+            http.server.SimpleHTTPRequestHandler, directory=str(clip.parent)
+        )
         handler.log_message = lambda *args: None
         server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -227,7 +249,9 @@ class FlakyCounter(FrameSource):
 def test_live_source_goes_failed_then_recovers():
     source = FlakyCounter(failures=6)
     states = []
-    capture = CaptureThread(source, backoff=Backoff(initial_s=0.02, cap_s=0.05), fail_after=4).start()
+    capture = CaptureThread(
+        source, backoff=Backoff(initial_s=0.02, cap_s=0.05), fail_after=4
+    ).start()
     try:
         assert wait_for(lambda: states.append(capture.state) or capture.frames_in > 3)
     finally:
@@ -247,9 +271,16 @@ def test_backoff_grows_caps_and_jitters():
 
 
 def test_describe_source_hides_url_password():
-    assert describe_source("rtsp://admin:hunter2@10.0.0.5:554/s1") == "rtsp://admin:***@10.0.0.5:554/s1"
+    assert (
+        describe_source("rtsp://admin:hunter2@10.0.0.5:554/s1")
+        == "rtsp://admin:***@10.0.0.5:554/s1"
+    )
     assert describe_source("/dev/video0") == "/dev/video0"
-    source = open_source(camera(f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/s1", read_timeout_s=2), realtime=True)
+    source = open_source(
+        camera(f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/s1", read_timeout_s=2), realtime=True
+    )
     with pytest.raises(SourceError) as failure:
         source.open()
-    assert "hunter2" not in str(failure.value) and "camera cam1 (rtsp://admin:***@127.0.0.1" in str(failure.value)
+    assert "hunter2" not in str(failure.value) and "camera cam1 (rtsp://admin:***@127.0.0.1" in str(
+        failure.value
+    )
