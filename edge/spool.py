@@ -114,7 +114,7 @@ class Spool:
         try:
             result = [row[0] for row in conn.execute("PRAGMA quick_check")]
             if result != ["ok"]:
-                raise sqlite3.DatabaseError("; ".join(str(r) for r in result[:3]))
+                raise sqlite3.DatabaseError(" ".join(str(r) for r in result[:3]).replace("\n", " "))
             conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect on a new file
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")

@@ -194,3 +194,20 @@ class Collector:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def make_payload(index: int, camera: str = "cam-1", unit: str = "unit-1", preview: bool = False) -> dict[str, Any]:
+    """A valid anpr.read/1 payload of typical size (5 candidates), distinct per index."""
+    from edge.record import SCHEMA, iso_utc, new_pass_id
+
+    seen = 1_714_564_800.0 + index * 0.5
+    plate = f"AB{index % 100:02d}CDE"
+    candidates = [{"plate": plate, "confidence": 0.9312}] + [
+        {"plate": f"AB{index % 100:02d}CD{c}", "confidence": round(0.4 / (k + 1), 4)} for k, c in enumerate("FGHJ")]
+    return {
+        "schema": SCHEMA, "id": new_pass_id(seen), "unit": unit, "camera": camera, "plate": plate,
+        "confidence": 0.9312, "candidates": candidates, "country": "gb", "format": "gb-current",
+        "first_seen": iso_utc(seen), "last_seen": iso_utc(seen + 1.1), "best_seen": iso_utc(seen + 0.6),
+        "frames": 12, "frames_agreeing": 9, "box": [612, 418, 148, 34], "direction_deg": 92.4,
+        "zone": {"name": "ccz", "event": "entry", "from": "outer", "to": "ccz"}, "preview": preview,
+    }
