@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -61,9 +62,10 @@ class Track:
     tally: ReadTally
     detections: list[Detection] = field(default_factory=list)
     confident: bool = False
-    _centre: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    _size: np.ndarray = field(default_factory=lambda: np.ones(2))
-    _velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    # Motion state as plain floats: numpy calls on 2-vectors would cost more than the maths.
+    _centre: tuple[float, float] = (0.0, 0.0)
+    _size: tuple[float, float] = (1.0, 1.0)
+    _velocity: tuple[float, float] = (0.0, 0.0)
 
     @property
     def first_seen(self) -> float:
@@ -84,23 +86,24 @@ class Track:
     def timestamps(self) -> np.ndarray:
         return np.asarray([d.timestamp for d in self.detections], dtype=np.float64)
 
-    def predict(self, timestamp: float) -> np.ndarray:
+    def predict(self, timestamp: float) -> tuple[float, float, float, float]:
         """(cx, cy, w, h) expected at `timestamp`: centre moves at constant velocity."""
-        centre = self._centre + self._velocity * (timestamp - self.last_seen)
-        return np.concatenate([centre, self._size])
+        dt = timestamp - self.last_seen
+        return (self._centre[0] + self._velocity[0] * dt, self._centre[1] + self._velocity[1] * dt, *self._size)
 
     def add(self, detection: Detection, confident_reads: int) -> bool:
         """Append a detection, update motion and tally; True when this made it confident."""
         box = detection.box
-        centre = np.asarray(box.centre, dtype=np.float64)
+        cx, cy = box.centre
         if self.detections:
             dt = detection.timestamp - self.last_seen
             if dt > 0:
-                measured = (centre - self._centre) / dt
-                first_step = len(self.detections) == 1
-                self._velocity = measured if first_step else 0.5 * self._velocity + 0.5 * measured
-        self._centre = centre
-        self._size = np.asarray([max(box.w, 1), max(box.h, 1)], dtype=np.float64)
+                vx, vy = (cx - self._centre[0]) / dt, (cy - self._centre[1]) / dt
+                if len(self.detections) > 1:  # smooth after the first step: boxes jitter
+                    vx, vy = 0.5 * (self._velocity[0] + vx), 0.5 * (self._velocity[1] + vy)
+                self._velocity = (vx, vy)
+        self._centre = (cx, cy)
+        self._size = (float(max(box.w, 1)), float(max(box.h, 1)))
         self.detections.append(detection)
         if detection.read is None:
             return False
@@ -108,6 +111,14 @@ class Track:
         was = self.confident
         self.confident = self.tally.strong_margin() >= confident_reads
         return self.confident and not was
+
+
+@lru_cache(maxsize=4096)
+def _text_gap(texts: tuple[str, ...], leaders: tuple[str, ...]) -> float:
+    """Closest normalised edit distance between a read's texts and a track's leading texts."""
+    if texts[0] in leaders:
+        return 0.0
+    return min(text_distance(a, b) for a in texts for b in leaders)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -205,18 +216,18 @@ class Tracker:
     def _geometric(self, observed: np.ndarray, timestamp: float) -> np.ndarray:
         if not self.live or not len(observed):
             return np.full((len(self.live), len(observed)), np.inf)
-        predicted = np.stack([t.predict(timestamp) for t in self.live])
+        predicted = np.array([t.predict(timestamp) for t in self.live], dtype=np.float64)
         return geometric_cost(predicted, observed, self.config.max_distance)
 
     def _add_text_cost(self, cost: np.ndarray, detections: Sequence[Detection]) -> None:
         """Add text disagreement to the geometrically possible pairs; forbid sure mismatches."""
         sure = self.config.confident_confidence
-        for i, j in zip(*np.nonzero(np.isfinite(cost))):
+        for i, j in np.argwhere(np.isfinite(cost)).tolist():
             track, read = self.live[i], detections[j].read
             if read is None or not read.text or not track.tally.leaders:
                 continue
-            texts = [read.text] + [c.text for c in read.candidates[:2] if c.text]
-            distance = min(text_distance(a, b) for a in texts for b in track.tally.leaders)
+            texts = (read.text, *(c.text for c in read.candidates[:2] if c.text))
+            distance = _text_gap(texts, track.tally.leaders)
             if distance > self.config.max_text_distance and read.confidence >= sure and track.tally.has_strong():
                 cost[i, j] = np.inf
             else:

@@ -125,13 +125,17 @@ def _encode(text: str) -> np.ndarray | None:
     return None if None in indices else np.asarray(indices, dtype=np.intp)
 
 
+def _has_probs(read: PlateRead) -> bool:
+    probs = read.char_probs
+    return probs is not None and probs.ndim == 2 and probs.shape[1] == len(ALPHABET) and len(probs) > 0
+
+
 def _consensus(reads: Sequence[PlateRead], rescore: Rescorer | None) -> list[tuple[str, str | None, str | None]]:
     """Texts spelled by the mean char_probs of the largest group of same-length reads."""
     groups: dict[int, list[PlateRead]] = {}
     for read in reads:
-        probs = read.char_probs
-        if probs is not None and probs.ndim == 2 and probs.shape[1] == len(ALPHABET) and len(probs):
-            groups.setdefault(len(probs), []).append(read)
+        if _has_probs(read):
+            groups.setdefault(len(read.char_probs), []).append(read)
     if not groups:
         return []
     group = max(groups.values(), key=lambda g: (len(g), sum(r.confidence for r in g)))
@@ -144,21 +148,25 @@ def _consensus(reads: Sequence[PlateRead], rescore: Rescorer | None) -> list[tup
     return [("".join(ALPHABET[i] for i in mean.argmax(axis=1)), None, None)]
 
 
-def _evidence_matrix(reads: Sequence[PlateRead], texts: list[str]) -> np.ndarray:
+def _evidence_matrix(reads: Sequence[PlateRead], evidence: Sequence[dict[str, float]], texts: list[str]) -> np.ndarray:
     """log p_f(t) for every read f (rows) and pool text t (columns)."""
     logp = np.full((len(reads), len(texts)), math.log(_FLOOR))
     encoded = [_encode(t) for t in texts]
+    by_length: dict[int, list[int]] = {}
     for f, read in enumerate(reads):
-        if read.char_probs is not None and read.char_probs.ndim == 2 and read.char_probs.shape[1] == len(ALPHABET):
-            columns = [k for k, code in enumerate(encoded) if code is not None and len(code) == len(read.char_probs)]
-            if columns:
-                codes = np.stack([encoded[k] for k in columns])
-                picked = read.char_probs[np.arange(codes.shape[1]), codes]
-                logp[f, columns] = np.log(np.clip(picked, 1e-12, 1.0)).sum(axis=1)
-        listed = _frame_evidence(read)
-        for k, text in enumerate(texts):
-            if text in listed:
-                logp[f, k] = math.log(max(listed[text], 1e-12))
+        if _has_probs(read):
+            by_length.setdefault(len(read.char_probs), []).append(f)
+    for length, frames in by_length.items():
+        columns = [k for k, code in enumerate(encoded) if code is not None and len(code) == length]
+        if columns:
+            codes = np.stack([encoded[k] for k in columns])
+            probs = np.stack([reads[f].char_probs for f in frames])
+            picked = probs[:, np.arange(length)[None, :], codes]  # frames x texts x positions
+            logp[np.ix_(frames, columns)] = np.log(np.clip(picked, 1e-12, 1.0)).sum(axis=2)
+    column = {text: k for k, text in enumerate(texts)}
+    for f, listed in enumerate(evidence):
+        for text, confidence in listed.items():
+            logp[f, column[text]] = math.log(max(confidence, 1e-12))
     return np.maximum(logp, math.log(_FLOOR))
 
 
@@ -184,11 +192,12 @@ def vote(detections: Sequence[Detection], tracking: TrackingConfig, plates: Plat
     reads = [read for _, read in indexed]
     if len(reads) < tracking.min_frames or max(r.confidence for r in reads) < plates.min_confidence:
         return None
+    evidence = [_frame_evidence(r) for r in reads]
     consensus = _consensus(reads, rescore)
-    texts = list(dict.fromkeys([t for r in reads for t in _frame_evidence(r)] + [t for t, _, _ in consensus]))
-    logp = _evidence_matrix(reads, texts)
+    texts = list(dict.fromkeys([t for listed in evidence for t in listed] + [t for t, _, _ in consensus]))
+    logp = _evidence_matrix(reads, evidence, texts)
     scale = math.sqrt(len(reads))
-    unlisted = sum(math.log(max(1.0 - sum(_frame_evidence(r).values()), _FLOOR)) for r in reads)
+    unlisted = sum(math.log(max(1.0 - sum(listed.values()), _FLOOR)) for listed in evidence)
     logits = np.append(logp.sum(axis=0), unlisted) / scale
     posterior = np.exp(logits - logits.max())
     posterior /= posterior.sum()
