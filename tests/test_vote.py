@@ -133,3 +133,17 @@ def test_text_distance() -> None:
     assert text_distance("AB12CDE", "B12CDE") == pytest.approx(1 / 7)
     assert text_distance("ABC", "XYZ") == 1.0
     assert text_distance("", "") == 0.0
+
+
+def test_consensus_through_the_real_format_model() -> None:
+    from functools import partial
+
+    from edge.formats import best_candidates
+
+    truth = "AB12CDE"
+    rescore = partial(best_candidates, alphabet=ALPHABET, countries=["gb"], top_n=5)
+    reads = [read(truth[:p] + w + truth[p + 1:], 0.6, char_probs=one_hot_probs(truth, p, w, 0.45))
+             for p, w in ((1, "8"), (4, "G"), (6, "F"))]
+    result = vote(detections(*reads), TRACKING, PLATES, rescore)
+    assert result is not None and result.plate == truth
+    assert result.country == "gb" and result.format
