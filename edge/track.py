@@ -7,11 +7,13 @@ One Tracker per camera. Intended call order, once per frame:
     detections = [Detection(box, score, None if skip[i] else read(crop_i), frame.index, frame.timestamp)
                   for i, ...]
     closed = tracker.update(detections, frame.timestamp)       # passes that just ended
-    tracker.confident_now                                       # tracks that just became confident
-    ... at end of stream: closed = tracker.close_all()
+    previews = [assembler.preview(t) for t in tracker.confident_now]  # edge.record.PassAssembler
+    records = [assembler.final(t) for t in closed]              # None: too thin, or a repeat
+    ... at end of stream: [assembler.final(t) for t in tracker.close_all()]
 
-`predict_confident` saves the recogniser's time: a box that matches a track already read
-`confident_reads` times the same way is not read again. Skipped boxes still go to
+`predict_confident` saves the recogniser's time: a box that matches a confident track
+(its leading text has `confident_reads` more reads at `confident_confidence` or above
+than any rival text) is not read again. Skipped boxes still go to
 `update` (with read=None) so the track keeps its path and stays open.
 
 Association: each live track predicts its plate centre with a constant-velocity model;

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from edge.config import PlatesConfig, TrackingConfig
+from edge.formats import best_candidates
 from edge.types import Box, Detection, PlateRead, ScoredText
 from edge.vote import ALPHABET, ReadTally, text_distance, vote
 
@@ -136,10 +139,6 @@ def test_text_distance() -> None:
 
 
 def test_consensus_through_the_real_format_model() -> None:
-    from functools import partial
-
-    from edge.formats import best_candidates
-
     truth = "AB12CDE"
     rescore = partial(best_candidates, alphabet=ALPHABET, countries=["gb"], top_n=5)
     reads = [read(truth[:p] + w + truth[p + 1:], 0.6, char_probs=one_hot_probs(truth, p, w, 0.45))
