@@ -1,0 +1,215 @@
+"""`edge eval`: read rates on a labelled folder (labels.csv: file, plate[, x, y, w, h]).
+
+Still photos are scored per labelled plate; video clips are scored per vehicle pass
+(exact, missed, duplicate and false passes), since one read per pass is the product.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+
+from edge.config import EdgeConfig
+from edge.errors import ConfigError, EdgeError
+from edge.imageio import VIDEO_SUFFIXES, load_image
+from edge.types import Box
+
+
+@dataclass(slots=True)
+class Label:
+    plate: str
+    box: Box | None
+
+
+def load_labels(dataset: Path) -> dict[str, list[Label]]:
+    path = dataset / "labels.csv"
+    if not path.is_file():
+        raise ConfigError(f"{dataset}: no labels.csv (expected columns file,plate[,x,y,w,h])")
+    labels: dict[str, list[Label]] = defaultdict(list)
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            box = None
+            if all((row.get(k) or "").strip() for k in ("x", "y", "w", "h")):
+                box = Box(*(int(float(row[k])) for k in ("x", "y", "w", "h")))
+            labels[row["file"]].append(Label(row["plate"].strip().upper(), box))
+    return dict(labels)
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def char_accuracy(truth: str, reads: list[str]) -> float:
+    if not reads:
+        return 0.0
+    return max(max(0.0, 1.0 - edit_distance(truth, r) / max(len(truth), 1)) for r in reads)
+
+
+@dataclass
+class StillScore:
+    plates: int = 0
+    exact: int = 0
+    with_box: int = 0
+    detected: int = 0
+    char_acc: list[float] = field(default_factory=list)
+    false_reads: int = 0
+    images: int = 0
+    failed_files: int = 0
+    total_ms: list[float] = field(default_factory=list)
+    localise_ms: list[float] = field(default_factory=list)
+    read_ms: list[float] = field(default_factory=list)
+    misses: list[dict] = field(default_factory=list)
+
+    def summary(self, name: str) -> dict:
+        def median(values: list[float]) -> float | None:
+            return round(statistics.median(values), 1) if values else None
+
+        return {
+            "dataset": name, "kind": "stills", "images": self.images, "plates": self.plates,
+            "exact": self.exact, "exact_rate": round(self.exact / max(self.plates, 1), 4),
+            "detection_rate": round(self.detected / self.with_box, 4) if self.with_box else None,
+            "char_accuracy": round(statistics.fmean(self.char_acc), 4) if self.char_acc else None,
+            "false_reads_per_image": round(self.false_reads / max(self.images, 1), 3),
+            "failed_files": self.failed_files,
+            "median_ms": median(self.total_ms), "median_localise_ms": median(self.localise_ms),
+            "median_read_ms": median(self.read_ms),
+        }
+
+
+def _score_still(score: StillScore, reader, file: str, image, labels: list[Label]) -> None:
+    reading = reader.read(image, keep_crops=True)
+    score.images += 1
+    score.localise_ms.append(reading.localise_s * 1000)
+    score.read_ms.append(reading.read_s * 1000)
+    score.total_ms.append((reading.localise_s + reading.read_s) * 1000)
+    reads = [d.read.text for d in reader.plates(reading)]
+    truths = {label.plate for label in labels}
+    score.false_reads += sum(1 for r in reads if r not in truths)
+    for label in labels:
+        score.plates += 1
+        hit = label.plate in reads
+        score.exact += hit
+        score.char_acc.append(char_accuracy(label.plate, reads))
+        if label.box is not None:
+            score.with_box += 1
+            score.detected += any(c.box.iou(label.box) >= 0.3 for c in reading.candidates)
+        if not hit:
+            score.misses.append({"file": file, "truth": label.plate, "reads": reads,
+                                 "box": label.box, "image": image, "reading": reading})
+
+
+def evaluate_stills(config: EdgeConfig, dataset: Path, labels: dict[str, list[Label]], limit: int | None,
+                    progress: bool) -> StillScore:
+    from edge.pipeline import PlateReader
+
+    reader = PlateReader(config)
+    score = StillScore()
+    files = sorted(labels)[:limit] if limit else sorted(labels)
+    for file in _progress(files, progress, "images"):
+        try:
+            image = load_image(dataset / file)
+        except EdgeError as exc:
+            print(f"edge: {exc}", file=sys.stderr)
+            score.failed_files += 1
+            continue
+        _score_still(score, reader, file, image, labels[file])
+    return score
+
+
+def evaluate_clips(config: EdgeConfig, dataset: Path, labels: dict[str, list[Label]], limit: int | None,
+                   progress: bool) -> dict:
+    from edge.replay import passes_for_video
+
+    vehicles = exact_once = missed = duplicates = false_passes = 0
+    details = []
+    files = sorted(labels)[:limit] if limit else sorted(labels)
+    for file in _progress(files, progress, "clips"):
+        passes = [p["plate"] for p in passes_for_video(config, dataset / file)]
+        truths = [label.plate for label in labels[file]]
+        vehicles += len(truths)
+        for truth in truths:
+            count = passes.count(truth)
+            exact_once += count == 1
+            missed += count == 0
+            duplicates += max(0, count - 1)
+        false_passes += sum(1 for p in passes if p not in truths)
+        details.append({"file": file, "truth": truths, "passes": passes})
+    return {
+        "dataset": dataset.name, "kind": "clips", "clips": len(files), "vehicles": vehicles,
+        "exact_once": exact_once, "exact_once_rate": round(exact_once / max(vehicles, 1), 4),
+        "missed": missed, "duplicate_passes": duplicates, "false_passes": false_passes,
+        "details": details,
+    }
+
+
+def _progress(items, enabled: bool, unit: str):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, unit=unit, file=sys.stderr, leave=False)
+
+
+def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
+    """An HTML page with the crop, the reads and the truth for every miss."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, miss in enumerate(score.misses):
+        image = miss["image"]
+        box = miss["box"] or (miss["reading"].candidates[0].box if miss["reading"].candidates else None)
+        crop_name = f"miss{index:04d}.jpg"
+        if box is not None:
+            pad = max(box.w, box.h) // 3
+            y0, x0 = max(box.y - pad, 0), max(box.x - pad, 0)
+            cv2.imwrite(str(report_dir / crop_name), image[y0:box.y + box.h + pad, x0:box.x + box.w + pad])
+        candidates = ", ".join(f"{c.box.as_list()}" for c in miss["reading"].candidates[:4])
+        rows.append(
+            f"<tr><td>{html.escape(miss['file'])}</td><td><img src='{crop_name}' height=80></td>"
+            f"<td><b>{html.escape(miss['truth'])}</b></td><td>{html.escape(' '.join(miss['reads']) or '-')}</td>"
+            f"<td><small>{html.escape(candidates)}</small></td></tr>")
+    page = report_dir / "index.html"
+    page.write_text(
+        f"<html><head><meta charset='utf-8'><title>edge eval misses: {html.escape(name)}</title></head><body>"
+        f"<h1>{html.escape(name)}: {len(score.misses)} misses</h1><pre>{html.escape(json.dumps(score.summary(name), indent=1))}</pre>"
+        "<table border=1 cellpadding=4><tr><th>file</th><th>crop (labelled box)</th><th>truth</th>"
+        "<th>reads</th><th>candidates</th></tr>" + "".join(rows) + "</table></body></html>")
+    return page
+
+
+def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path | None, limit: int | None) -> int:
+    if not dataset.is_dir():
+        raise ConfigError(f"{dataset}: dataset folder not found")
+    labels = load_labels(dataset)
+    progress = sys.stderr.isatty()
+    if all(Path(f).suffix.lower() in VIDEO_SUFFIXES for f in labels):
+        summary = evaluate_clips(config, dataset, labels, limit, progress)
+        print(f"{summary['dataset']}: {summary['exact_once']}/{summary['vehicles']} vehicles read exactly in one pass "
+              f"({summary['exact_once_rate']:.1%}); missed {summary['missed']}, duplicate passes "
+              f"{summary['duplicate_passes']}, false passes {summary['false_passes']}")
+    else:
+        score = evaluate_stills(config, dataset, labels, limit, progress)
+        summary = score.summary(dataset.name)
+        detection = f"{summary['detection_rate']:.1%}" if summary["detection_rate"] is not None else "n/a"
+        print(f"{summary['dataset']}: exact {summary['exact']}/{summary['plates']} ({summary['exact_rate']:.1%}), "
+              f"detection {detection}, char accuracy {summary['char_accuracy']}, false reads/image "
+              f"{summary['false_reads_per_image']}, median {summary['median_ms']} ms "
+              f"(localise {summary['median_localise_ms']}, read {summary['median_read_ms']})")
+        if report_dir is not None:
+            print(f"report: {write_report(report_dir, dataset.name, score)}")
+    if json_out:
+        print(json.dumps(summary))
+    return 1 if summary.get("failed_files") else 0
