@@ -238,7 +238,8 @@ def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[s
     """Ranked (text, format, country, confidence) for a (len, alphabet) probability matrix.
 
     Usable on an averaged matrix from several frames (multi-frame voting). Empty when no
-    format fits the length. Candidates under MIN_REPORTED confidence are left out.
+    format fits the length. Candidates under MIN_REPORTED confidence are left out, except
+    the best one, so an uncertain read still yields its (low-confidence) best guess.
     """
     if char_probs.ndim != 2 or char_probs.shape[1] != len(alphabet):
         raise ValueError(f"char_probs must be (len, {len(alphabet)}), got {char_probs.shape}")
@@ -270,14 +271,14 @@ def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[s
 
 
 def _collect(hits: dict[str, list], table: _Table, part: _Scored, floor: float, limit: int) -> None:
-    """Add the `limit` best (format, string) scores above `floor` to their texts.
+    """Add the `limit` best (format, string) scores above `floor`, and always the very best, to their texts.
 
     hits[text] = [summed score, best score, country rank, format name, country] of the
     best-scoring (then first-listed) hypothesis, which names the text's format.
     """
     flat = part.scores.reshape(-1)
     best = np.argsort(-flat, kind="stable")[:limit]
-    best = best[flat[best] >= floor]
+    best = best[(flat[best] >= floor) | (np.arange(len(best)) == 0)]
     count = len(part.group.names)
     width = part.scores.shape[1]
     texts = table.chars[part.seqs.reshape(-1, part.seqs.shape[2])[best]]
