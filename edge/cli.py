@@ -78,7 +78,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.daemon import run_daemon
 
-    return run_daemon(_load(args.config))
+    return run_daemon(_load(args.config), debug=args.debug)
 
 
 def cmd_samples(args: argparse.Namespace) -> int:

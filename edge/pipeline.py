@@ -127,6 +127,10 @@ class CameraPipeline:
         previews = [self.assembler.preview(track) for track in self.tracker.confident_now]
         return [r for r in previews + [self.assembler.final(t) for t in closed] if r is not None]
 
+    def process_idle(self, timestamp: float) -> list[PassRecord]:
+        """No frame arrived (camera stalled): still close the tracks whose vehicles left."""
+        return [r for r in (self.assembler.final(t) for t in self.tracker.update([], timestamp)) if r is not None]
+
     def finish(self) -> list[PassRecord]:
         """Close every open track (end of stream or shutdown) into passes."""
         return [r for r in (self.assembler.final(t) for t in self.tracker.close_all()) if r is not None]
