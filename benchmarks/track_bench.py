@@ -33,17 +33,19 @@ def synthetic_read(rng: random.Random, text: str) -> PlateRead:
     probs = np.full((len(shown), len(ALPHABET)), 0.01)
     probs[np.arange(len(shown)), [ALPHABET.index(c) for c in shown]] = 0.9
     alternatives = [ScoredText(shown[:-1] + c, 0.05) for c in "XY"]
-    return PlateRead(shown, confidence, [ScoredText(shown, confidence), *alternatives], raw=shown, char_probs=probs)
+    candidates = [ScoredText(shown, confidence), *alternatives]
+    return PlateRead(shown, confidence, candidates, raw=shown, char_probs=probs)
 
 
 def frames(tracks: int, count: int, seed: int = 1) -> list[list[tuple[Box, str]]]:
     rng = random.Random(seed)
-    plates = ["".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(7)) for _ in range(tracks)]
+    symbols = string.ascii_uppercase + string.digits
+    plates = ["".join(rng.choice(symbols) for _ in range(7)) for _ in range(tracks)]
     origins = [(150 + 170 * (i % 10), 100 + 300 * (i // 10)) for i in range(tracks)]
     out = []
     for f in range(count):
-        row = [(Box(int(x + rng.uniform(-8, 8)), int(y + 0.5 * f + rng.uniform(-5, 5)), 120, 30), plate)
-               for (x, y), plate in zip(origins, plates)]
+        row = [(Box(int(x + rng.uniform(-8, 8)), int(y + 0.5 * f + rng.uniform(-5, 5)), 120, 30),
+                plate) for (x, y), plate in zip(origins, plates)]
         rng.shuffle(row)
         out.append(row)
     return out
@@ -71,7 +73,8 @@ def bench_frames(tracks: int, count: int, confident_reads: int) -> tuple[Samples
         reads = [synthetic_read(rng, plate) for _, plate in row]  # the recogniser's work, not timed
         start = _clock()
         skip = tracker.predict_confident(boxes, t)
-        detections = [Detection(box, 0.9, None if skip[j] else reads[j], index, t) for j, box in enumerate(boxes)]
+        detections = [Detection(box, 0.9, None if skip[j] else reads[j], index, t)
+                      for j, box in enumerate(boxes)]
         tracker.update(detections, t)
         samples.append(_since(start))
     return samples, tracker
@@ -105,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     every, tracker = bench_frames(args.tracks, args.frames, confident_reads=100)
     if len(tracker.live) != args.tracks:
-        raise SystemExit(f"expected {args.tracks} live tracks, got {len(tracker.live)}: association broke")
+        raise SystemExit(f"expected {args.tracks} live tracks, got {len(tracker.live)}")
     report(f"per frame, {args.tracks} tracks, every plate read", every[50:])
     skipping, _ = bench_frames(args.tracks, args.frames, confident_reads=4)
     report(f"per frame, {args.tracks} tracks, confident tracks skip reads", skipping[50:])

@@ -109,7 +109,8 @@ def to_payload(record: PassRecord) -> dict[str, Any]:
         "camera": record.camera,
         "plate": record.plate,
         "confidence": round(record.confidence, 4),
-        "candidates": [{"plate": c.text, "confidence": round(c.confidence, 4)} for c in record.candidates],
+        "candidates": [{"plate": c.text, "confidence": round(c.confidence, 4)}
+                       for c in record.candidates],
         "country": record.country,
         "format": record.format,
         "first_seen": iso_utc(record.first_seen),
@@ -118,8 +119,9 @@ def to_payload(record: PassRecord) -> dict[str, Any]:
         "frames": record.frames,
         "frames_agreeing": record.frames_agreeing,
         "box": record.box.as_list(),
-        "direction_deg": None if zone.direction_deg is None else round(zone.direction_deg, 1) % 360.0,
-        "zone": {"name": zone.zone, "event": zone.event, "from": zone.from_zone, "to": zone.to_zone},
+        "direction_deg": None if zone.direction_deg is None else round(zone.direction_deg, 1) % 360,
+        "zone": {"name": zone.zone, "event": zone.event,
+                 "from": zone.from_zone, "to": zone.to_zone},
         "preview": record.preview,
     }
 
@@ -150,24 +152,30 @@ class PassDeduplicator:
     whose plate was last seen at the same camera no more than `window_s` before it started
     is merged into that pass (not emitted), and extends it, so a parked car stays merged.
     Records carrying an id already admitted (a preview's final record) always pass.
+
+    Records arrive in the order tracks close, which is not the order they started: a long
+    track closes late with an early first_seen. So a pass is remembered until `keep_s`
+    after its last sighting, where keep_s covers the window plus the longest track.
     """
 
-    def __init__(self, window_s: float) -> None:
+    def __init__(self, window_s: float, keep_s: float | None = None) -> None:
         self.window_s = window_s
+        self.keep_s = max(keep_s or 0.0, window_s)
         self._recent: dict[tuple[str, str], _Seen] = {}
 
     def admit(self, record: PassRecord) -> bool:
         """True when `record` should be emitted; False when it repeats a recent pass."""
-        self._forget_before(record.first_seen - self.window_s)
+        self._forget_before(record.last_seen - self.keep_s)
         key = (record.camera, record.plate)
         seen = self._recent.get(key)
-        if seen is not None and seen.pass_id != record.id and record.first_seen - seen.last_seen <= self.window_s:
-            seen.last_seen = max(seen.last_seen, record.last_seen)
-            log.debug("pass %s merged into %s", record.id, seen.pass_id)
-            return False
-        previous = seen.last_seen if seen is not None and seen.pass_id == record.id else record.last_seen
-        self._recent[key] = _Seen(record.id, max(previous, record.last_seen))
-        return True
+        if seen is None or record.first_seen - seen.last_seen > self.window_s:
+            self._recent[key] = _Seen(record.id, record.last_seen)
+            return True
+        seen.last_seen = max(seen.last_seen, record.last_seen)
+        if seen.pass_id == record.id:
+            return True
+        log.debug("pass %s merged into %s", record.id, seen.pass_id)
+        return False
 
     def _forget_before(self, horizon: float) -> None:
         stale = [key for key, seen in self._recent.items() if seen.last_seen < horizon]
@@ -183,14 +191,15 @@ class PassAssembler:
     record to publish, or None (too few reads, or a repeat of a recent pass).
     """
 
-    def __init__(self, unit_id: str, camera: CameraConfig, tracking: TrackingConfig, plates: PlatesConfig,
-                 rescore: Rescorer | None = None) -> None:
+    def __init__(self, unit_id: str, camera: CameraConfig, tracking: TrackingConfig,
+                 plates: PlatesConfig, rescore: Rescorer | None = None) -> None:
         self.unit_id = unit_id
         self.camera = camera
         self.tracking = tracking
         self.plates = plates
         self.rescore = rescore
-        self.dedup = PassDeduplicator(tracking.dedup_window_s)
+        longest = tracking.max_track_s + tracking.close_after_s
+        self.dedup = PassDeduplicator(tracking.dedup_window_s, tracking.dedup_window_s + longest)
 
     def preview(self, track: Track) -> PassRecord | None:
         return self._assemble(track, preview=True) if self.tracking.preview else None

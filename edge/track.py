@@ -4,8 +4,8 @@ One Tracker per camera. Intended call order, once per frame:
 
     boxes = [c.box for c in localise(frame)]
     skip = tracker.predict_confident(boxes, frame.timestamp)   # bool per box
-    detections = [Detection(box, score, None if skip[i] else read(crop_i), frame.index, frame.timestamp)
-                  for i, ...]
+    detections = [Detection(box, score, None if skip[i] else read(crop_i),
+                            frame.index, frame.timestamp) for i, ...]
     closed = tracker.update(detections, frame.timestamp)       # passes that just ended
     previews = [assembler.preview(t) for t in tracker.confident_now]  # edge.record.PassAssembler
     records = [assembler.final(t) for t in closed]              # None: too thin, or a repeat
@@ -91,7 +91,8 @@ class Track:
     def predict(self, timestamp: float) -> tuple[float, float, float, float]:
         """(cx, cy, w, h) expected at `timestamp`: centre moves at constant velocity."""
         dt = timestamp - self.last_seen
-        return (self._centre[0] + self._velocity[0] * dt, self._centre[1] + self._velocity[1] * dt, *self._size)
+        (cx, cy), (vx, vy) = self._centre, self._velocity
+        return (cx + vx * dt, cy + vy * dt, *self._size)
 
     def add(self, detection: Detection, confident_reads: int) -> bool:
         """Append a detection, update motion and tally; True when this made it confident."""
@@ -230,13 +231,15 @@ class Tracker:
                 continue
             texts = (read.text, *(c.text for c in read.candidates[:2] if c.text))
             distance = _text_gap(texts, track.tally.leaders)
-            if distance > self.config.max_text_distance and read.confidence >= sure and track.tally.has_strong():
+            sure_mismatch = read.confidence >= sure and track.tally.has_strong()
+            if distance > self.config.max_text_distance and sure_mismatch:
                 cost[i, j] = np.inf
             else:
                 cost[i, j] += _TEXT_WEIGHT * distance
 
     def _start(self, detection: Detection) -> Track:
-        track = Track(next(self._ids), new_pass_id(detection.timestamp), ReadTally(self.config.confident_confidence))
+        tally = ReadTally(self.config.confident_confidence)
+        track = Track(next(self._ids), new_pass_id(detection.timestamp), tally)
         self._extend(track, detection)
         return track
 

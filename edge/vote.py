@@ -41,6 +41,7 @@ _FLOOR = 0.05
 # [(text, format, country, score)], e.g. functools.partial(edge.formats.best_candidates,
 # alphabet=ALPHABET, countries=..., top_n=...).
 Rescorer = Callable[[np.ndarray], Sequence[tuple[str, str | None, str | None, float]]]
+_Reading = tuple[str, str | None, str | None]  # text, format, country
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class ReadTally:
 
 
 def _frame_evidence(read: PlateRead) -> dict[str, float]:
-    evidence = {candidate.text: candidate.confidence for candidate in read.candidates if candidate.text}
+    evidence = {c.text: c.confidence for c in read.candidates if c.text}
     evidence[read.text] = max(evidence.get(read.text, 0.0), read.confidence)
     return evidence
 
@@ -127,10 +128,11 @@ def _encode(text: str) -> np.ndarray | None:
 
 def _has_probs(read: PlateRead) -> bool:
     probs = read.char_probs
-    return probs is not None and probs.ndim == 2 and probs.shape[1] == len(ALPHABET) and len(probs) > 0
+    return (probs is not None and probs.ndim == 2 and probs.shape[1] == len(ALPHABET)
+            and len(probs) > 0)
 
 
-def _consensus(reads: Sequence[PlateRead], rescore: Rescorer | None) -> list[tuple[str, str | None, str | None]]:
+def _consensus(reads: Sequence[PlateRead], rescore: Rescorer | None) -> list[_Reading]:
     """Texts spelled by the mean char_probs of the largest group of same-length reads."""
     groups: dict[int, list[PlateRead]] = {}
     for read in reads:
@@ -148,7 +150,8 @@ def _consensus(reads: Sequence[PlateRead], rescore: Rescorer | None) -> list[tup
     return [("".join(ALPHABET[i] for i in mean.argmax(axis=1)), None, None)]
 
 
-def _evidence_matrix(reads: Sequence[PlateRead], evidence: Sequence[dict[str, float]], texts: list[str]) -> np.ndarray:
+def _evidence_matrix(reads: Sequence[PlateRead], evidence: Sequence[dict[str, float]],
+                     texts: list[str]) -> np.ndarray:
     """log p_f(t) for every read f (rows) and pool text t (columns)."""
     logp = np.full((len(reads), len(texts)), math.log(_FLOOR))
     encoded = [_encode(t) for t in texts]
@@ -170,9 +173,11 @@ def _evidence_matrix(reads: Sequence[PlateRead], evidence: Sequence[dict[str, fl
     return np.maximum(logp, math.log(_FLOOR))
 
 
-def _meta(reads: Sequence[PlateRead], plate: str, consensus: list[tuple[str, str | None, str | None]]) -> tuple[str | None, str | None]:
+def _meta(reads: Sequence[PlateRead], plate: str,
+          consensus: list[_Reading]) -> tuple[str | None, str | None]:
     """Country and format of the winning text: from frames that read it, else the consensus."""
-    seen = Counter((r.country, r.format) for r in reads if r.text == plate and (r.country or r.format))
+    seen = Counter((r.country, r.format) for r in reads
+                   if r.text == plate and (r.country or r.format))
     if seen:
         return seen.most_common(1)[0][0]
     for text, fmt, country in consensus:
@@ -194,7 +199,8 @@ def vote(detections: Sequence[Detection], tracking: TrackingConfig, plates: Plat
         return None
     evidence = [_frame_evidence(r) for r in reads]
     consensus = _consensus(reads, rescore)
-    texts = list(dict.fromkeys([t for listed in evidence for t in listed] + [t for t, _, _ in consensus]))
+    pool = [t for listed in evidence for t in listed] + [t for t, _, _ in consensus]
+    texts = list(dict.fromkeys(pool))
     logp = _evidence_matrix(reads, evidence, texts)
     scale = math.sqrt(len(reads))
     unlisted = sum(math.log(max(1.0 - sum(listed.values()), _FLOOR)) for listed in evidence)

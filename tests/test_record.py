@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from edge.config import CameraConfig, PlatesConfig, TrackingConfig, ZoneConfig
-from edge.record import (PassAssembler, PassDeduplicator, PassRecord, build_record, iso_utc, new_pass_id,
-                         pass_id_millis, to_payload, validate_payload)
+from edge.record import (PassAssembler, PassDeduplicator, PassRecord, build_record, iso_utc,
+                         new_pass_id, pass_id_millis, to_payload, validate_payload)
 from edge.track import Tracker
 from edge.types import Box, Detection, PlateRead, ScoredText
 from edge.vote import vote
@@ -23,8 +23,8 @@ CAMERA = CameraConfig(name="lane1", source="rtsp://camera", zone=ZONE)
 
 
 def plate_read(text: str, confidence: float) -> PlateRead:
-    return PlateRead(text, confidence, [ScoredText(text, confidence), ScoredText(text[:-1] + "X", 0.05)],
-                     country="gb", format="gb-current", raw=text)
+    candidates = [ScoredText(text, confidence), ScoredText(text[:-1] + "X", 0.05)]
+    return PlateRead(text, confidence, candidates, country="gb", format="gb-current", raw=text)
 
 
 def drive(tracker: Tracker, text: str, start: float, frames: int = 12, x: float = 600.0,
@@ -40,7 +40,8 @@ def drive(tracker: Tracker, text: str, start: float, frames: int = 12, x: float 
     return closed
 
 
-def record_for(text: str = "AB12CDE", start: float = T0, tracking: TrackingConfig = TrackingConfig()) -> PassRecord:
+def record_for(text: str = "AB12CDE", start: float = T0,
+               tracking: TrackingConfig = TrackingConfig()) -> PassRecord:
     tracker = Tracker(tracking)
     drive(tracker, text, start)
     (track,) = tracker.close_all()
@@ -67,18 +68,21 @@ def test_payload_of_a_real_pass_is_valid_and_complete() -> None:
     payload = to_payload(record)
     validate_payload(payload)
     assert payload["schema"] == "anpr.read/1"
-    assert (payload["plate"], payload["country"], payload["format"]) == ("AB12CDE", "gb", "gb-current")
+    assert (payload["plate"], payload["country"]) == ("AB12CDE", "gb")
+    assert payload["format"] == "gb-current"
     assert payload["zone"] == {"name": "ccz", "event": "entry", "from": "outer", "to": "ccz"}
     assert payload["direction_deg"] == 90.0
     assert payload["frames"] == 12 and payload["frames_agreeing"] == 4
-    assert payload["first_seen"] == "2024-05-01T12:00:00.000Z" and payload["last_seen"] == "2024-05-01T12:00:01.100Z"
+    assert payload["first_seen"] == "2024-05-01T12:00:00.000Z"
+    assert payload["last_seen"] == "2024-05-01T12:00:01.100Z"
     assert payload["candidates"][0] == {"plate": "AB12CDE", "confidence": payload["confidence"]}
     assert payload["preview"] is False and len(payload["box"]) == 4
 
 
 def test_payload_without_zone_or_motion_is_valid() -> None:
     record = record_for()
-    still = replace(record, zone=ZoneResult("unknown", None, None, None, None), country=None, format=None)
+    nowhere = ZoneResult("unknown", None, None, None, None)
+    still = replace(record, zone=nowhere, country=None, format=None)
     payload = to_payload(still)
     validate_payload(payload)
     assert payload["direction_deg"] is None and payload["zone"]["name"] is None
@@ -110,12 +114,23 @@ def test_dedup_merges_the_same_plate_at_the_same_camera_within_the_window() -> N
     dedup = PassDeduplicator(window_s=30)
     first = record_for("AB12CDE", T0)
     assert dedup.admit(first)
-    assert not dedup.admit(record_for("AB12CDE", T0 + 20))       # 20 s after the first ended: merged
-    assert not dedup.admit(record_for("AB12CDE", T0 + 45))       # within 30 s of the merged pass: still one
+    assert not dedup.admit(record_for("AB12CDE", T0 + 20))  # 20 s after the first ended: merged
+    assert not dedup.admit(record_for("AB12CDE", T0 + 45))  # 30 s from the merged pass: still one
     assert dedup.admit(record_for("KL34MNO", T0 + 46))           # another plate
     assert dedup.admit(record_for("AB12CDE", T0 + 100))          # window passed: a new pass
     other_camera = record_for("AB12CDE", T0 + 101)
     assert dedup.admit(replace(other_camera, camera="lane2"))
+
+
+def test_dedup_remembers_passes_for_tracks_that_close_out_of_order() -> None:
+    """A long track closes after a later, short one: it must still meet the earlier pass."""
+    first = record_for("AB12CDE", T0)
+    later_other = record_for("KL34MNO", T0 + 60)
+    long_repeat = replace(record_for("AB12CDE", T0 + 20), last_seen=T0 + 80)
+    short_memory = PassDeduplicator(window_s=30)
+    assert [short_memory.admit(r) for r in (first, later_other, long_repeat)] == [True, True, True]
+    dedup = PassDeduplicator(window_s=30, keep_s=400)
+    assert [dedup.admit(r) for r in (first, later_other, long_repeat)] == [True, True, False]
 
 
 def test_dedup_admits_the_final_record_of_an_admitted_preview() -> None:
@@ -135,7 +150,8 @@ def test_assembler_emits_one_entry_per_pass_with_a_preview_that_shares_the_id() 
         t = T0 + f * 0.1
         box = Box(540, 250 + 25 * f, 120, 30)
         skip = tracker.predict_confident([box], t)
-        tracker.update([Detection(box, 0.9, None if skip[0] else plate_read("AB12CDE", 0.9), f, t)], t)
+        read = None if skip[0] else plate_read("AB12CDE", 0.9)
+        tracker.update([Detection(box, 0.9, read, f, t)], t)
         previews += [r for r in map(assembler.preview, tracker.confident_now) if r is not None]
     finals = [r for r in map(assembler.final, tracker.close_all()) if r is not None]
     assert len(previews) == 1 and previews[0].preview and len(finals) == 1

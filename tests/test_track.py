@@ -15,7 +15,7 @@ FPS = 10.0
 
 
 def plate_read(text: str, confidence: float = 0.9) -> PlateRead:
-    return PlateRead(text=text, confidence=confidence, candidates=[ScoredText(text, confidence)], raw=text)
+    return PlateRead(text, confidence, [ScoredText(text, confidence)], raw=text)
 
 
 def detection(cx: float, cy: float, frame: int, text: str | None = None, confidence: float = 0.9,
@@ -43,8 +43,8 @@ def test_two_plates_side_by_side_never_swap(seed: int) -> None:
     frames = []
     for f in range(40):
         y = 200 + 12 * f
-        pair = [detection(400 + rng.uniform(-50, 50), y + rng.uniform(-50, 50), f, "AB12CDE", rng.uniform(0.5, 0.99)),
-                detection(510 + rng.uniform(-50, 50), y + rng.uniform(-50, 50), f, "KL34MNO", rng.uniform(0.5, 0.99))]
+        pair = [detection(x + rng.uniform(-50, 50), y + rng.uniform(-50, 50), f, text,
+                          rng.uniform(0.5, 0.99)) for x, text in ((400, "AB12CDE"), (510, "KL34MNO"))]
         rng.shuffle(pair)
         frames.append(pair)
     tracks = run(Tracker(TrackingConfig(confident_reads=100)), frames)
@@ -87,7 +87,8 @@ def test_an_unsure_misread_joins_the_track() -> None:
 
 
 def test_missed_frames_keep_the_track_and_prediction_bridges_the_gap() -> None:
-    frames = [[detection(100 + 30 * f, 400, f, "AB12CDE")] if not 4 <= f <= 9 else [] for f in range(16)]
+    frames = [[] if 4 <= f <= 9 else [detection(100 + 30 * f, 400, f, "AB12CDE")]
+              for f in range(16)]
     tracks = run(Tracker(TrackingConfig()), frames)
     assert len(tracks) == 1 and len(tracks[0].detections) == 10
 
@@ -151,7 +152,8 @@ def test_pass_ids_differ_and_follow_first_sighting() -> None:
 
 def test_iou_matches_box_iou() -> None:
     rng = np.random.default_rng(3)
-    boxes = [Box(*map(int, rng.integers(0, 200, 2)), *map(int, rng.integers(1, 120, 2))) for _ in range(12)]
+    boxes = [Box(*map(int, rng.integers(0, 200, 2)), *map(int, rng.integers(1, 120, 2)))
+             for _ in range(12)]
     as_cxcywh = np.array([(b.centre[0], b.centre[1], b.w, b.h) for b in boxes], dtype=float)
     expected = np.array([[a.iou(b) for b in boxes] for a in boxes])
     np.testing.assert_allclose(_iou(as_cxcywh, as_cxcywh), expected, atol=1e-9)

@@ -16,13 +16,15 @@ TRACKING = TrackingConfig()
 PLATES = PlatesConfig()
 
 
-def read(text: str, confidence: float, *alternatives: tuple[str, float], char_probs: np.ndarray | None = None) -> PlateRead:
+def read(text: str, confidence: float, *alternatives: tuple[str, float],
+         char_probs: np.ndarray | None = None) -> PlateRead:
     candidates = [ScoredText(text, confidence)] + [ScoredText(t, c) for t, c in alternatives]
-    return PlateRead(text=text, confidence=confidence, candidates=candidates, raw=text, char_probs=char_probs)
+    return PlateRead(text, confidence, candidates, raw=text, char_probs=char_probs)
 
 
 def detections(*reads: PlateRead | None) -> list[Detection]:
-    return [Detection(Box(10 * i, 0, 100, 25), 0.9, r, i, 100.0 + 0.1 * i) for i, r in enumerate(reads)]
+    return [Detection(Box(10 * i, 0, 100, 25), 0.9, r, i, 100.0 + 0.1 * i)
+            for i, r in enumerate(reads)]
 
 
 def one_hot_probs(text: str, wrong_at: int, wrong_char: str, p_true: float) -> np.ndarray:
@@ -37,7 +39,8 @@ def one_hot_probs(text: str, wrong_at: int, wrong_char: str, p_true: float) -> n
 
 
 def test_majority_wins_over_fewer_more_confident_misreads() -> None:
-    result = vote(detections(*[read("AB12CDE", 0.8)] * 5, *[read("AB12C0E", 0.9)] * 2), TRACKING, PLATES)
+    reads = [read("AB12CDE", 0.8)] * 5 + [read("AB12C0E", 0.9)] * 2
+    result = vote(detections(*reads), TRACKING, PLATES)
     assert result is not None
     assert result.plate == "AB12CDE"
     assert result.frames_agreeing == 5
@@ -46,13 +49,14 @@ def test_majority_wins_over_fewer_more_confident_misreads() -> None:
 
 
 def test_equal_counts_go_to_the_more_confident_text() -> None:
-    result = vote(detections(read("XY98ZZZ", 0.45), read("XY98ZZ2", 0.95), read("XY98ZZZ", 0.45), read("XY98ZZ2", 0.95)),
-                  TRACKING, PLATES)
+    reads = [read("XY98ZZZ", 0.45), read("XY98ZZ2", 0.95)] * 2
+    result = vote(detections(*reads), TRACKING, PLATES)
     assert result is not None and result.plate == "XY98ZZ2"
 
 
 def test_confidence_is_the_frames_own_for_one_read_and_grows_with_agreement() -> None:
-    single = vote(detections(read("AB12CDE", 0.8)), TRACKING.model_copy(update={"min_frames": 1}), PLATES)
+    one_frame = TrackingConfig(min_frames=1)
+    single = vote(detections(read("AB12CDE", 0.8)), one_frame, PLATES)
     assert single is not None and single.confidence == pytest.approx(0.8)
     four = vote(detections(*[read("AB12CDE", 0.8)] * 4), TRACKING, PLATES)
     assert four is not None and 0.9 < four.confidence < 1.0
@@ -61,25 +65,27 @@ def test_confidence_is_the_frames_own_for_one_read_and_grows_with_agreement() ->
 
 
 def test_candidates_are_ranked_probabilities_led_by_the_plate() -> None:
-    result = vote(detections(read("AB12CDE", 0.7, ("AB12COE", 0.2)), read("AB12CDE", 0.6, ("A812CDE", 0.3))),
-                  TRACKING, PLATES)
+    reads = [read("AB12CDE", 0.7, ("AB12COE", 0.2)), read("AB12CDE", 0.6, ("A812CDE", 0.3))]
+    result = vote(detections(*reads), TRACKING, PLATES)
     assert result is not None
     scores = [c.confidence for c in result.candidates]
     assert result.candidates[0] == ScoredText("AB12CDE", result.confidence)
     assert scores == sorted(scores, reverse=True) and sum(scores) <= 1.0 + 1e-9
     assert {"AB12COE", "A812CDE"} <= {c.text for c in result.candidates}
-    assert len(vote(detections(*[read(f"AB12CD{i}", 0.6) for i in range(9)]), TRACKING, PLATES).candidates) == PLATES.candidates
+    many = vote(detections(*[read(f"AB12CD{i}", 0.6) for i in range(9)]), TRACKING, PLATES)
+    assert many is not None and len(many.candidates) == PLATES.candidates
 
 
 def test_too_few_reads_or_none_confident_is_not_a_pass() -> None:
     assert vote(detections(read("AB12CDE", 0.9), None, None), TRACKING, PLATES) is None
     assert vote(detections(read("AB12CDE", 0.4), read("AB12CDE", 0.45)), TRACKING, PLATES) is None
-    assert vote(detections(read("AB12CDE", 0.4), read("AB12CDE", 0.55)), TRACKING, PLATES) is not None
+    assert vote(detections(read("AB12CDE", 0.4), read("AB12CDE", 0.55)), TRACKING, PLATES)
 
 
 def test_best_frame_is_the_most_confident_agreeing_read() -> None:
-    result = vote(detections(None, read("AB12CDE", 0.7), read("AB12CDF", 0.99), read("AB12CDE", 0.9), read("AB12CDE", 0.8)),
-                  TRACKING, PLATES)
+    reads = [None, read("AB12CDE", 0.7), read("AB12CDF", 0.99), read("AB12CDE", 0.9),
+             read("AB12CDE", 0.8)]
+    result = vote(detections(*reads), TRACKING, PLATES)
     assert result is not None and result.plate == "AB12CDE"
     assert result.best == 3 and result.frames == 5 and result.reads == 4
 
@@ -110,12 +116,14 @@ def test_rescorer_supplies_format_and_country_of_a_consensus_plate() -> None:
              for p, w in ((1, "8"), (4, "G"))]
     result = vote(detections(*reads), TRACKING, PLATES, rescore)
     assert seen_shapes == [(7, len(ALPHABET))]
-    assert result is not None and (result.plate, result.country, result.format) == (truth, "gb", "gb-current")
+    assert result is not None
+    assert (result.plate, result.country, result.format) == (truth, "gb", "gb-current")
 
 
 def test_country_and_format_come_from_agreeing_reads() -> None:
     agreeing = [PlateRead("AB12CDE", 0.9, country="gb", format="gb-current") for _ in range(2)]
-    result = vote(detections(*agreeing, PlateRead("AB12CDF", 0.6, country="nl", format="nl-6")), TRACKING, PLATES)
+    other = PlateRead("AB12CDF", 0.6, country="nl", format="nl-6")
+    result = vote(detections(*agreeing, other), TRACKING, PLATES)
     assert result is not None and (result.country, result.format) == ("gb", "gb-current")
 
 
