@@ -44,7 +44,8 @@ def test_two_plates_side_by_side_never_swap(seed: int) -> None:
     for f in range(40):
         y = 200 + 12 * f
         pair = [detection(x + rng.uniform(-50, 50), y + rng.uniform(-50, 50), f, text,
-                          rng.uniform(0.5, 0.99)) for x, text in ((400, "AB12CDE"), (510, "KL34MNO"))]
+                          rng.uniform(0.5, 0.99))
+                for x, text in ((400, "AB12CDE"), (510, "KL34MNO"))]
         rng.shuffle(pair)
         frames.append(pair)
     tracks = run(Tracker(TrackingConfig(confident_reads=100)), frames)
