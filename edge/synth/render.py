@@ -92,7 +92,10 @@ def random_plate_layout(style: str, rng: np.random.Generator) -> str:
         templates = _TEMPLATES[style]
         template = templates[int(rng.integers(0, len(templates)))]
         letters = _NL_LETTERS if style == "nl" else _LETTERS
-        return _from_template(rng, template, letters)
+        layout = _from_template(rng, template, letters)
+        if style == "us" and rng.random() < 0.45:  # many states space the groups: "DJP 638"
+            layout = _middle_gap(layout)
+        return layout
     raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
 
 
@@ -241,7 +244,7 @@ class _Geometry:
 
 def _geometry(style: str) -> _Geometry:
     if style == "us":
-        return _Geometry(360, 180, 82.0, 40.0, 6.0, 14.0)
+        return _Geometry(360, 180, 92.0, 44.0, 5.0, 22.0)
     if style.startswith("gb"):
         return _Geometry(520, 111, 79.0, 50.0, 11.0, 33.0)
     return _Geometry(520, 110, 72.0, 44.0, 9.0, 26.0)
@@ -254,6 +257,8 @@ _BACKGROUNDS = {  # BGR
     "dark": (28, 28, 30),
 }
 _EU_BLUE = (150, 60, 0)
+_US_NAVY = (95, 45, 15)
+Separator = Literal["gap", "dash", "emblem", "stickers"]
 
 
 def _jitter(rng: np.random.Generator, colour: tuple[int, int, int], spread: float) -> np.ndarray:
@@ -261,7 +266,7 @@ def _jitter(rng: np.random.Generator, colour: tuple[int, int, int], spread: floa
 
 
 def _text_layout(layout: str, geo: _Geometry, rng: np.random.Generator, left: float, right: float,
-                 narrow: float = 1.0) -> tuple[float, float, float, float]:
+                 narrow: float, min_gap: float) -> tuple[float, float, float, float]:
     """Scale char size/spacing so the whole text fits between `left` and `right`.
 
     Returns (char_w, pitch, group_gap, x_start). Long EU/US strings shrink, as on real plates.
@@ -270,7 +275,7 @@ def _text_layout(layout: str, geo: _Geometry, rng: np.random.Generator, left: fl
     gaps = layout.count("-")
     cw = geo.char_w * narrow * rng.uniform(0.9, 1.05)
     pitch = geo.pitch * rng.uniform(0.7, 1.2)
-    gap = geo.group_gap * rng.uniform(0.6, 1.1)
+    gap = max(min_gap, geo.group_gap * rng.uniform(0.6, 1.1))
     needed = chars * cw + (chars - 1 - gaps) * pitch + gaps * gap
     room = (right - left) * 0.96
     if needed > room:
@@ -280,30 +285,40 @@ def _text_layout(layout: str, geo: _Geometry, rng: np.random.Generator, left: fl
     return cw, pitch, gap, x_start
 
 
-def _draw_text(mask: np.ndarray, layout: str, style: str, x0: float, y0: float, ch: float,
-               cw: float, pitch: float, gap: float, font: str, weight: int) -> list[Box]:
-    """Draw the characters of `layout` into `mask`, returning one box per A-Z/0-9 character."""
+def _draw_text(mask: np.ndarray, layout: str, x0: float, y0: float, ch: float, cw: float, pitch: float,
+               gap: float, font: str, weight: int) -> tuple[list[Box], list[tuple[float, float]]]:
+    """Draw the characters of `layout` into `mask`.
+
+    Returns one box per A-Z/0-9 character and the (left, right) x-span of each group gap,
+    where the caller may print a dash, an emblem or stickers.
+    """
     boxes: list[Box] = []
+    gaps: list[tuple[float, float]] = []
     x = x0
     for i, char in enumerate(layout):
         if char == "-":
-            if style == "nl":  # Dutch plates print the dash
-                dash = _glyph_mask("-", "plate", weight)
-                _place_glyph(mask, dash, x + gap * 0.2 - pitch, y0, gap * 0.6, ch)
+            gaps.append((x - pitch, x - pitch + gap))
             x += gap - pitch
             continue
         glyph = _glyph_mask(char, font if font in _HERSHEY else "plate", weight)
         boxes.append(_place_glyph(mask, glyph, x, y0, cw, ch))
         x += cw + (pitch if i + 1 < len(layout) else 0.0)
-    return boxes
+    return boxes, gaps
 
 
 def _composite(image: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
-    """Blend `colour` into float32 `image` where the uint8 `mask` has ink (in place)."""
-    alpha = mask.astype(np.float32) * (1.0 / 255.0)
-    paint = np.empty_like(image)
+    """Blend `colour` into float32 `image` where the uint8 `mask` has ink (in place).
+
+    Only the mask's bounding box is touched: text covers a fraction of the plate.
+    """
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return
+    roi = image[y:y + h, x:x + w]
+    alpha = mask[y:y + h, x:x + w].astype(np.float32) * (1.0 / 255.0)
+    paint = np.empty_like(roi)
     paint[:] = colour
-    image[:] = cv2.blendLinear(image, paint, 1.0 - alpha, alpha)
+    roi[:] = cv2.blendLinear(roi, paint, 1.0 - alpha, alpha)
 
 
 def _draw_strip(plate: np.ndarray, code: str, rng: np.random.Generator) -> int:
@@ -322,39 +337,117 @@ def _draw_strip(plate: np.ndarray, code: str, rng: np.random.Generator) -> int:
     ch = h * 0.28
     cw = min(w * 0.8 / max(1, len(code)) - 2, ch * 0.62)
     x = (w - len(code) * cw - (len(code) - 1) * 2) / 2
-    _draw_text(mask, code, "eu", x, h * 0.6, ch, cw, 2.0, 2.0, "plate", 14)
+    _draw_text(mask, code, x, h * 0.6, ch, cw, 2.0, 2.0, "plate", 14)
     _composite(plate, mask, np.array([245, 245, 245], np.float32))
     return w
 
 
+def _choose_separator(style: str, rng: np.random.Generator) -> Separator:
+    """What fills a group gap: Dutch plates print dashes, Slovak ones a dash or the coat of
+    arms, Czech ones inspection stickers, many US states a small state emblem."""
+    options: dict[str, tuple[tuple[Separator, ...], tuple[float, ...]]] = {
+        "nl": (("dash",), (1.0,)),
+        "eu": (("gap", "dash", "emblem", "stickers"), (0.4, 0.3, 0.2, 0.1)),
+        "pl": (("gap", "emblem", "stickers"), (0.6, 0.2, 0.2)),
+        "us": (("gap", "emblem"), (0.5, 0.5)),
+    }
+    kinds, weights = options.get(style, (("gap",), (1.0,)))
+    return kinds[int(rng.choice(len(kinds), p=weights))]
+
+
+def _draw_dashes(mask: np.ndarray, gaps: list[tuple[float, float]], y_mid: float, cw: float, stroke: float) -> None:
+    for left, right in gaps:
+        centre, half = (left + right) / 2, min(0.3 * cw, 0.35 * (right - left))
+        pts = [(int(round((centre + d) * 16)), int(round(y_mid * 16))) for d in (-half, half)]
+        cv2.line(mask, pts[0], pts[1], 255, max(1, int(round(stroke))), cv2.LINE_AA, 4)
+
+
+def _draw_emblem(plate: np.ndarray, gap: tuple[float, float], y_mid: float, ch: float, kind: Separator,
+                 round_logo: bool, rng: np.random.Generator) -> None:
+    """Two stacked inspection stickers, a coat of arms (shield) or a round (state) emblem."""
+    cx = (gap[0] + gap[1]) / 2
+    size = min(0.42 * ch, 0.8 * (gap[1] - gap[0]))
+    if kind == "stickers":
+        r = max(2, int(round(size * 0.3)))
+        for dy, colour in ((-0.55, (40, 160, 40)), (0.55, (30, 120, 230))):
+            centre = (int(round(cx)), int(round(y_mid + dy * size)))
+            cv2.circle(plate, centre, r, tuple(float(c) for c in _jitter(rng, colour, 30)), -1, cv2.LINE_AA)
+            cv2.circle(plate, centre, max(1, r // 3), (235.0, 235.0, 235.0), -1, cv2.LINE_AA)
+        return
+    if kind == "emblem" and not round_logo:
+        shield = np.array([[-0.5, -0.6], [0.5, -0.6], [0.5, 0.1], [0.0, 0.6], [-0.5, 0.1]]) * size + (cx, y_mid)
+        cv2.fillPoly(plate, [(shield * 16).round().astype(np.int32)], (40.0, 40.0, 200.0), cv2.LINE_AA, 4)
+        bar = max(1, int(round(size * 0.12)))
+        for a, b in (((0, -0.45), (0, 0.2)), ((-0.25, -0.25), (0.25, -0.25)), ((-0.2, -0.05), (0.2, -0.05))):
+            p0 = (int(round(cx + a[0] * size)), int(round(y_mid + a[1] * size)))
+            p1 = (int(round(cx + b[0] * size)), int(round(y_mid + b[1] * size)))
+            cv2.line(plate, p0, p1, (240.0, 240.0, 240.0), bar, cv2.LINE_AA)
+        cv2.ellipse(plate, (int(round(cx)), int(round(y_mid + 0.35 * size))), (int(size * 0.3), int(size * 0.15)),
+                    0, 180, 360, (160.0, 60.0, 20.0), -1, cv2.LINE_AA)
+        return
+    colour = tuple(float(c) for c in rng.uniform(30, 220, 3))
+    r = max(2, int(round(size * 0.5)))
+    cv2.circle(plate, (int(round(cx)), int(round(y_mid))), r, colour, -1, cv2.LINE_AA)
+    cv2.circle(plate, (int(round(cx)), int(round(y_mid))), max(1, r * 2 // 3), (235.0, 235.0, 235.0),
+               max(1, r // 4), cv2.LINE_AA)
+
+
 _US_STATES = ("CALIFORNIA", "TEXAS", "NEW YORK", "FLORIDA", "OHIO", "ILLINOIS", "ARIZONA",
               "GEORGIA", "VIRGINIA", "OREGON", "NEVADA", "MICHIGAN", "COLORADO", "WASHINGTON")
-_US_INKS = ((110, 40, 20), (30, 30, 160), (25, 25, 25), (90, 60, 10))  # navy, red, black, blue
+_US_INKS = ((110, 40, 20), (30, 30, 160), (25, 25, 25), (90, 60, 10), (40, 100, 30))  # navy, red, black, blue, green
+_US_SLOGANS = ("DMV.CA.GOV", "SUNSHINE STATE", "THE LONE STAR STATE", "EMPIRE STATE",
+               "GRAND CANYON STATE", "PURE MICHIGAN", "LAND OF LINCOLN", "PEACH STATE")
 
 
-def _draw_us_decor(plate: np.ndarray, rng: np.random.Generator, ink: np.ndarray) -> None:
-    """State name above the number, an optional slogan line below and an optional band."""
+def _draw_us_scenery(plate: np.ndarray, rng: np.random.Generator) -> None:
+    """Pale pictures behind the number (hills, waves, a sun), as on many state designs."""
     h, w = plate.shape[:2]
-    if rng.random() < 0.4:  # graded sky band behind the top, as on many state designs
+    layer = plate.copy()
+    for _ in range(int(rng.integers(1, 4))):
+        xs = np.linspace(-0.1 * w, 1.1 * w, int(rng.integers(3, 8)))
+        ys = h * rng.uniform(0.35, 0.85, len(xs))
+        pts = np.concatenate([np.stack([xs, ys], 1), [[1.1 * w, h], [-0.1 * w, h]]])
+        cv2.fillPoly(layer, [(pts * 16).round().astype(np.int32)], tuple(float(c) for c in rng.uniform(60, 230, 3)),
+                     cv2.LINE_AA, 4)
+    if rng.random() < 0.4:
+        centre = (int(rng.uniform(0.1, 0.9) * w), int(rng.uniform(0.2, 0.6) * h))
+        cv2.circle(layer, centre, int(h * rng.uniform(0.1, 0.3)), (60.0, 180.0, 240.0), -1, cv2.LINE_AA)
+    alpha = rng.uniform(0.25, 0.5)
+    cv2.addWeighted(layer, alpha, plate, 1.0 - alpha, 0.0, dst=plate)
+
+
+def _draw_us_decor(plate: np.ndarray, rng: np.random.Generator, ink: np.ndarray, dark: bool) -> None:
+    """State name above the number, optional slogan below, scenery and registration stickers."""
+    h, w = plate.shape[:2]
+    if not dark and rng.random() < 0.4:  # graded sky band behind the top
         ramp = np.linspace(1.0, 0.0, h // 3, dtype=np.float32)[:, None, None]
         tint = _jitter(rng, (200, 160, 120), 25)
         plate[: h // 3] = plate[: h // 3] * (1 - 0.5 * ramp) + tint * 0.5 * ramp
+    if not dark and rng.random() < 0.45:
+        _draw_us_scenery(plate, rng)
     state = _US_STATES[int(rng.integers(0, len(_US_STATES)))]
     face = (cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_DUPLEX)[int(rng.integers(0, 3))]
-    colour = tuple(int(c) for c in _US_INKS[int(rng.integers(0, len(_US_INKS)))])
-    scale = h * 0.0045 * rng.uniform(0.9, 1.15)
+    colour = tuple(float(c) for c in (ink if dark else _US_INKS[int(rng.integers(0, len(_US_INKS)))]))
+    scale = h * 0.004 * rng.uniform(0.9, 1.15)
     thick = max(1, int(round(h / 90)))
     (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
-    scale *= min(1.0, w * 0.8 / tw)
+    scale *= min(1.0, w * 0.6 / tw)
     (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
-    cv2.putText(plate, state, ((w - tw) // 2, int(h * 0.05) + th), face, scale, colour, thick, cv2.LINE_AA)
+    cv2.putText(plate, state, ((w - tw) // 2, int(h * 0.04) + th), face, scale, colour, thick, cv2.LINE_AA)
     if rng.random() < 0.6:
-        slogan = ("DMV.CA.GOV", "SUNSHINE STATE", "THE LONE STAR STATE", "EMPIRE STATE",
-                  "GRAND CANYON STATE", "PURE MICHIGAN")[int(rng.integers(0, 6))]
+        slogan = _US_SLOGANS[int(rng.integers(0, len(_US_SLOGANS)))]
         s2 = scale * 0.45
         (sw, _sh), _ = cv2.getTextSize(slogan, cv2.FONT_HERSHEY_SIMPLEX, s2, 1)
-        cv2.putText(plate, slogan, ((w - sw) // 2, int(h * 0.94)), cv2.FONT_HERSHEY_SIMPLEX, s2,
-                    tuple(int(c) for c in ink), 1, cv2.LINE_AA)
+        cv2.putText(plate, slogan, ((w - sw) // 2, int(h * 0.95)), cv2.FONT_HERSHEY_SIMPLEX, s2,
+                    tuple(float(c) for c in ink), 1, cv2.LINE_AA)
+    for x_frac in (0.03, 0.85):  # month and year stickers in the top corners
+        if rng.random() < 0.5:
+            x0, y0 = int(w * x_frac), int(h * 0.04)
+            sw, sh = int(w * 0.12), int(h * 0.13)
+            cv2.rectangle(plate, (x0, y0), (x0 + sw, y0 + sh), tuple(float(c) for c in rng.uniform(0, 255, 3)), -1)
+            label = str(int(rng.integers(1, 100))).zfill(2)
+            cv2.putText(plate, label, (x0 + sw // 6, y0 + sh * 4 // 5), cv2.FONT_HERSHEY_SIMPLEX, sh / 30.0,
+                        (20.0, 20.0, 20.0), max(1, sh // 12), cv2.LINE_AA)
 
 
 def _add_screws(plate: np.ndarray, rng: np.random.Generator, boxes: list[Box], us: bool) -> None:
@@ -382,9 +475,9 @@ def _add_screws(plate: np.ndarray, rng: np.random.Generator, boxes: list[Box], u
 def _dirt(plate: np.ndarray, rng: np.random.Generator, amount: float) -> None:
     """Low-frequency grime: multiply by a smooth random field (in place)."""
     h, w = plate.shape[:2]
-    field = rng.random((4, 8)).astype(np.float32)
-    field = cv2.resize(field, (w, h), interpolation=cv2.INTER_CUBIC)
-    plate *= (1.0 - amount * np.clip(field, 0, 1))[..., None]
+    field = 1.0 - amount * rng.random((4, 8)).astype(np.float32)
+    field = cv2.resize(np.repeat(field[..., None], 3, axis=2), (w, h), interpolation=cv2.INTER_LINEAR)
+    cv2.multiply(plate, field, dst=plate)
 
 
 def render_plate(text: str, style: str, rng: np.random.Generator, colour: PlateColour = "white",
@@ -399,34 +492,73 @@ def render_plate(text: str, style: str, rng: np.random.Generator, colour: PlateC
         raise ValueError(f"layout {layout!r} does not spell {text!r}")
     geo = _geometry(style)
     plate = np.empty((geo.height, geo.width, 3), np.float32)
-    plate[:] = _jitter(rng, _BACKGROUNDS[colour], 6)
-    ink = _jitter(rng, (200, 200, 200) if colour == "dark" else (22, 22, 24), 8)
-    if style == "us" and colour != "dark":
-        ink = _jitter(rng, _US_INKS[int(rng.integers(0, len(_US_INKS)))], 10)
-        _draw_us_decor(plate, rng, ink)
+    us = style == "us"
+    plate[:] = _jitter(rng, _US_NAVY if us and colour == "dark" else _BACKGROUNDS[colour], 6)
+    ink = _plate_ink(style, colour, rng)
+    if us:
+        _draw_us_decor(plate, rng, ink, colour == "dark")
     left = float(_draw_strip(plate, strip, rng)) if strip else geo.width * 0.03
     font = _choose_font(style, rng)
-    weight = int(rng.choice((11, 13, 15, 17)) if font.startswith("plate") else rng.choice((9, 12, 15)))
+    heavy = (13, 15, 17, 19) if us else (11, 13, 15, 17)
+    weight = int(rng.choice(heavy) if font.startswith("plate") else rng.choice((9, 12, 15)))
     ch = geo.char_h * rng.uniform(0.94, 1.04)
+    separator = _choose_separator(style, rng) if "-" in layout else "gap"
     narrow = 0.85 if font == "plate_narrow" else 1.0
-    cw, pitch, gap, x0 = _text_layout(layout, geo, rng, left, geo.width * 0.97, narrow)
-    y0 = (geo.height - ch) / 2 + (geo.height * 0.06 if style == "us" else 0.0) + rng.uniform(-2, 2)
+    min_gap = 0.5 * ch if separator in ("emblem", "stickers") else 0.0
+    cw, pitch, gap, x0 = _text_layout(layout, geo, rng, left, geo.width * 0.97, narrow, min_gap)
+    y0 = (geo.height - ch) / 2 + (geo.height * 0.05 if us else 0.0) + rng.uniform(-2, 2)
     mask = np.zeros((geo.height, geo.width), np.uint8)
-    boxes = _draw_text(mask, layout, style, x0, y0, ch, cw, pitch, gap, font, weight)
+    boxes, gaps = _draw_text(mask, layout, x0, y0, ch, cw, pitch, gap, font, weight)
+    if separator == "dash":  # Dutch plates dash every gap, others only the first
+        _draw_dashes(mask, gaps if style == "nl" else gaps[:1], y0 + ch / 2, cw, weight / 100 * ch * 0.8)
     _composite(plate, mask, ink)
+    if separator in ("emblem", "stickers"):
+        _draw_emblem(plate, gaps[0], y0 + ch / 2, ch, separator, us or rng.random() < 0.3, rng)
+    _finish(plate, rng, style, ink, boxes, y0 + ch)
+    return np.clip(plate, 0, 255).astype(np.uint8), boxes
+
+
+def _plate_ink(style: str, colour: PlateColour, rng: np.random.Generator) -> np.ndarray:
+    if colour == "dark":  # old black-and-silver plates; US dark plates print gold or white
+        gold = style == "us" and rng.random() < 0.5
+        return _jitter(rng, (60, 190, 225) if gold else (215, 215, 215), 8)
+    if style == "us":
+        return _jitter(rng, _US_INKS[int(rng.integers(0, len(_US_INKS)))], 10)
+    return _jitter(rng, (22, 22, 24), 8)
+
+
+def _finish(plate: np.ndarray, rng: np.random.Generator, style: str, ink: np.ndarray, boxes: list[Box],
+            text_bottom: float) -> None:
+    """Border, supplier's line under the number (GB), screws and grime, all in place."""
+    h, w = plate.shape[:2]
+    ink_t = tuple(float(c) for c in ink)
     if rng.random() < 0.5:
-        border = max(1, int(round(geo.height * 0.02)))
-        cv2.rectangle(plate, (border * 2, border * 2), (geo.width - 1 - border * 2, geo.height - 1 - border * 2),
-                      tuple(float(c) for c in ink), border, cv2.LINE_AA)
+        border = max(1, int(round(h * 0.02)))
+        cv2.rectangle(plate, (border * 2, border * 2), (w - 1 - border * 2, h - 1 - border * 2), ink_t, border,
+                      cv2.LINE_AA)
+    if style.startswith("gb") and rng.random() < 0.3 and h - text_bottom > 8:
+        dealer = ("MOTOR CENTRE", "AUTO SALES LTD", "PLATES DIRECT", "GARAGE SERVICES")[int(rng.integers(0, 4))]
+        scale = (h - text_bottom) * 0.025
+        (tw, _th), _ = cv2.getTextSize(dealer, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.putText(plate, dealer, ((w - tw) // 2, int(h - (h - text_bottom) * 0.25)), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, ink_t, 1, cv2.LINE_AA)
     if rng.random() < 0.5:
         _add_screws(plate, rng, boxes, style == "us")
     _dirt(plate, rng, rng.uniform(0.0, 0.25))
-    return np.clip(plate, 0, 255).astype(np.uint8), boxes
 
 
 def _choose_font(style: str, rng: np.random.Generator) -> str:
     weights = (0.45, 0.2, 0.2, 0.15) if style == "us" else (0.6, 0.2, 0.1, 0.1)
     return FONTS[int(rng.choice(len(FONTS), p=weights))]
+
+
+def _middle_gap(text: str) -> str:
+    """Split at the letter/digit change nearest the middle (unchanged if there is none)."""
+    changes = [i for i in range(1, len(text)) if text[i - 1].isalpha() != text[i].isalpha()]
+    if not changes:
+        return text
+    cut = min(changes, key=lambda i: abs(i - len(text) / 2))
+    return text[:cut] + "-" + text[cut:]
 
 
 def _infer_layout(text: str, style: str) -> str:
@@ -476,7 +608,7 @@ def random_colour_and_strip(style: str, rng: np.random.Generator) -> tuple[Plate
     if style == "eu":
         colour = "white" if r < 0.85 else ("grey" if r < 0.95 else "yellow")
         return colour, _EU_CODES[int(rng.integers(0, len(_EU_CODES)))]
-    return ("white" if r < 0.9 else "grey"), None
+    return ("white" if r < 0.7 else "dark" if r < 0.85 else "grey" if r < 0.93 else "yellow"), None
 
 
 def random_plate(rng: np.random.Generator) -> tuple[np.ndarray, str, str]:
@@ -517,14 +649,17 @@ def perspective_quad(w: int, h: int, rng: np.random.Generator, strength: float) 
 
 
 def _surround(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Vehicle-body-like background (mostly muted paint) for the margin around a warped crop."""
+    """Vehicle-body-like background (mostly muted paint) for the margin around a warped crop.
+
+    Built at a quarter of the size and enlarged: paint is smooth, sensor grain comes later.
+    """
     h, w = shape
+    sh, sw = max(2, h // 4), max(2, w // 4)
     grey = rng.uniform(20, 235)
     base = np.clip(grey + rng.normal(0, 25, 3), 0, 255).astype(np.float32)
-    grad = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.2), h, dtype=np.float32)[:, None, None]
-    grain = rng.normal(0, 6, ((h + 1) // 2, (w + 1) // 2)).astype(np.float32)
-    grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_NEAREST)[..., None]
-    return base * grad + grain
+    grad = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.2), sh, dtype=np.float32)[:, None, None]
+    small = base * grad + rng.normal(0, 6, (sh, sw, 1)).astype(np.float32)
+    return cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _warp_into_crop(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -538,9 +673,9 @@ def _warp_into_crop(image: np.ndarray, rng: np.random.Generator, strength: float
     dst = (quad * scale + offset).astype(np.float32)
     src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
-    warped = cv2.warpPerspective(image.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
-    alpha = cv2.warpPerspective(np.ones((h, w), np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)[..., None]
-    return warped * alpha + _surround((h, w), rng) * (1 - alpha)
+    out = _surround((h, w), rng)
+    cv2.warpPerspective(image, matrix, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+    return out.astype(np.float32)
 
 
 def add_glare(img: np.ndarray, rng: np.random.Generator, intensity: float) -> None:

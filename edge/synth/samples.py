@@ -195,7 +195,7 @@ def _visible_span(boxes: list) -> tuple[int, int]:
     return (seen[0], seen[-1]) if seen else (-1, -1)
 
 
-def _zone_yaml(width: int, height: int) -> str:
+def zone_yaml(width: int, height: int) -> str:
     y = int(round(ZONE_Y * height))
     return (
         "# Zone for every clip in this folder (a ZoneConfig: cameras[].zone in a site file).\n"
@@ -215,7 +215,7 @@ def _zone_yaml(width: int, height: int) -> str:
 def generate_clips(out_dir: Path, seeds: np.random.SeedSequence) -> list[list[object]]:
     """Write the clips and zone.yaml; returns label rows (file, plate, event, first/last frame)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "zone.yaml").write_text(_zone_yaml(*CLIP_SIZE))
+    (out_dir / "zone.yaml").write_text(zone_yaml(*CLIP_SIZE))
     rows: list[list[object]] = []
     for spec, child in zip(CLIPS, seeds.spawn(len(CLIPS))):
         rng = np.random.default_rng(child)
@@ -234,6 +234,12 @@ def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
         writer.writerows(rows)
 
 
+def sample_seeds(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """The seed sequences for the stills and for the clips, both derived from `seed`."""
+    stills, clips = np.random.SeedSequence(seed).spawn(2)
+    return stills, clips
+
+
 def generate_samples(out_dir: Path, seed: int = 2026) -> None:
     """Write the stills, clips, labels and zone into `out_dir` (created if missing).
 
@@ -242,7 +248,7 @@ def generate_samples(out_dir: Path, seed: int = 2026) -> None:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    still_seeds, clip_seeds = np.random.SeedSequence(seed).spawn(2)
+    still_seeds, clip_seeds = sample_seeds(seed)
     still_rows = generate_stills(out_dir, still_seeds)
     _write_csv(out_dir / "labels.csv", ["file", "plate", "x", "y", "w", "h"], still_rows)
     clip_rows = generate_clips(out_dir / "sequences", clip_seeds)
