@@ -61,8 +61,8 @@ class ZoneConfig(_Strict):
     event: Literal["entry", "exit"] | None = None
     basis: Literal["crossing", "direction"] = "crossing"
     min_travel_px: float = Field(default=20.0, ge=0)
-    deadband_px: float = Field(default=2.0, ge=0, le=100,
-                               description="plate centres closer than this to the line count as on it, so jitter is no crossing")
+    # Plate centres closer than this to the line count as on it, so jitter is no crossing.
+    deadband_px: float = Field(default=2.0, ge=0, le=100)
 
     @field_validator("line", mode="before")
     @classmethod
@@ -149,13 +149,13 @@ class TrackingConfig(_Strict):
     min_frames: int = Field(default=2, ge=1, le=100)
     dedup_window_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     confident_reads: int = Field(default=4, ge=1, le=100)
-    confident_confidence: float = Field(default=0.85, ge=0, le=1,
-                                        description="a read counts towards confident_reads only at or above this")
+    # A read counts towards confident_reads only at or above this confidence.
+    confident_confidence: float = Field(default=0.85, ge=0, le=1)
     preview: bool = False
-    max_distance: float = Field(default=3.0, gt=0, le=50,
-                                description="farthest a plate may be from its predicted place, in plate widths")
-    max_text_distance: float = Field(default=0.5, ge=0, le=1,
-                                     description="reads further apart than this (normalised edit distance) never join one track")
+    # Farthest a plate may be from its predicted place, in plate widths.
+    max_distance: float = Field(default=3.0, gt=0, le=50)
+    # Sure reads further apart than this (normalised edit distance) never join one track.
+    max_text_distance: float = Field(default=0.5, ge=0, le=1)
     # A parked vehicle would otherwise grow one track without bound: its pass is emitted
     # after this long, and the dedup window merges the passes that follow.
     max_track_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
@@ -170,7 +170,8 @@ class TrackingConfig(_Strict):
         # Reading stops once a track is confident; if that came before min_frames reads
         # the pass could never be emitted.
         if self.confident_reads < self.min_frames:
-            raise ValueError(f"confident_reads ({self.confident_reads}) must be at least min_frames ({self.min_frames})")
+            raise ValueError(f"confident_reads ({self.confident_reads}) must be at least "
+                             f"min_frames ({self.min_frames})")
         return self
 
 
