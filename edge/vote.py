@@ -116,8 +116,11 @@ class ReadTally:
 
 
 def _frame_evidence(read: PlateRead) -> dict[str, float]:
-    evidence = {c.text: c.confidence for c in read.candidates if c.text}
-    evidence[read.text] = max(evidence.get(read.text, 0.0), read.confidence)
+    """This frame's probability for each text it listed (its read and its candidates)."""
+    evidence: dict[str, float] = {}
+    for candidate in (ScoredText(read.text, read.confidence), *read.candidates):
+        if candidate.text:
+            evidence[candidate.text] = max(evidence.get(candidate.text, 0.0), candidate.confidence)
     return evidence
 
 

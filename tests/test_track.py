@@ -92,6 +92,7 @@ def test_missed_frames_keep_the_track_and_prediction_bridges_the_gap() -> None:
               for f in range(16)]
     tracks = run(Tracker(TrackingConfig()), frames)
     assert len(tracks) == 1 and len(tracks[0].detections) == 10
+    assert np.diff(tracks[0].timestamps()).max() == pytest.approx(0.7)
 
 
 def test_track_closes_after_close_after_s_without_detections() -> None:
