@@ -64,7 +64,7 @@ def _gb_age(rng: np.random.Generator) -> str:
 _TEMPLATES: dict[str, tuple[str, ...]] = {
     "gb_dateless": ("LLL-ND", "LLL-NDD", "LL-NDDD", "L-NDDD", "NDDD-LL", "NDD-LLL", "ND-LL", "LLL-N"),
     "eu": ("LL-DDD-LL", "LL-DDDDD", "L-N-LLL", "L-LL-NDDD", "LL-L-NDDD", "LLL-NDDD", "NLL-DDDD",
-           "LL-NDDD-L", "LLL-NDD", "LLL-NDD-L", "L-NDDDD", "LL-NDD-LL"),
+           "LL-NDDD-L", "LLL-NDD", "LLL-NDD-L", "L-NDDDD", "LL-NDD-LL", "NLL-LDDD"),
     "nl": ("LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D",
            "D-LLL-DD", "LL-DDD-L", "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D"),
     "pl": ("LL-NDDDD", "LL-NDDDL", "LL-NDDLL", "LL-NLDDD", "LL-NLLDD", "LLL-LNDD", "LLL-NDLL",

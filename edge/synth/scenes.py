@@ -209,17 +209,25 @@ def draw_vehicle(img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float],
                 (px + 0.35 * v, py - top * v), (px + 0.43 * v, py - 0.4 * v)], glass)
     _fill(img, [(px - 0.1 * v, py - top * v), (px + 0.05 * v, py - top * v),
                 (px - 0.15 * v, py - 0.4 * v), (px - 0.3 * v, py - 0.4 * v)], _scaled(glass, 1.6))  # reflection
+    for side in (-1, 1):  # door mirrors
+        _rounded(img, px + side * 0.53 * v - 0.05 * v, py - 0.47 * v, px + side * 0.53 * v + 0.05 * v,
+                 py - 0.4 * v, 0.015 * v, _scaled(body, 0.8))
     _rounded(img, px - 0.5 * v, py - 0.42 * v, px + 0.5 * v, py + 0.12 * v, 0.07 * v, body)
+    _rounded(img, px - 0.5 * v, py - 0.2 * v, px + 0.5 * v, py + 0.12 * v, 0.07 * v, _scaled(body, 0.85))  # shade
     _rounded(img, px - 0.49 * v, py - 0.07 * v, px + 0.49 * v, py + 0.16 * v, 0.05 * v, _scaled(body, 0.55))
     lamp = (225.0, 230.0, 235.0) if vehicle.end == "front" else (40.0, 30.0, 190.0)
     for side in (-1, 1):
         _rounded(img, px + side * 0.36 * v - 0.1 * v, py - 0.32 * v, px + side * 0.36 * v + 0.1 * v,
                  py - 0.21 * v, 0.03 * v, lamp)
-    if vehicle.end == "front":
+    slat = max(1, int(v / 150))
+    if vehicle.end == "front":  # grille with slats: plate-like texture the localiser must reject
         _rounded(img, px - 0.2 * v, py - 0.3 * v, px + 0.2 * v, py - 0.14 * v, 0.03 * v, (35, 35, 38))
+        for y in np.linspace(py - 0.27 * v, py - 0.17 * v, 4):
+            _line(img, (px - 0.18 * v, y), (px + 0.18 * v, y), slat, (75.0, 75.0, 78.0))
     else:
-        _line(img, (px - 0.44 * v, py - 0.38 * v), (px + 0.44 * v, py - 0.38 * v), max(1, int(v / 200)),
-              _scaled(body, 0.6))
+        _line(img, (px - 0.44 * v, py - 0.38 * v), (px + 0.44 * v, py - 0.38 * v), slat, _scaled(body, 0.6))
+    cv2.ellipse(img, (int(px * _ONE), int((py - 0.1 * v) * _ONE)), (int(0.035 * v * _ONE), int(0.02 * v * _ONE)),
+                0, 0, 360, (190, 190, 195), -1, cv2.LINE_AA, _SHIFT)  # maker's badge
     return _paste_plate(img, vehicle, centre, plate_w)
 
 
