@@ -62,15 +62,75 @@ def _gb_age(rng: np.random.Generator) -> str:
 
 
 _TEMPLATES: dict[str, tuple[str, ...]] = {
-    "gb_dateless": ("LLL-ND", "LLL-NDD", "LL-NDDD", "L-NDDD", "NDDD-LL", "NDD-LLL", "ND-LL", "LLL-N"),
-    "eu": ("LL-DDD-LL", "LL-DDDDD", "L-N-LLL", "L-LL-NDDD", "LL-L-NDDD", "LLL-NDDD", "NLL-DDDD",
-           "LL-NDDD-L", "LLL-NDD", "LLL-NDD-L", "L-NDDDD", "LL-NDD-LL", "NLL-LDDD"),
-    "nl": ("LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D",
-           "D-LLL-DD", "LL-DDD-L", "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D"),
-    "pl": ("LL-NDDDD", "LL-NDDDL", "LL-NDDLL", "LL-NLDDD", "LL-NLLDD", "LLL-LNDD", "LLL-NDLL",
-           "LLL-NLDL", "LLL-NDLD", "LLL-LLND", "LLL-NDDLL", "LLL-NDDDD"),
-    "us": ("NLLLDDD", "LLLDDDD", "LLLDDD", "DDDLLL", "LLDDDDD", "NDDDDDD", "LLLLDDD", "DLLDDD",
-           "NDLLLDD", "LLDDLL", "LDDDLL", "DDDDD"),
+    "gb_dateless": (
+        "LLL-ND",
+        "LLL-NDD",
+        "LL-NDDD",
+        "L-NDDD",
+        "NDDD-LL",
+        "NDD-LLL",
+        "ND-LL",
+        "LLL-N",
+    ),
+    "eu": (
+        "LL-DDD-LL",
+        "LL-DDDDD",
+        "L-N-LLL",
+        "L-LL-NDDD",
+        "LL-L-NDDD",
+        "LLL-NDDD",
+        "NLL-DDDD",
+        "LL-NDDD-L",
+        "LLL-NDD",
+        "LLL-NDD-L",
+        "L-NDDDD",
+        "LL-NDD-LL",
+        "NLL-LDDD",
+    ),
+    "nl": (
+        "LL-DD-DD",
+        "DD-DD-LL",
+        "DD-LL-DD",
+        "LL-DD-LL",
+        "LL-LL-DD",
+        "DD-LL-LL",
+        "DD-LLL-D",
+        "D-LLL-DD",
+        "LL-DDD-L",
+        "L-DDD-LL",
+        "LLL-DD-L",
+        "L-DD-LLL",
+        "D-LL-DDD",
+        "DDD-LL-D",
+    ),
+    "pl": (
+        "LL-NDDDD",
+        "LL-NDDDL",
+        "LL-NDDLL",
+        "LL-NLDDD",
+        "LL-NLLDD",
+        "LLL-LNDD",
+        "LLL-NDLL",
+        "LLL-NLDL",
+        "LLL-NDLD",
+        "LLL-LLND",
+        "LLL-NDDLL",
+        "LLL-NDDDD",
+    ),
+    "us": (
+        "NLLLDDD",
+        "LLLDDDD",
+        "LLLDDD",
+        "DDDLLL",
+        "LLDDDDD",
+        "NDDDDDD",
+        "LLLLDDD",
+        "DLLDDD",
+        "NDLLLDD",
+        "LLDDLL",
+        "LDDDLL",
+        "DDDDD",
+    ),
 }
 
 
@@ -81,7 +141,13 @@ def random_plate_layout(style: str, rng: np.random.Generator) -> str:
     the renderer must reproduce that spacing; labels never contain gaps.
     """
     if style == "gb_current":
-        return _pick(rng, _GB_AREA, 1) + _pick(rng, _GB_LETTERS, 1) + _gb_age(rng) + "-" + _pick(rng, _GB_LETTERS, 3)
+        return (
+            _pick(rng, _GB_AREA, 1)
+            + _pick(rng, _GB_LETTERS, 1)
+            + _gb_age(rng)
+            + "-"
+            + _pick(rng, _GB_LETTERS, 3)
+        )
     if style == "gb_prefix":
         digits = str(int(rng.integers(1, 1000)))
         return _pick(rng, "ABCDEFGHJKLMNPRSTVWXY", 1) + digits + "-" + _pick(rng, _GB_LETTERS, 3)
@@ -122,8 +188,10 @@ def _stroke_glyphs() -> dict[str, list[Stroke]]:
     """Glyphs on a 6 wide x 10 tall grid, shaped after the square, open UK/DIN plate faces."""
     g: dict[str, list[Stroke]] = {
         "A": [[(0, 10), (3, 0), (6, 10)], [(1.05, 6.5), (4.95, 6.5)]],
-        "B": [[(3.6, 4.8), (0, 4.8), (0, 0), (3.6, 0)] + _arc(3.6, 2.4, 2.2, 2.4, -90, 90),
-              [(0, 4.8), (0, 10), (3.8, 10)] + _arc(3.8, 7.4, 2.2, 2.6, 90, -90) + [(3.6, 4.8)]],
+        "B": [
+            [(3.6, 4.8), (0, 4.8), (0, 0), (3.6, 0)] + _arc(3.6, 2.4, 2.2, 2.4, -90, 90),
+            [(0, 4.8), (0, 10), (3.8, 10)] + _arc(3.8, 7.4, 2.2, 2.6, 90, -90) + [(3.6, 4.8)],
+        ],
         "C": [_arc(3, 5, 3, 5, -40, -320)],
         "D": [[(2.6, 0), (0, 0), (0, 10), (2.6, 10)] + _arc(2.6, 5, 3.4, 5, 90, -90)],
         "E": [[(6, 0), (0, 0), (0, 10), (6, 10)], [(0, 5), (4.8, 5)]],
@@ -139,8 +207,10 @@ def _stroke_glyphs() -> dict[str, list[Stroke]]:
         "O": [_arc(3, 5, 3, 5, 0, 360)],
         "P": [[(0, 10), (0, 0), (3.4, 0)] + _arc(3.4, 2.75, 2.6, 2.75, -90, 90) + [(0, 5.5)]],
         "Q": [_arc(3, 5, 3, 5, 0, 360), [(3.6, 7.0), (6.2, 10.2)]],
-        "R": [[(0, 10), (0, 0), (3.4, 0)] + _arc(3.4, 2.75, 2.6, 2.75, -90, 90) + [(0, 5.5)],
-              [(3.0, 5.5), (6, 10)]],
+        "R": [
+            [(0, 10), (0, 0), (3.4, 0)] + _arc(3.4, 2.75, 2.6, 2.75, -90, 90) + [(0, 5.5)],
+            [(3.0, 5.5), (6, 10)],
+        ],
         "S": [_arc(3, 2.5, 2.8, 2.5, -25, -270) + _arc(3, 7.5, 3, 2.5, -90, 155)],
         "T": [[(0, 0), (6, 0)], [(3, 0), (3, 10)]],
         "U": [[(0, 0), (0, 7)] + _arc(3, 7, 3, 3, 180, 0) + [(6, 0)]],
@@ -187,12 +257,14 @@ def _glyph_mask(char: str, font: str, weight: int) -> np.ndarray:
         strokes = _GLYPHS[char]
     for stroke in strokes:
         pts = (np.asarray(stroke, np.float64) * _GLYPH_PX + pad) * scale
-        cv2.polylines(canvas, [pts.round().astype(np.int32)], False, 255, weight, cv2.LINE_AA, shift=4)
+        cv2.polylines(
+            canvas, [pts.round().astype(np.int32)], False, 255, weight, cv2.LINE_AA, shift=4
+        )
     lo = pad - weight // 2
-    crop = canvas[lo:canvas.shape[0] - lo, lo:width - lo]
+    crop = canvas[lo : canvas.shape[0] - lo, lo : width - lo]
     if char in "I1-":
         cols = np.flatnonzero(crop.max(axis=0))
-        crop = crop[:, cols[0]:cols[-1] + 1]
+        crop = crop[:, cols[0] : cols[-1] + 1]
     return crop
 
 
@@ -200,13 +272,17 @@ def _hershey_mask(char: str, face: int, thickness: int) -> np.ndarray:
     scale = 3.0
     (w, h), base = cv2.getTextSize(char, face, scale, thickness)
     canvas = np.zeros((h + base + 2 * thickness + 8, w + 2 * thickness + 8), np.uint8)
-    cv2.putText(canvas, char, (thickness + 4, h + thickness + 4), face, scale, 255, thickness, cv2.LINE_AA)
+    cv2.putText(
+        canvas, char, (thickness + 4, h + thickness + 4), face, scale, 255, thickness, cv2.LINE_AA
+    )
     rows = np.flatnonzero(canvas.max(axis=1))
     cols = np.flatnonzero(canvas.max(axis=0))
-    return canvas[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _place_glyph(mask: np.ndarray, glyph: np.ndarray, x: float, y: float, cw: float, ch: float) -> Box:
+def _place_glyph(
+    mask: np.ndarray, glyph: np.ndarray, x: float, y: float, cw: float, ch: float
+) -> Box:
     """Scale `glyph` into the cell (x, y, cw, ch) of `mask`, keeping narrow glyphs narrow."""
     gh, gw = glyph.shape
     natural_w = gw * ch / gh
@@ -221,7 +297,7 @@ def _place_glyph(mask: np.ndarray, glyph: np.ndarray, x: float, y: float, cw: fl
     xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + w), min(H, y0 + h)
     if xb > xa and yb > ya:
         region = mask[ya:yb, xa:xb]
-        np.maximum(region, scaled[ya - y0:yb - y0, xa - x0:xb - x0], out=region)
+        np.maximum(region, scaled[ya - y0 : yb - y0, xa - x0 : xb - x0], out=region)
     return Box(x0, y0, w, h)
 
 
@@ -265,8 +341,15 @@ def _jitter(rng: np.random.Generator, colour: tuple[int, int, int], spread: floa
     return np.clip(np.asarray(colour, np.float32) + rng.normal(0, spread, 3), 0, 255)
 
 
-def _text_layout(layout: str, geo: _Geometry, rng: np.random.Generator, left: float, right: float,
-                 narrow: float, min_gap: float) -> tuple[float, float, float, float]:
+def _text_layout(
+    layout: str,
+    geo: _Geometry,
+    rng: np.random.Generator,
+    left: float,
+    right: float,
+    narrow: float,
+    min_gap: float,
+) -> tuple[float, float, float, float]:
     """Scale char size/spacing so the whole text fits between `left` and `right`.
 
     Returns (char_w, pitch, group_gap, x_start). Long EU/US strings shrink, as on real plates.
@@ -281,12 +364,24 @@ def _text_layout(layout: str, geo: _Geometry, rng: np.random.Generator, left: fl
     if needed > room:
         squeeze = room / needed
         cw, pitch, gap, needed = cw * squeeze, pitch * squeeze, gap * squeeze, room
-    x_start = left + (right - left - needed) / 2 + rng.uniform(-0.02, 0.02) * (right - left - needed)
+    x_start = (
+        left + (right - left - needed) / 2 + rng.uniform(-0.02, 0.02) * (right - left - needed)
+    )
     return cw, pitch, gap, x_start
 
 
-def _draw_text(mask: np.ndarray, layout: str, x0: float, y0: float, ch: float, cw: float, pitch: float,
-               gap: float, font: str, weight: int) -> tuple[list[Box], list[tuple[float, float]]]:
+def _draw_text(
+    mask: np.ndarray,
+    layout: str,
+    x0: float,
+    y0: float,
+    ch: float,
+    cw: float,
+    pitch: float,
+    gap: float,
+    font: str,
+    weight: int,
+) -> tuple[list[Box], list[tuple[float, float]]]:
     """Draw the characters of `layout` into `mask`.
 
     Returns one box per A-Z/0-9 character and the (left, right) x-span of each group gap,
@@ -314,8 +409,8 @@ def _composite(image: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> None:
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
         return
-    roi = image[y:y + h, x:x + w]
-    alpha = mask[y:y + h, x:x + w].astype(np.float32) * (1.0 / 255.0)
+    roi = image[y : y + h, x : x + w]
+    alpha = mask[y : y + h, x : x + w].astype(np.float32) * (1.0 / 255.0)
     paint = np.empty_like(roi)
     paint[:] = colour
     roi[:] = cv2.blendLinear(roi, paint, 1.0 - alpha, alpha)
@@ -331,7 +426,10 @@ def _draw_strip(plate: np.ndarray, code: str, rng: np.random.Generator) -> int:
     star = max(1, int(round(h * 0.018)))
     angles = np.arange(12) * (2 * math.pi / 12)
     for a in angles:
-        centre = (int(round(ring_c[0] + radius * math.cos(a))), int(round(ring_c[1] + radius * math.sin(a))))
+        centre = (
+            int(round(ring_c[0] + radius * math.cos(a))),
+            int(round(ring_c[1] + radius * math.sin(a))),
+        )
         cv2.circle(plate, centre, star, (0, 210, 255), -1, cv2.LINE_AA)
     mask = np.zeros(plate.shape[:2], np.uint8)
     ch = h * 0.28
@@ -355,15 +453,24 @@ def _choose_separator(style: str, rng: np.random.Generator) -> Separator:
     return kinds[int(rng.choice(len(kinds), p=weights))]
 
 
-def _draw_dashes(mask: np.ndarray, gaps: list[tuple[float, float]], y_mid: float, cw: float, stroke: float) -> None:
+def _draw_dashes(
+    mask: np.ndarray, gaps: list[tuple[float, float]], y_mid: float, cw: float, stroke: float
+) -> None:
     for left, right in gaps:
         centre, half = (left + right) / 2, min(0.3 * cw, 0.35 * (right - left))
         pts = [(int(round((centre + d) * 16)), int(round(y_mid * 16))) for d in (-half, half)]
         cv2.line(mask, pts[0], pts[1], 255, max(1, int(round(stroke))), cv2.LINE_AA, 4)
 
 
-def _draw_emblem(plate: np.ndarray, gap: tuple[float, float], y_mid: float, ch: float, kind: Separator,
-                 round_logo: bool, rng: np.random.Generator) -> None:
+def _draw_emblem(
+    plate: np.ndarray,
+    gap: tuple[float, float],
+    y_mid: float,
+    ch: float,
+    kind: Separator,
+    round_logo: bool,
+    rng: np.random.Generator,
+) -> None:
     """Two stacked inspection stickers, a coat of arms (shield) or a round (state) emblem."""
     cx = (gap[0] + gap[1]) / 2
     size = min(0.42 * ch, 0.8 * (gap[1] - gap[0]))
@@ -371,32 +478,85 @@ def _draw_emblem(plate: np.ndarray, gap: tuple[float, float], y_mid: float, ch: 
         r = max(2, int(round(size * 0.3)))
         for dy, colour in ((-0.55, (40, 160, 40)), (0.55, (30, 120, 230))):
             centre = (int(round(cx)), int(round(y_mid + dy * size)))
-            cv2.circle(plate, centre, r, tuple(float(c) for c in _jitter(rng, colour, 30)), -1, cv2.LINE_AA)
+            cv2.circle(
+                plate, centre, r, tuple(float(c) for c in _jitter(rng, colour, 30)), -1, cv2.LINE_AA
+            )
             cv2.circle(plate, centre, max(1, r // 3), (235.0, 235.0, 235.0), -1, cv2.LINE_AA)
         return
     if kind == "emblem" and not round_logo:
-        shield = np.array([[-0.5, -0.6], [0.5, -0.6], [0.5, 0.1], [0.0, 0.6], [-0.5, 0.1]]) * size + (cx, y_mid)
-        cv2.fillPoly(plate, [(shield * 16).round().astype(np.int32)], (40.0, 40.0, 200.0), cv2.LINE_AA, 4)
+        shield = np.array(
+            [[-0.5, -0.6], [0.5, -0.6], [0.5, 0.1], [0.0, 0.6], [-0.5, 0.1]]
+        ) * size + (cx, y_mid)
+        cv2.fillPoly(
+            plate, [(shield * 16).round().astype(np.int32)], (40.0, 40.0, 200.0), cv2.LINE_AA, 4
+        )
         bar = max(1, int(round(size * 0.12)))
-        for a, b in (((0, -0.45), (0, 0.2)), ((-0.25, -0.25), (0.25, -0.25)), ((-0.2, -0.05), (0.2, -0.05))):
+        for a, b in (
+            ((0, -0.45), (0, 0.2)),
+            ((-0.25, -0.25), (0.25, -0.25)),
+            ((-0.2, -0.05), (0.2, -0.05)),
+        ):
             p0 = (int(round(cx + a[0] * size)), int(round(y_mid + a[1] * size)))
             p1 = (int(round(cx + b[0] * size)), int(round(y_mid + b[1] * size)))
             cv2.line(plate, p0, p1, (240.0, 240.0, 240.0), bar, cv2.LINE_AA)
-        cv2.ellipse(plate, (int(round(cx)), int(round(y_mid + 0.35 * size))), (int(size * 0.3), int(size * 0.15)),
-                    0, 180, 360, (160.0, 60.0, 20.0), -1, cv2.LINE_AA)
+        cv2.ellipse(
+            plate,
+            (int(round(cx)), int(round(y_mid + 0.35 * size))),
+            (int(size * 0.3), int(size * 0.15)),
+            0,
+            180,
+            360,
+            (160.0, 60.0, 20.0),
+            -1,
+            cv2.LINE_AA,
+        )
         return
     colour = tuple(float(c) for c in rng.uniform(30, 220, 3))
     r = max(2, int(round(size * 0.5)))
     cv2.circle(plate, (int(round(cx)), int(round(y_mid))), r, colour, -1, cv2.LINE_AA)
-    cv2.circle(plate, (int(round(cx)), int(round(y_mid))), max(1, r * 2 // 3), (235.0, 235.0, 235.0),
-               max(1, r // 4), cv2.LINE_AA)
+    cv2.circle(
+        plate,
+        (int(round(cx)), int(round(y_mid))),
+        max(1, r * 2 // 3),
+        (235.0, 235.0, 235.0),
+        max(1, r // 4),
+        cv2.LINE_AA,
+    )
 
 
-_US_STATES = ("CALIFORNIA", "TEXAS", "NEW YORK", "FLORIDA", "OHIO", "ILLINOIS", "ARIZONA",
-              "GEORGIA", "VIRGINIA", "OREGON", "NEVADA", "MICHIGAN", "COLORADO", "WASHINGTON")
-_US_INKS = ((110, 40, 20), (30, 30, 160), (25, 25, 25), (90, 60, 10), (40, 100, 30))  # navy, red, black, blue, green
-_US_SLOGANS = ("DMV.CA.GOV", "SUNSHINE STATE", "THE LONE STAR STATE", "EMPIRE STATE",
-               "GRAND CANYON STATE", "PURE MICHIGAN", "LAND OF LINCOLN", "PEACH STATE")
+_US_STATES = (
+    "CALIFORNIA",
+    "TEXAS",
+    "NEW YORK",
+    "FLORIDA",
+    "OHIO",
+    "ILLINOIS",
+    "ARIZONA",
+    "GEORGIA",
+    "VIRGINIA",
+    "OREGON",
+    "NEVADA",
+    "MICHIGAN",
+    "COLORADO",
+    "WASHINGTON",
+)
+_US_INKS = (
+    (110, 40, 20),
+    (30, 30, 160),
+    (25, 25, 25),
+    (90, 60, 10),
+    (40, 100, 30),
+)  # navy, red, black, blue, green
+_US_SLOGANS = (
+    "DMV.CA.GOV",
+    "SUNSHINE STATE",
+    "THE LONE STAR STATE",
+    "EMPIRE STATE",
+    "GRAND CANYON STATE",
+    "PURE MICHIGAN",
+    "LAND OF LINCOLN",
+    "PEACH STATE",
+)
 
 
 def _draw_us_scenery(plate: np.ndarray, rng: np.random.Generator) -> None:
@@ -407,16 +567,25 @@ def _draw_us_scenery(plate: np.ndarray, rng: np.random.Generator) -> None:
         xs = np.linspace(-0.1 * w, 1.1 * w, int(rng.integers(3, 8)))
         ys = h * rng.uniform(0.35, 0.85, len(xs))
         pts = np.concatenate([np.stack([xs, ys], 1), [[1.1 * w, h], [-0.1 * w, h]]])
-        cv2.fillPoly(layer, [(pts * 16).round().astype(np.int32)], tuple(float(c) for c in rng.uniform(60, 230, 3)),
-                     cv2.LINE_AA, 4)
+        cv2.fillPoly(
+            layer,
+            [(pts * 16).round().astype(np.int32)],
+            tuple(float(c) for c in rng.uniform(60, 230, 3)),
+            cv2.LINE_AA,
+            4,
+        )
     if rng.random() < 0.4:
         centre = (int(rng.uniform(0.1, 0.9) * w), int(rng.uniform(0.2, 0.6) * h))
-        cv2.circle(layer, centre, int(h * rng.uniform(0.1, 0.3)), (60.0, 180.0, 240.0), -1, cv2.LINE_AA)
+        cv2.circle(
+            layer, centre, int(h * rng.uniform(0.1, 0.3)), (60.0, 180.0, 240.0), -1, cv2.LINE_AA
+        )
     alpha = rng.uniform(0.25, 0.5)
     cv2.addWeighted(layer, alpha, plate, 1.0 - alpha, 0.0, dst=plate)
 
 
-def _draw_us_decor(plate: np.ndarray, rng: np.random.Generator, ink: np.ndarray, dark: bool) -> None:
+def _draw_us_decor(
+    plate: np.ndarray, rng: np.random.Generator, ink: np.ndarray, dark: bool
+) -> None:
     """State name above the number, optional slogan below, scenery and registration stickers."""
     h, w = plate.shape[:2]
     if not dark and rng.random() < 0.4:  # graded sky band behind the top
@@ -426,28 +595,56 @@ def _draw_us_decor(plate: np.ndarray, rng: np.random.Generator, ink: np.ndarray,
     if not dark and rng.random() < 0.45:
         _draw_us_scenery(plate, rng)
     state = _US_STATES[int(rng.integers(0, len(_US_STATES)))]
-    face = (cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_DUPLEX)[int(rng.integers(0, 3))]
-    colour = tuple(float(c) for c in (ink if dark else _US_INKS[int(rng.integers(0, len(_US_INKS)))]))
+    face = (cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_DUPLEX)[
+        int(rng.integers(0, 3))
+    ]
+    colour = tuple(
+        float(c) for c in (ink if dark else _US_INKS[int(rng.integers(0, len(_US_INKS)))])
+    )
     scale = h * 0.004 * rng.uniform(0.9, 1.15)
     thick = max(1, int(round(h / 90)))
     (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
     scale *= min(1.0, w * 0.6 / tw)
     (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
-    cv2.putText(plate, state, ((w - tw) // 2, int(h * 0.04) + th), face, scale, colour, thick, cv2.LINE_AA)
+    cv2.putText(
+        plate, state, ((w - tw) // 2, int(h * 0.04) + th), face, scale, colour, thick, cv2.LINE_AA
+    )
     if rng.random() < 0.6:
         slogan = _US_SLOGANS[int(rng.integers(0, len(_US_SLOGANS)))]
         s2 = scale * 0.45
         (sw, _sh), _ = cv2.getTextSize(slogan, cv2.FONT_HERSHEY_SIMPLEX, s2, 1)
-        cv2.putText(plate, slogan, ((w - sw) // 2, int(h * 0.95)), cv2.FONT_HERSHEY_SIMPLEX, s2,
-                    tuple(float(c) for c in ink), 1, cv2.LINE_AA)
+        cv2.putText(
+            plate,
+            slogan,
+            ((w - sw) // 2, int(h * 0.95)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            s2,
+            tuple(float(c) for c in ink),
+            1,
+            cv2.LINE_AA,
+        )
     for x_frac in (0.03, 0.85):  # month and year stickers in the top corners
         if rng.random() < 0.5:
             x0, y0 = int(w * x_frac), int(h * 0.04)
             sw, sh = int(w * 0.12), int(h * 0.13)
-            cv2.rectangle(plate, (x0, y0), (x0 + sw, y0 + sh), tuple(float(c) for c in rng.uniform(0, 255, 3)), -1)
+            cv2.rectangle(
+                plate,
+                (x0, y0),
+                (x0 + sw, y0 + sh),
+                tuple(float(c) for c in rng.uniform(0, 255, 3)),
+                -1,
+            )
             label = str(int(rng.integers(1, 100))).zfill(2)
-            cv2.putText(plate, label, (x0 + sw // 6, y0 + sh * 4 // 5), cv2.FONT_HERSHEY_SIMPLEX, sh / 30.0,
-                        (20.0, 20.0, 20.0), max(1, sh // 12), cv2.LINE_AA)
+            cv2.putText(
+                plate,
+                label,
+                (x0 + sw // 6, y0 + sh * 4 // 5),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                sh / 30.0,
+                (20.0, 20.0, 20.0),
+                max(1, sh // 12),
+                cv2.LINE_AA,
+            )
 
 
 def _add_screws(plate: np.ndarray, rng: np.random.Generator, boxes: list[Box], us: bool) -> None:
@@ -476,12 +673,20 @@ def _dirt(plate: np.ndarray, rng: np.random.Generator, amount: float) -> None:
     """Low-frequency grime: multiply by a smooth random field (in place)."""
     h, w = plate.shape[:2]
     field = 1.0 - amount * rng.random((4, 8)).astype(np.float32)
-    field = cv2.resize(np.repeat(field[..., None], 3, axis=2), (w, h), interpolation=cv2.INTER_LINEAR)
+    field = cv2.resize(
+        np.repeat(field[..., None], 3, axis=2), (w, h), interpolation=cv2.INTER_LINEAR
+    )
     cv2.multiply(plate, field, dst=plate)
 
 
-def render_plate(text: str, style: str, rng: np.random.Generator, colour: PlateColour = "white",
-                 strip: str | None = None, layout: str | None = None) -> tuple[np.ndarray, list[Box]]:
+def render_plate(
+    text: str,
+    style: str,
+    rng: np.random.Generator,
+    colour: PlateColour = "white",
+    strip: str | None = None,
+    layout: str | None = None,
+) -> tuple[np.ndarray, list[Box]]:
     """Draw a flat, front-on plate; returns (BGR uint8 image, one Box per character of `text`).
 
     `layout` may carry the group gaps ('AB12-CDE'); without it gaps are inferred from the
@@ -510,7 +715,9 @@ def render_plate(text: str, style: str, rng: np.random.Generator, colour: PlateC
     mask = np.zeros((geo.height, geo.width), np.uint8)
     boxes, gaps = _draw_text(mask, layout, x0, y0, ch, cw, pitch, gap, font, weight)
     if separator == "dash":  # Dutch plates dash every gap, others only the first
-        _draw_dashes(mask, gaps if style == "nl" else gaps[:1], y0 + ch / 2, cw, weight / 100 * ch * 0.8)
+        _draw_dashes(
+            mask, gaps if style == "nl" else gaps[:1], y0 + ch / 2, cw, weight / 100 * ch * 0.8
+        )
     _composite(plate, mask, ink)
     if separator in ("emblem", "stickers"):
         _draw_emblem(plate, gaps[0], y0 + ch / 2, ch, separator, us or rng.random() < 0.3, rng)
@@ -527,21 +734,43 @@ def _plate_ink(style: str, colour: PlateColour, rng: np.random.Generator) -> np.
     return _jitter(rng, (22, 22, 24), 8)
 
 
-def _finish(plate: np.ndarray, rng: np.random.Generator, style: str, ink: np.ndarray, boxes: list[Box],
-            text_bottom: float) -> None:
+def _finish(
+    plate: np.ndarray,
+    rng: np.random.Generator,
+    style: str,
+    ink: np.ndarray,
+    boxes: list[Box],
+    text_bottom: float,
+) -> None:
     """Border, supplier's line under the number (GB), screws and grime, all in place."""
     h, w = plate.shape[:2]
     ink_t = tuple(float(c) for c in ink)
     if rng.random() < 0.5:
         border = max(1, int(round(h * 0.02)))
-        cv2.rectangle(plate, (border * 2, border * 2), (w - 1 - border * 2, h - 1 - border * 2), ink_t, border,
-                      cv2.LINE_AA)
+        cv2.rectangle(
+            plate,
+            (border * 2, border * 2),
+            (w - 1 - border * 2, h - 1 - border * 2),
+            ink_t,
+            border,
+            cv2.LINE_AA,
+        )
     if style.startswith("gb") and rng.random() < 0.3 and h - text_bottom > 8:
-        dealer = ("MOTOR CENTRE", "AUTO SALES LTD", "PLATES DIRECT", "GARAGE SERVICES")[int(rng.integers(0, 4))]
+        dealer = ("MOTOR CENTRE", "AUTO SALES LTD", "PLATES DIRECT", "GARAGE SERVICES")[
+            int(rng.integers(0, 4))
+        ]
         scale = (h - text_bottom) * 0.025
         (tw, _th), _ = cv2.getTextSize(dealer, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        cv2.putText(plate, dealer, ((w - tw) // 2, int(h - (h - text_bottom) * 0.25)), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale, ink_t, 1, cv2.LINE_AA)
+        cv2.putText(
+            plate,
+            dealer,
+            ((w - tw) // 2, int(h - (h - text_bottom) * 0.25)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            ink_t,
+            1,
+            cv2.LINE_AA,
+        )
     if rng.random() < 0.5:
         _add_screws(plate, rng, boxes, style == "us")
     _dirt(plate, rng, rng.uniform(0.0, 0.25))
@@ -585,8 +814,16 @@ def _infer_layout(text: str, style: str) -> str:
 # Random plates with sensible mixes of style, colour and national band
 # ---------------------------------------------------------------------------------------
 
-_STYLE_WEIGHTS = {"gb_current": 0.21, "gb_prefix": 0.06, "gb_suffix": 0.04, "gb_dateless": 0.04,
-                  "eu": 0.17, "nl": 0.09, "pl": 0.09, "us": 0.30}
+_STYLE_WEIGHTS = {
+    "gb_current": 0.21,
+    "gb_prefix": 0.06,
+    "gb_suffix": 0.04,
+    "gb_dateless": 0.04,
+    "eu": 0.17,
+    "nl": 0.09,
+    "pl": 0.09,
+    "us": 0.30,
+}
 _EU_CODES = ("SK", "CZ", "D", "A", "PL", "F", "I", "E", "B", "SLO", "H", "LT")
 
 
@@ -628,7 +865,7 @@ def random_plate(rng: np.random.Generator) -> tuple[np.ndarray, str, str]:
 
 
 def perspective_quad(w: int, h: int, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """Four corners (tl, tr, br, bl) of a plate w x h seen with random yaw, pitch, shear and roll."""
+    """Corners (tl, tr, br, bl) of a w x h plate seen with random yaw, pitch, shear and roll."""
     tl, tr, br, bl = (np.array(p, np.float32) for p in ((0, 0), (w, 0), (w, h), (0, h)))
     yaw = rng.uniform(-0.25, 0.25) * strength  # the far side looks shorter
     far_top, far_bottom = (tr, br) if yaw > 0 else (tl, bl)
@@ -644,7 +881,9 @@ def perspective_quad(w: int, h: int, rng: np.random.Generator, strength: float) 
     corners = np.stack([tl, tr, br, bl])
     angle = math.radians(rng.uniform(-8, 8) * strength)
     centre = corners.mean(axis=0)
-    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], np.float32)
+    rot = np.array(
+        [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], np.float32
+    )
     return ((corners - centre) @ rot.T + centre).astype(np.float32)
 
 
@@ -657,9 +896,13 @@ def _surround(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     sh, sw = max(2, h // 4), max(2, w // 4)
     grey = rng.uniform(20, 235)
     base = np.clip(grey + rng.normal(0, 25, 3), 0, 255).astype(np.float32)
-    grad = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.2), sh, dtype=np.float32)[:, None, None]
+    grad = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.2), sh, dtype=np.float32)[
+        :, None, None
+    ]
     small = base * grad + rng.normal(0, 6, (sh, sw, 1)).astype(np.float32)
-    return cv2.resize(np.clip(small, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(
+        np.clip(small, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR
+    )
 
 
 def _warp_into_crop(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
@@ -674,7 +917,9 @@ def _warp_into_crop(image: np.ndarray, rng: np.random.Generator, strength: float
     src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     out = _surround((h, w), rng)
-    cv2.warpPerspective(image, matrix, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+    cv2.warpPerspective(
+        image, matrix, (w, h), dst=out, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT
+    )
     return out.astype(np.float32)
 
 
@@ -694,7 +939,9 @@ def add_shadow(img: np.ndarray, rng: np.random.Generator, depth: float) -> None:
     angle = rng.uniform(0, 2 * math.pi)
     nx, ny = math.cos(angle), math.sin(angle)
     offset = rng.uniform(-0.3, 0.3) * (w * abs(nx) + h * abs(ny))
-    dist = (np.arange(w, dtype=np.float32)[None, :] - w / 2) * nx + (np.arange(h, dtype=np.float32)[:, None] - h / 2) * ny
+    dist = (np.arange(w, dtype=np.float32)[None, :] - w / 2) * nx + (
+        np.arange(h, dtype=np.float32)[:, None] - h / 2
+    ) * ny
     soft = max(2.0, 0.05 * max(h, w))
     img *= (1.0 - depth / (1.0 + np.exp(-(dist - offset) / soft)))[..., None]
 
@@ -710,13 +957,17 @@ def motion_blur(img: np.ndarray, rng: np.random.Generator, length: int) -> np.nd
     return cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6))
 
 
-def to_night_ir(img: np.ndarray, rng: np.random.Generator, plate_mask: np.ndarray | None = None) -> np.ndarray:
+def to_night_ir(
+    img: np.ndarray, rng: np.random.Generator, plate_mask: np.ndarray | None = None
+) -> np.ndarray:
     """Grey IR-camera look: desaturated, dark surroundings, bright retro-reflective plate.
 
     `plate_mask` (float 0..1, HxW) marks the plate; without it the whole image counts as
     plate (a tight crop), which only compresses contrast and greys it.
     """
-    grey = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    grey = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(
+        np.float32
+    )
     gain = rng.uniform(0.25, 0.5)
     lifted = 255.0 * (grey / 255.0) ** rng.uniform(0.6, 0.9)
     if plate_mask is None:
@@ -728,7 +979,9 @@ def to_night_ir(img: np.ndarray, rng: np.random.Generator, plate_mask: np.ndarra
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """Round-trip through JPEG at `quality`, as a camera stream or archive would."""
-    ok, buf = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    ok, buf = cv2.imencode(
+        ".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)

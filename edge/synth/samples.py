@@ -19,7 +19,16 @@ import cv2
 import numpy as np
 
 from edge.synth import render
-from edge.synth.scenes import PlacedPlate, Scene, Sequence, Trajectory, make_vehicle, render_scene, render_sequence
+from edge.synth.scenes import (
+    End,
+    PlacedPlate,
+    Scene,
+    Sequence,
+    Trajectory,
+    make_vehicle,
+    render_scene,
+    render_sequence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +44,7 @@ class StillSpec:
     """One still: plate style, which end of the vehicle, frame size and camera effects."""
 
     style: str
-    end: str = "front"
+    end: End = "front"
     size: tuple[int, int] = (1280, 720)
     night: bool = False
     tilt: float = 0.5
@@ -75,8 +84,17 @@ STILLS: tuple[StillSpec, ...] = (
 
 def _still_name(index: int, spec: StillSpec) -> str:
     tags = [f"{index + 1:02d}", spec.style, spec.end]
-    tags += [tag for tag, on in (("night", spec.night), ("skew", spec.tilt > 0.7), ("blur", spec.blur > 0),
-                                 ("noise", spec.noise > 0), ("glare", spec.glare > 0)) if on]
+    tags += [
+        tag
+        for tag, on in (
+            ("night", spec.night),
+            ("skew", spec.tilt > 0.7),
+            ("blur", spec.blur > 0),
+            ("noise", spec.noise > 0),
+            ("glare", spec.glare > 0),
+        )
+        if on
+    ]
     return "_".join(tags) + ".jpg"
 
 
@@ -87,7 +105,9 @@ def _apply_effects(scene: Scene, spec: StillSpec, rng: np.random.Generator) -> n
         box = scene.plates[0].box
         pad_x, pad_y = box.w, box.h * 2
         y0, x0 = max(0, box.y - pad_y), max(0, box.x - pad_x)
-        render.add_glare(img[y0:box.y + box.h + pad_y, x0:box.x + box.w + pad_x], rng, spec.glare)
+        render.add_glare(
+            img[y0 : box.y + box.h + pad_y, x0 : box.x + box.w + pad_x], rng, spec.glare
+        )
     if spec.blur > 1:
         img = render.motion_blur(img, rng, spec.blur)
     if spec.noise > 0:
@@ -113,7 +133,7 @@ def generate_stills(out_dir: Path, seeds: np.random.SeedSequence) -> list[list[o
         rng = np.random.default_rng(child)
         w = spec.size[0]
         plate_px = None if spec.plate_frac is None else spec.plate_frac * w
-        scene = render_scene(rng, spec.size, spec.style, spec.end, spec.night, plate_px, spec.tilt)  # type: ignore[arg-type]
+        scene = render_scene(rng, spec.size, spec.style, spec.end, spec.night, plate_px, spec.tilt)
         name = _still_name(index, spec)
         _write_jpeg(out_dir / name, _apply_effects(scene, spec, rng))
         rows.extend(_label_row(name, placed) for placed in scene.plates)
@@ -125,13 +145,21 @@ def generate_stills(out_dir: Path, seeds: np.random.SeedSequence) -> list[list[o
 # ---------------------------------------------------------------------------------------
 
 
-def _straight(vehicle_rng: np.random.Generator, end: str, x: tuple[float, float], y: tuple[float, float],
-              style: str, t: tuple[float, float] = (0.0, CLIP_SECONDS)) -> Trajectory:
-    vehicle = make_vehicle(vehicle_rng, end, style, tilt=0.3)  # type: ignore[arg-type]
+def _straight(
+    vehicle_rng: np.random.Generator,
+    end: End,
+    x: tuple[float, float],
+    y: tuple[float, float],
+    style: str,
+    t: tuple[float, float] = (0.0, CLIP_SECONDS),
+) -> Trajectory:
+    vehicle = make_vehicle(vehicle_rng, end, style, tilt=0.3)
     return Trajectory(vehicle, t, x, y)
 
 
-def _stopping(rng: np.random.Generator, style: str, x: float, y0: float, y_stop: float, stop_at: float) -> Trajectory:
+def _stopping(
+    rng: np.random.Generator, style: str, x: float, y0: float, y_stop: float, stop_at: float
+) -> Trajectory:
     """Brakes evenly (position eases out quadratically) and stands still from `stop_at` s."""
     times = np.linspace(0.0, stop_at, 14)
     ys = y0 + (y_stop - y0) * (1 - (1 - times / stop_at) ** 2)
@@ -155,9 +183,16 @@ CLIPS: tuple[ClipSpec, ...] = (
     ClipSpec("seq01_entry", ("entry",), "front plate approaches and crosses the line downward"),
     ClipSpec("seq02_exit", ("exit",), "rear plate moves away, crossing the line upward"),
     ClipSpec("seq03_two_way", ("entry", "exit"), "one vehicle in each direction at once"),
-    ClipSpec("seq04_stop_on_line", ("unknown",),
-             "stops with the plate box over the line but its centre 8 px short: no crossing"),
-    ClipSpec("seq05_leave_sideways", ("unknown",), "turns away and leaves the frame sideways, never crossing"),
+    ClipSpec(
+        "seq04_stop_on_line",
+        ("unknown",),
+        "stops with the plate box over the line but its centre 8 px short: no crossing",
+    ),
+    ClipSpec(
+        "seq05_leave_sideways",
+        ("unknown",),
+        "turns away and leaves the frame sideways, never crossing",
+    ),
 )
 
 
@@ -167,12 +202,18 @@ def clip_trajectories(name: str, rng: np.random.Generator) -> list[Trajectory]:
     if name == "seq02_exit":
         return [_straight(rng, "rear", (0.55, 0.52), (0.92, 0.22), "gb_current")]
     if name == "seq03_two_way":
-        return [_straight(rng, "front", (0.3, 0.26), (0.18, 0.9), "gb_prefix"),
-                _straight(rng, "rear", (0.72, 0.68), (0.92, 0.25), "gb_suffix")]
+        return [
+            _straight(rng, "front", (0.3, 0.26), (0.18, 0.9), "gb_prefix"),
+            _straight(rng, "rear", (0.72, 0.68), (0.92, 0.25), "gb_suffix"),
+        ]
     if name == "seq04_stop_on_line":
         return [_stopping(rng, "gb_current", 0.45, 0.18, _stop_short_of_line(CLIP_SIZE[1]), 2.4)]
     vehicle = make_vehicle(rng, "front", "gb_current", tilt=0.3)
-    return [Trajectory(vehicle, (0.0, 1.2, 1.8, CLIP_SECONDS), (0.45, 0.47, 0.6, 1.4), (0.15, 0.32, 0.38, 0.42))]
+    return [
+        Trajectory(
+            vehicle, (0.0, 1.2, 1.8, CLIP_SECONDS), (0.45, 0.47, 0.6, 1.4), (0.15, 0.32, 0.38, 0.42)
+        )
+    ]
 
 
 def _write_clip(path: Path, sequence: Sequence) -> Path:
@@ -252,5 +293,9 @@ def generate_samples(out_dir: Path, seed: int = 2026) -> None:
     still_rows = generate_stills(out_dir, still_seeds)
     _write_csv(out_dir / "labels.csv", ["file", "plate", "x", "y", "w", "h"], still_rows)
     clip_rows = generate_clips(out_dir / "sequences", clip_seeds)
-    _write_csv(out_dir / "sequences" / "labels.csv", ["file", "plate", "event", "first_frame", "last_frame"], clip_rows)
+    _write_csv(
+        out_dir / "sequences" / "labels.csv",
+        ["file", "plate", "event", "first_frame", "last_frame"],
+        clip_rows,
+    )
     log.info("wrote %d stills and %d clips to %s", len(still_rows), len(CLIPS), out_dir)

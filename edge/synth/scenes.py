@@ -86,7 +86,9 @@ class Sequence:
 # ---------------------------------------------------------------------------------------
 
 
-def _smooth_noise(h: int, w: int, rng: np.random.Generator, cells: int, amplitude: float) -> np.ndarray:
+def _smooth_noise(
+    h: int, w: int, rng: np.random.Generator, cells: int, amplitude: float
+) -> np.ndarray:
     field_ = rng.normal(0, amplitude, (cells, max(2, cells * w // max(h, 1)))).astype(np.float32)
     return cv2.resize(field_, (w, h), interpolation=cv2.INTER_CUBIC)
 
@@ -107,7 +109,13 @@ def road_background(width: int, height: int, rng: np.random.Generator) -> np.nda
     verge = np.clip(base + rng.normal(0, 12) + rng.normal(0, 3, 3), 0, 255)
     for edge, corner in ((left, (-w, h)), (right, (2 * w, h))):
         pts = np.array([[vx, vy], edge, corner, [corner[0], vy]], np.float64)
-        cv2.fillPoly(img, [(pts * _ONE).astype(np.int32)], tuple(float(c) for c in verge), cv2.LINE_AA, _SHIFT)
+        cv2.fillPoly(
+            img,
+            [(pts * _ONE).astype(np.int32)],
+            tuple(float(c) for c in verge),
+            cv2.LINE_AA,
+            _SHIFT,
+        )
     paint = (215.0, 215.0, 210.0)
     for edge in (left, right):
         inner = (edge[0] + np.sign(w / 2 - edge[0]) * w * 0.02, h)
@@ -116,14 +124,24 @@ def road_background(width: int, height: int, rng: np.random.Generator) -> np.nda
     return img
 
 
-def _line(img: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], thick: int,
-          colour: tuple[float, float, float]) -> None:
+def _line(
+    img: np.ndarray,
+    p0: tuple[float, float],
+    p1: tuple[float, float],
+    thick: int,
+    colour: tuple[float, float, float],
+) -> None:
     pts = [(int(round(p[0] * _ONE)), int(round(p[1] * _ONE))) for p in (p0, p1)]
     cv2.line(img, pts[0], pts[1], colour, thick, cv2.LINE_AA, _SHIFT)
 
 
-def _dashes(img: np.ndarray, vanish: tuple[float, float], bottom: tuple[float, float], thick: int,
-            colour: tuple[float, float, float]) -> None:
+def _dashes(
+    img: np.ndarray,
+    vanish: tuple[float, float],
+    bottom: tuple[float, float],
+    thick: int,
+    colour: tuple[float, float, float],
+) -> None:
     """Dashes equally spaced on the ground, so they shorten towards the vanishing point."""
     h = img.shape[0]
     span = bottom[1] - vanish[1]
@@ -139,12 +157,26 @@ def _dashes(img: np.ndarray, vanish: tuple[float, float], bottom: tuple[float, f
 # Vehicles
 # ---------------------------------------------------------------------------------------
 
-_PAINTS = ((235, 235, 235), (20, 20, 22), (150, 150, 152), (100, 100, 104), (40, 40, 150),
-           (120, 60, 20), (40, 90, 40), (170, 175, 180), (30, 45, 70))
+_PAINTS = (
+    (235, 235, 235),
+    (20, 20, 22),
+    (150, 150, 152),
+    (100, 100, 104),
+    (40, 40, 150),
+    (120, 60, 20),
+    (40, 90, 40),
+    (170, 175, 180),
+    (30, 45, 70),
+)
 
 
-def make_vehicle(rng: np.random.Generator, end: End = "front", style: str | None = None,
-                 text: str | None = None, tilt: float = 0.5) -> Vehicle:
+def make_vehicle(
+    rng: np.random.Generator,
+    end: End = "front",
+    style: str | None = None,
+    text: str | None = None,
+    tilt: float = 0.5,
+) -> Vehicle:
     """A vehicle with a plate: GB fronts carry white plates and GB rears yellow ones.
 
     `tilt` (0..1) sets how skewed the plate looks from the camera.
@@ -159,12 +191,21 @@ def make_vehicle(rng: np.random.Generator, end: End = "front", style: str | None
     ph, pw = plate.shape[:2]
     quad = render.perspective_quad(pw, ph, rng, tilt)
     quad = (quad - quad.mean(axis=0)) / pw
-    paint = np.clip(np.asarray(_PAINTS[int(rng.integers(0, len(_PAINTS)))], np.float64) + rng.normal(0, 8, 3), 0, 255)
+    paint = np.clip(
+        np.asarray(_PAINTS[int(rng.integers(0, len(_PAINTS)))], np.float64) + rng.normal(0, 8, 3),
+        0,
+        255,
+    )
     return Vehicle(
-        text=plate_text, style=style, plate=plate, plate_quad=quad.astype(np.float32),
-        plate_mm=305.0 if style == "us" else 520.0, width_mm=float(rng.uniform(1700, 1950)),
+        text=plate_text,
+        style=style,
+        plate=plate,
+        plate_quad=quad.astype(np.float32),
+        plate_mm=305.0 if style == "us" else 520.0,
+        width_mm=float(rng.uniform(1700, 1950)),
         body=(float(paint[0]), float(paint[1]), float(paint[2])),
-        kind="van" if rng.random() < 0.2 else "car", end=end,
+        kind="van" if rng.random() < 0.2 else "car",
+        end=end,
     )
 
 
@@ -173,10 +214,16 @@ def _fill(img: np.ndarray, pts: list[tuple[float, float]], colour: tuple[float, 
     cv2.fillPoly(img, [arr], colour, cv2.LINE_AA, _SHIFT)
 
 
-def _rounded(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, r: float,
-             colour: tuple[float, ...]) -> None:
+def _rounded(
+    img: np.ndarray, x0: float, y0: float, x1: float, y1: float, r: float, colour: tuple[float, ...]
+) -> None:
     """Filled rectangle with rounded corners (polygon of arcs, sub-pixel accurate)."""
-    corners = ((x1 - r, y0 + r, -90), (x1 - r, y1 - r, 0), (x0 + r, y1 - r, 90), (x0 + r, y0 + r, 180))
+    corners = (
+        (x1 - r, y0 + r, -90),
+        (x1 - r, y1 - r, 0),
+        (x0 + r, y1 - r, 90),
+        (x0 + r, y0 + r, 180),
+    )
     pts: list[tuple[float, float]] = []
     for cx, cy, start in corners:
         for a in np.radians(np.linspace(start, start + 90, 5)):
@@ -185,10 +232,13 @@ def _rounded(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, r: flo
 
 
 def _scaled(colour: tuple[float, float, float], k: float) -> tuple[float, float, float]:
-    return tuple(float(min(255.0, c * k)) for c in colour)  # type: ignore[return-value]
+    b, g, r = (float(min(255.0, c * k)) for c in colour)
+    return b, g, r
 
 
-def draw_vehicle(img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float], plate_w: float) -> PlacedPlate:
+def draw_vehicle(
+    img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float], plate_w: float
+) -> PlacedPlate:
     """Draw `vehicle` (front or rear view) so its plate centre lands at `centre`, `plate_w` px wide.
 
     `img` is float32 BGR and is drawn on in place; returns where the plate went.
@@ -197,41 +247,126 @@ def draw_vehicle(img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float],
     v = plate_w * vehicle.width_mm / vehicle.plate_mm  # vehicle width in pixels
     body = vehicle.body
     top = 0.95 if vehicle.kind == "van" else 0.72
-    cv2.ellipse(img, (int(px * _ONE), int((py + 0.2 * v) * _ONE)), (int(0.62 * v * _ONE), int(0.07 * v * _ONE)),
-                0, 0, 360, (25, 25, 25), -1, cv2.LINE_AA, _SHIFT)  # shadow on the road
+    cv2.ellipse(
+        img,
+        (int(px * _ONE), int((py + 0.2 * v) * _ONE)),
+        (int(0.62 * v * _ONE), int(0.07 * v * _ONE)),
+        0,
+        0,
+        360,
+        (25, 25, 25),
+        -1,
+        cv2.LINE_AA,
+        _SHIFT,
+    )  # shadow on the road
     for side in (-1, 1):  # tyres
-        _rounded(img, px + side * 0.43 * v - 0.07 * v, py + 0.02 * v, px + side * 0.43 * v + 0.07 * v,
-                 py + 0.22 * v, 0.02 * v, (18, 18, 18))
-    _fill(img, [(px - 0.47 * v, py - 0.36 * v), (px - 0.39 * v, py - (top + 0.06) * v),
-                (px + 0.39 * v, py - (top + 0.06) * v), (px + 0.47 * v, py - 0.36 * v)], _scaled(body, 0.9))
+        _rounded(
+            img,
+            px + side * 0.43 * v - 0.07 * v,
+            py + 0.02 * v,
+            px + side * 0.43 * v + 0.07 * v,
+            py + 0.22 * v,
+            0.02 * v,
+            (18, 18, 18),
+        )
+    _fill(
+        img,
+        [
+            (px - 0.47 * v, py - 0.36 * v),
+            (px - 0.39 * v, py - (top + 0.06) * v),
+            (px + 0.39 * v, py - (top + 0.06) * v),
+            (px + 0.47 * v, py - 0.36 * v),
+        ],
+        _scaled(body, 0.9),
+    )
     glass = (70.0, 55.0, 45.0) if vehicle.end == "front" else (45.0, 40.0, 38.0)
-    _fill(img, [(px - 0.43 * v, py - 0.4 * v), (px - 0.35 * v, py - top * v),
-                (px + 0.35 * v, py - top * v), (px + 0.43 * v, py - 0.4 * v)], glass)
-    _fill(img, [(px - 0.1 * v, py - top * v), (px + 0.05 * v, py - top * v),
-                (px - 0.15 * v, py - 0.4 * v), (px - 0.3 * v, py - 0.4 * v)], _scaled(glass, 1.6))  # reflection
+    _fill(
+        img,
+        [
+            (px - 0.43 * v, py - 0.4 * v),
+            (px - 0.35 * v, py - top * v),
+            (px + 0.35 * v, py - top * v),
+            (px + 0.43 * v, py - 0.4 * v),
+        ],
+        glass,
+    )
+    _fill(
+        img,
+        [
+            (px - 0.1 * v, py - top * v),
+            (px + 0.05 * v, py - top * v),
+            (px - 0.15 * v, py - 0.4 * v),
+            (px - 0.3 * v, py - 0.4 * v),
+        ],
+        _scaled(glass, 1.6),
+    )  # reflection
     for side in (-1, 1):  # door mirrors
-        _rounded(img, px + side * 0.53 * v - 0.05 * v, py - 0.47 * v, px + side * 0.53 * v + 0.05 * v,
-                 py - 0.4 * v, 0.015 * v, _scaled(body, 0.8))
+        _rounded(
+            img,
+            px + side * 0.53 * v - 0.05 * v,
+            py - 0.47 * v,
+            px + side * 0.53 * v + 0.05 * v,
+            py - 0.4 * v,
+            0.015 * v,
+            _scaled(body, 0.8),
+        )
     _rounded(img, px - 0.5 * v, py - 0.42 * v, px + 0.5 * v, py + 0.12 * v, 0.07 * v, body)
-    _rounded(img, px - 0.5 * v, py - 0.2 * v, px + 0.5 * v, py + 0.12 * v, 0.07 * v, _scaled(body, 0.85))  # shade
-    _rounded(img, px - 0.49 * v, py - 0.07 * v, px + 0.49 * v, py + 0.16 * v, 0.05 * v, _scaled(body, 0.55))
+    _rounded(
+        img, px - 0.5 * v, py - 0.2 * v, px + 0.5 * v, py + 0.12 * v, 0.07 * v, _scaled(body, 0.85)
+    )  # shade
+    _rounded(
+        img,
+        px - 0.49 * v,
+        py - 0.07 * v,
+        px + 0.49 * v,
+        py + 0.16 * v,
+        0.05 * v,
+        _scaled(body, 0.55),
+    )
     lamp = (225.0, 230.0, 235.0) if vehicle.end == "front" else (40.0, 30.0, 190.0)
     for side in (-1, 1):
-        _rounded(img, px + side * 0.36 * v - 0.1 * v, py - 0.32 * v, px + side * 0.36 * v + 0.1 * v,
-                 py - 0.21 * v, 0.03 * v, lamp)
+        _rounded(
+            img,
+            px + side * 0.36 * v - 0.1 * v,
+            py - 0.32 * v,
+            px + side * 0.36 * v + 0.1 * v,
+            py - 0.21 * v,
+            0.03 * v,
+            lamp,
+        )
     slat = max(1, int(v / 150))
     if vehicle.end == "front":  # grille with slats: plate-like texture the localiser must reject
-        _rounded(img, px - 0.2 * v, py - 0.3 * v, px + 0.2 * v, py - 0.14 * v, 0.03 * v, (35, 35, 38))
+        _rounded(
+            img, px - 0.2 * v, py - 0.3 * v, px + 0.2 * v, py - 0.14 * v, 0.03 * v, (35, 35, 38)
+        )
         for y in np.linspace(py - 0.27 * v, py - 0.17 * v, 4):
             _line(img, (px - 0.18 * v, y), (px + 0.18 * v, y), slat, (75.0, 75.0, 78.0))
     else:
-        _line(img, (px - 0.44 * v, py - 0.38 * v), (px + 0.44 * v, py - 0.38 * v), slat, _scaled(body, 0.6))
-    cv2.ellipse(img, (int(px * _ONE), int((py - 0.1 * v) * _ONE)), (int(0.035 * v * _ONE), int(0.02 * v * _ONE)),
-                0, 0, 360, (190, 190, 195), -1, cv2.LINE_AA, _SHIFT)  # maker's badge
+        _line(
+            img,
+            (px - 0.44 * v, py - 0.38 * v),
+            (px + 0.44 * v, py - 0.38 * v),
+            slat,
+            _scaled(body, 0.6),
+        )
+    cv2.ellipse(
+        img,
+        (int(px * _ONE), int((py - 0.1 * v) * _ONE)),
+        (int(0.035 * v * _ONE), int(0.02 * v * _ONE)),
+        0,
+        0,
+        360,
+        (190, 190, 195),
+        -1,
+        cv2.LINE_AA,
+        _SHIFT,
+    )  # maker's badge
     return _paste_plate(img, vehicle, centre, plate_w)
 
 
-def _paste_plate(img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float], plate_w: float) -> PlacedPlate:
+def _paste_plate(
+    img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float], plate_w: float
+) -> PlacedPlate:
     """Warp the flat plate onto its quad, working only inside the quad's bounding box."""
     h, w = img.shape[:2]
     quad = (vehicle.plate_quad * plate_w + np.asarray(centre, np.float32)).astype(np.float32)
@@ -246,8 +381,12 @@ def _paste_plate(img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float],
     src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, quad - np.array([cx0, cy0], np.float32))
     size = (cx1 - cx0, cy1 - cy0)
-    warped = cv2.warpPerspective(vehicle.plate, matrix, size, flags=cv2.INTER_AREA if plate_w < pw else cv2.INTER_LINEAR)
-    alpha = cv2.warpPerspective(np.full((ph, pw), 1.0, np.float32), matrix, size, flags=cv2.INTER_LINEAR)
+    warped = cv2.warpPerspective(
+        vehicle.plate, matrix, size, flags=cv2.INTER_AREA if plate_w < pw else cv2.INTER_LINEAR
+    )
+    alpha = cv2.warpPerspective(
+        np.full((ph, pw), 1.0, np.float32), matrix, size, flags=cv2.INTER_LINEAR
+    )
     roi = img[cy0:cy1, cx0:cx1]
     roi[:] = cv2.blendLinear(roi, warped.astype(np.float32), 1.0 - alpha, alpha)
     return placed
@@ -255,7 +394,9 @@ def _paste_plate(img: np.ndarray, vehicle: Vehicle, centre: tuple[float, float],
 
 def plate_width_at(y: float, height: int, vehicle: Vehicle) -> float:
     """Plate width in pixels for a plate centred at image row `y` (nearer rows: wider)."""
-    return _PLATE_SCALE * height * (y / height - _HORIZON) / (1 - _HORIZON) * vehicle.plate_mm / 520.0
+    return (
+        _PLATE_SCALE * height * (y / height - _HORIZON) / (1 - _HORIZON) * vehicle.plate_mm / 520.0
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -267,13 +408,21 @@ def plate_mask(shape: tuple[int, int], plates: list[PlacedPlate]) -> np.ndarray:
     """Float 0..1 mask of the plate quads (used for the bright-plate IR look)."""
     mask = np.zeros(shape, np.float32)
     for placed in plates:
-        cv2.fillPoly(mask, [(placed.quad * _ONE).round().astype(np.int32)], 1.0, cv2.LINE_AA, _SHIFT)
+        cv2.fillPoly(
+            mask, [(placed.quad * _ONE).round().astype(np.int32)], 1.0, cv2.LINE_AA, _SHIFT
+        )
     return mask
 
 
-def render_scene(rng: np.random.Generator, size: tuple[int, int] = (1280, 720), style: str | None = None,
-                 end: End | None = None, night: bool = False, plate_px: float | None = None,
-                 tilt: float = 0.5) -> Scene:
+def render_scene(
+    rng: np.random.Generator,
+    size: tuple[int, int] = (1280, 720),
+    style: str | None = None,
+    end: End | None = None,
+    night: bool = False,
+    plate_px: float | None = None,
+    tilt: float = 0.5,
+) -> Scene:
     """One vehicle on the road; `plate_px` is how wide a 520 mm plate would be (default: 6-17%
     of the frame width, at least 80 px); a US plate is proportionally narrower.
 
@@ -281,7 +430,9 @@ def render_scene(rng: np.random.Generator, size: tuple[int, int] = (1280, 720), 
     """
     w, h = size
     img = road_background(w, h, rng)
-    vehicle = make_vehicle(rng, end or ("front" if rng.random() < 0.5 else "rear"), style, tilt=tilt)
+    vehicle = make_vehicle(
+        rng, end or ("front" if rng.random() < 0.5 else "rear"), style, tilt=tilt
+    )
     default_w = max(80.0, w * rng.uniform(0.06, 0.17))  # narrower plates are below reading size
     plate_w = (plate_px if plate_px is not None else default_w) * vehicle.plate_mm / 520.0
     v = plate_w * vehicle.width_mm / vehicle.plate_mm
@@ -294,8 +445,14 @@ def render_scene(rng: np.random.Generator, size: tuple[int, int] = (1280, 720), 
     return Scene(np.clip(img, 0, 255).astype(np.uint8), [placed])
 
 
-def render_sequence(rng: np.random.Generator, trajectories: list[Trajectory], size: tuple[int, int] = (960, 540),
-                    seconds: float = 3.5, fps: float = 25.0, noise: float = 0.8) -> Sequence:
+def render_sequence(
+    rng: np.random.Generator,
+    trajectories: list[Trajectory],
+    size: tuple[int, int] = (960, 540),
+    seconds: float = 3.5,
+    fps: float = 25.0,
+    noise: float = 0.8,
+) -> Sequence:
     """A fixed camera clip: each trajectory's vehicle drawn at its position in every frame.
 
     Nearer vehicles (lower plate centre) are drawn last so they occlude farther ones. Plate
@@ -305,8 +462,13 @@ def render_sequence(rng: np.random.Generator, trajectories: list[Trajectory], si
     w, h = size
     background = road_background(w, h, rng)
     count = int(round(seconds * fps))
-    sequence = Sequence([], [[] for _ in trajectories], [t.vehicle for t in trajectories], fps,
-                        [[] for _ in trajectories])
+    sequence = Sequence(
+        [],
+        [[] for _ in trajectories],
+        [t.vehicle for t in trajectories],
+        fps,
+        [[] for _ in trajectories],
+    )
     for index in range(count):
         t = index / fps
         frame = background.copy()
