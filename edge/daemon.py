@@ -24,6 +24,7 @@ from edge.logs import plate_for_log, setup_logging
 from edge.pipeline import CameraPipeline, PlateReader
 from edge.record import PassRecord, to_payload
 from edge.source import CaptureThread, open_source
+from edge.types import Frame
 
 log = logging.getLogger(__name__)
 FRAME_WAIT_S = 0.5
@@ -33,6 +34,7 @@ class PassSink:
     """Where passes go: the spool + publisher, or stdout when MQTT is disabled."""
 
     def __init__(self, config: EdgeConfig, cameras: list[str]) -> None:
+        self.config = config
         self.publisher = None
         self.spool = None
         if config.mqtt.enabled:
@@ -47,18 +49,37 @@ class PassSink:
         if self.publisher is not None:
             self.publisher.start()
 
-    def submit(self, record: PassRecord) -> None:
-        payload = to_payload(record)
+    def submit(self, payload: dict[str, Any]) -> None:
         if self.publisher is not None:
             self.publisher.submit(payload)
         else:
             with self._lock:
                 print(json.dumps(payload), flush=True)
 
-    def stop(self, timeout: float) -> None:
-        if self.publisher is not None:
-            self.publisher.stop(timeout)
-            self.spool.close()
+    def drain(self, timeout: float) -> None:
+        """Give the publisher until `timeout` to deliver what is spooled, while connected.
+
+        Whatever is left stays in the spool for the next start: nothing is lost either way.
+        """
+        deadline = time.monotonic() + timeout
+        while self.spool is not None and self.spool.depth() and time.monotonic() < deadline:
+            if not self.publisher.connected and time.monotonic() > deadline - timeout / 2:
+                break
+            time.sleep(0.05)
+
+    def stop(self, timeout: float) -> str:
+        """Stop publishing; return one line for the operator saying where the reads went."""
+        if self.publisher is None:
+            return "MQTT disabled: passes printed only"
+        self.publisher.stop(timeout)
+        depth = self.spool.depth()
+        self.spool.close()
+        broker = f"{self.config.mqtt.host}:{self.config.mqtt.port}"
+        if depth:
+            why = self.publisher.last_error or "broker not reachable"
+            return (f"{depth} read(s) kept in the spool {self.spool.path}: not delivered to {broker} ({why}); "
+                    "they will be published when the broker is reachable")
+        return f"every read delivered to {broker}"
 
 
 class CameraWorker:
@@ -74,6 +95,7 @@ class CameraWorker:
         self.stopping = stopping
         self.thread = threading.Thread(target=self._run, name=f"process-{camera.name}", daemon=True)
         self.passes = 0
+        self.frame_errors = 0
 
     def start(self) -> None:
         self.capture.start()
@@ -83,17 +105,26 @@ class CameraWorker:
         try:
             while not self.stopping.is_set():
                 frame = self.capture.get(timeout=FRAME_WAIT_S)
-                if frame is None:
-                    if self.capture.finished:
-                        break
-                    self._emit(self.pipeline.process_idle(time.time()))
-                    continue
-                self._emit(self.pipeline.process(frame))
-                self._observe()
-        except Exception:
-            log.exception("camera %s: processing failed; closing its open tracks", self.camera.name)
+                if frame is None and self.capture.finished:
+                    break
+                self._step(frame)
         finally:
             self._emit(self.pipeline.finish())
+
+    def _step(self, frame: Frame | None) -> None:
+        """One frame (or an idle tick); a frame that breaks the pipeline is counted and skipped."""
+        try:
+            if frame is None:
+                self._emit(self.pipeline.process_idle(time.time()))
+                return
+            self._emit(self.pipeline.process(frame))
+            self._observe()
+        except Exception as exc:
+            self.frame_errors += 1
+            if self.frame_errors <= 3 or self.frame_errors % 100 == 0:
+                log.error("camera %s: frame %s failed (%s: %s); skipped (%d so far)", self.camera.name,
+                          getattr(frame, "index", "-"), type(exc).__name__, exc, self.frame_errors,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
 
     def _observe(self) -> None:
         reading = self.pipeline.last_reading
@@ -104,7 +135,7 @@ class CameraWorker:
 
     def _emit(self, records: list[PassRecord]) -> None:
         for record in records:
-            self.sink.submit(record)
+            self.sink.submit(to_payload(record))
             self.passes += 1
             self.metrics.passes.labels(self.camera.name, record.zone.event).inc()
             log.info("pass camera=%s plate=%s event=%s conf=%.2f frames=%d", self.camera.name,
@@ -114,7 +145,7 @@ class CameraWorker:
         stats = self.capture.stats()
         return {"state": stats.state, "fps": round(stats.fps, 2), "frames_in": stats.frames_in,
                 "frames_dropped": stats.frames_dropped, "frames_processed": self.pipeline.frames_processed,
-                "passes": self.passes, "last_error": stats.last_error}
+                "passes": self.passes, "frame_errors": self.frame_errors, "last_error": stats.last_error}
 
 
 class Daemon:
@@ -176,9 +207,10 @@ class Daemon:
             worker.thread.join(max(0.1, deadline - time.monotonic() - 2.0))
             if worker.thread.is_alive():
                 log.error("camera %s: processing did not finish before the shutdown deadline", worker.camera.name)
-        self.sink.stop(max(0.5, deadline - time.monotonic()))
+        self.sink.drain(max(0.0, deadline - time.monotonic() - 2.0))
+        outcome = self.sink.stop(max(0.5, deadline - time.monotonic()))
         self.http.stop()
-        log.info("stopped")
+        log.info("stopped: %s", outcome)
         return 0
 
 

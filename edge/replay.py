@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from edge import __version__
 from edge.config import CameraConfig, EdgeConfig
+from edge.daemon import PassSink
 from edge.errors import ConfigError, EdgeError
 from edge.imageio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_media, load_image
 from edge.pipeline import CameraPipeline, PlateReader
@@ -80,44 +80,13 @@ def _print_pass(payload: dict, json_lines: bool) -> None:
               f"{payload['confidence']:.2f}  {zone['event'] or '-':<7} frames={payload['frames']}", flush=True)
 
 
-class _Delivery:
-    """Spool + publisher for replay, with a closing summary of where the reads went."""
-
-    def __init__(self, config: EdgeConfig, camera: str) -> None:
-        from edge.publish import Publisher
-        from edge.spool import Spool
-
-        self.config = config
-        self.spool = Spool(config.spool.path, config.spool.max_bytes, config.spool.max_age_s)
-        self.publisher = Publisher(config.mqtt, config.unit.id, self.spool, [camera], __version__)
-        self.publisher.start()
-        self.submitted = 0
-
-    def submit(self, payload: dict) -> None:
-        self.publisher.submit(payload)
-        self.submitted += 1
-
-    def close(self) -> None:
-        deadline = time.monotonic() + DRAIN_WAIT_S
-        while self.spool.depth() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.publisher.stop(timeout=2.0)
-        depth = self.spool.depth()
-        mqtt = self.config.mqtt
-        broker = f"{mqtt.host}:{mqtt.port}"
-        if depth:
-            why = self.publisher.last_error or "broker unreachable"
-            print(f"edge: {depth} read(s) kept in the spool {self.config.spool.path}: not delivered to "
-                  f"{broker} ({why}); they will be published when a broker is reachable", file=sys.stderr)
-        else:
-            print(f"edge: {self.submitted} read(s) published to {broker}", file=sys.stderr)
-        self.spool.close()
-
-
 def replay(config: EdgeConfig, path: Path, speed: float | None, json_lines: bool, publish: bool) -> int:
     inputs = _inputs(path)
     reader = PlateReader(config)
-    delivery = _Delivery(config, replay_camera(config, path).name) if publish and config.mqtt.enabled else None
+    sink = None
+    if publish and config.mqtt.enabled:
+        sink = PassSink(config, [replay_camera(config, path).name])
+        sink.start()
     failed = passes = 0
     progress = _progress(inputs)
     try:
@@ -129,14 +98,15 @@ def replay(config: EdgeConfig, path: Path, speed: float | None, json_lines: bool
                     payload = to_payload(record)
                     _print_pass(payload, json_lines)
                     passes += 1
-                    if delivery is not None:
-                        delivery.submit(payload)
+                    if sink is not None:
+                        sink.submit(payload)
             except EdgeError as exc:
                 print(f"edge: {item}: {exc}", file=sys.stderr)
                 failed += 1
     finally:
-        if delivery is not None:
-            delivery.close()
+        if sink is not None:
+            sink.drain(DRAIN_WAIT_S)
+            print(f"edge: {sink.stop(2.0)}", file=sys.stderr)
     print(f"edge: {passes} pass(es) from {len(inputs)} input(s)", file=sys.stderr)
     return 1 if failed else 0
 
