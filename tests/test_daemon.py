@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from edge.record import validate_payload
-from tests.mqtt_broker import Broker, Collector, free_port
+from mqtt_broker import Broker, Collector, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQUENCES = ROOT / "sample_images" / "sequences"
