@@ -6,10 +6,12 @@ unsent passes with QoS 1 through a bounded in-flight window and deletes a pass f
 spool only when its PUBACK arrives. A pass whose PUBACK never came (outage, crash) is
 sent again, so subscribers may see a duplicate, always with the same `id`.
 
-Ordering after an outage: paho keeps unacknowledged publishes and resends them itself
-right after a successful CONNACK. The birth status message is published from
-`on_connect`, i.e. before that resend, and new passes are released only once the birth
-is acknowledged, so they can never overtake the resent ones.
+Ordering after an outage: on every (re)connect paho's own copies of unacknowledged
+publishes are dropped and the drain starts again from the head of the spool, so passes
+go out oldest-first on each connection and a resend can never overtake a newer pass.
+Each connection is an "epoch"; an acknowledgement only deletes a pass if it belongs to
+the epoch the drain is publishing in, so a message id reused after a reconnect can never
+delete the wrong pass.
 
 Status (retained, `{prefix}/{unit}/status`): a birth message with state `online` on
 every connect, the same message refreshed with health every `health_interval_s`, a
@@ -182,13 +184,16 @@ class Publisher:
         self._status_topic = status_topic(mqtt_config.topic_prefix, unit_id)
         self._started_at = clock()
         self._health_source: Callable[[], dict[str, Any]] | None = None
-        # Shared with paho's thread: plain attribute writes, a deque and Events only, so a
-        # paho callback never waits on a lock we might hold while calling into paho.
-        self._acks: deque[tuple[int, ReasonCode | None]] = deque()
+        # Shared with paho's thread. `_lock` makes "is this still the current connection?"
+        # and the publish one step; only on_connect takes it on paho's side (paho holds no
+        # lock of its own there). on_publish and on_disconnect use the deque and plain
+        # attribute writes, because paho calls them holding its own locks.
+        self._lock = threading.Lock()
+        self._acks: deque[tuple[int, int, ReasonCode | None]] = deque()  # (epoch, mid, reason)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._connected = False
-        self._ready = False
+        self._epoch = 0
         self._birth_mid: int | None = None
         self._attempt = 0
         self._attempt_explained = False  # an error naming this attempt's failure was recorded
@@ -196,6 +201,7 @@ class Publisher:
         self._last_error_at: float | None = None
         self._last_error_logged = float("-inf")
         # Owned by the drain thread (and by stop() once that thread has exited).
+        self._drain_epoch = 0
         self._pending: dict[int, int | None] = {}  # mid -> spool seq (None: a status message)
         self._early: dict[int, ReasonCode | None] = {}  # acks that beat publish() returning
         self._reads_in_flight = 0
@@ -326,8 +332,8 @@ class Publisher:
         halfway = time.monotonic() + (deadline - time.monotonic()) / 2
         self._wait_until(lambda: self._reads_in_flight == 0, halfway)  # fewer duplicates next start
         clean = False
-        if self._connected:
-            mid = self._publish_status(self._offline("stopped"))
+        mid = self._publish_status(self._offline("stopped"))
+        if mid is not None:
             clean = self._wait_until(lambda: mid not in self._pending, deadline)
         self._client.disconnect()
         self._client.loop_stop()
@@ -339,7 +345,6 @@ class Publisher:
 
     def _run(self) -> None:
         next_health = next_expire = time.monotonic()
-        was_ready = False
         while not self._stopping.is_set():
             try:
                 self._settle_acks()
@@ -347,16 +352,15 @@ class Publisher:
                 if now >= next_expire:
                     self._spool.expire()
                     next_expire = now + _EXPIRE_EVERY_S
-                ready = self._connected and self._ready
-                if ready and not was_ready:
+                if self._connected and self._epoch != self._drain_epoch:
+                    self._resync()
                     next_health = now + self._config.health_interval_s  # the birth was the first
-                was_ready = ready
-                if ready:
+                if self._connected:
                     self._fill_window(now)
                     if now >= next_health:
                         self._publish_status(self.health())
                         next_health = now + self._config.health_interval_s
-                wait = min(next_expire, next_health if ready else next_expire) - now
+                wait = min(next_expire, next_health if self._connected else next_expire) - now
                 if self._retry:
                     wait = min(wait, self._retry_at - now)
             except Exception:  # keep draining: the spool still holds everything
@@ -364,6 +368,15 @@ class Publisher:
                 wait = 1.0
             self._wake.wait(max(0.01, wait))
             self._wake.clear()
+
+    def _resync(self) -> None:
+        """A new connection: paho dropped its copies, so resend from the spool's head."""
+        self._drain_epoch = self._epoch
+        self._pending.clear()
+        self._early.clear()
+        self._retry.clear()
+        self._reads_in_flight = 0
+        self._cursor = 0
 
     def _fill_window(self, now: float) -> None:
         """Publish the oldest unsent passes until `inflight` are awaiting a PUBACK."""
@@ -382,30 +395,38 @@ class Publisher:
             self._cursor = entry.seq
 
     def _publish_read(self, seq: int, key: str, topic: str, payload: bytes) -> bool:
-        pass_id = key.removesuffix(PREVIEW_SUFFIX)
-        info = self._client.publish(topic, payload, qos=1, retain=False,
-                                    properties=self._properties(pass_id, expiry=True))
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-            return False  # paho did not keep it; it stays in the spool for the next pass
-        # NO_CONN is fine: paho keeps QoS 1 messages and sends them after reconnecting.
-        self._pending[info.mid] = seq
+        mid = self._publish_current(topic, payload, False, self._properties(key.removesuffix(PREVIEW_SUFFIX), True))
+        if mid is None:
+            return False  # not sent; it stays in the spool for the next connection
+        self._pending[mid] = seq
         self._reads_in_flight += 1
         self._published += 1
-        self._match_early(info.mid)
+        self._match_early(mid)
         return True
 
-    def _publish_status(self, status: dict[str, Any]) -> int:
-        info = self._client.publish(self._status_topic, encode_json(status), qos=1, retain=True,
-                                    properties=self._properties())
-        self._pending[info.mid] = None
-        self._match_early(info.mid)
-        return info.mid
+    def _publish_status(self, status: dict[str, Any]) -> int | None:
+        mid = self._publish_current(self._status_topic, encode_json(status), True, self._properties())
+        if mid is not None:
+            self._pending[mid] = None
+            self._match_early(mid)
+        return mid
+
+    def _publish_current(self, topic: str, payload: bytes, retain: bool, properties: Properties | None) -> int | None:
+        """Publish on the connection the drain is synced to; None if that connection is gone."""
+        with self._lock:
+            if not self._connected or self._epoch != self._drain_epoch:
+                return None
+            info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
+        # NO_CONN (the link just died) is fine: the next on_connect drops paho's copy and
+        # the pass is resent from the spool. QUEUE_SIZE means paho did not keep it at all.
+        return None if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE else info.mid
 
     def _settle_acks(self) -> None:
         """Turn PUBACKs into spool deletes, one transaction per batch."""
         while self._acks:
-            mid, reason = self._acks.popleft()
-            self._early[mid] = reason
+            epoch, mid, reason = self._acks.popleft()
+            if epoch == self._drain_epoch:  # an older connection's ack: that pass is resent anyway
+                self._early[mid] = reason
         delivered: list[int] = []
         for mid in [m for m in self._early if m in self._pending]:
             seq, reason = self._pending.pop(mid), self._early.pop(mid)
@@ -448,31 +469,32 @@ class Publisher:
             self._set_error(describe_refusal(reason))
             self._attempt_explained = True
             return
-        self._connected, self._attempt = True, 0
+        self._attempt = 0
         self._last_error = self._last_error_at = None
         self._last_error_logged = float("-inf")
-        # Published before paho resends its unacknowledged passes (it does so right after
-        # this callback); passes queue behind the birth's PUBACK. See module docstring.
-        self._birth_mid = client.publish(self._status_topic, encode_json(self.health()), qos=1, retain=True,
-                                         properties=self._properties()).mid
+        birth = encode_json({**self.health(), "connected": True})
+        with self._lock:
+            client.drop_out_messages()  # the drain resends from the spool, in order
+            self._epoch += 1
+            self._connected = True
+            self._birth_mid = client.publish(self._status_topic, birth, qos=1, retain=True,
+                                             properties=self._properties()).mid
+        self._wake.set()
         log.info("connected to MQTT broker %s:%d", self._config.host, self._config.port)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode | None,
                     properties: Any) -> None:
-        if mid == self._birth_mid:
-            if reason is not None and reason.is_failure:
-                self._set_error(f"MQTT broker refused the status message: {str(reason).lower()} "
-                                f"(check the broker ACL allows publishing to {self._status_topic})")
-            self._ready = True
-        else:
-            self._acks.append((mid, reason))
-        self._wake.set()
+        if mid != self._birth_mid:
+            self._acks.append((self._epoch, mid, reason))
+            self._wake.set()
+        elif reason is not None and reason.is_failure:
+            self._set_error(f"MQTT broker refused the status message: {str(reason).lower()} "
+                            f"(check the broker ACL allows publishing to {self._status_topic})")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Any) -> None:
         was_connected = self._connected
-        self._connected = self._ready = False
-        self._birth_mid = None
+        self._connected = False
         explained, self._attempt_explained = self._attempt_explained, False
         if self._stopping.is_set():
             return

@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 ROW_OVERHEAD = 48
 _DROP_LOG_INTERVAL_S = 60.0
 _VACUUM_PAGES = 256  # only shrink the file once a drained backlog left >= 1 MiB free
+# AUTOINCREMENT: a plain INTEGER PRIMARY KEY reuses the highest seq once that row is
+# deleted, and the publisher's "everything after seq N" cursor would then skip a pass.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,

@@ -21,8 +21,6 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
@@ -86,7 +84,7 @@ class Broker:
 
     def _config(self, pki: Pki | None, require_certificate: bool) -> str:
         lines = [f"user {getpass.getuser()}", "persistence true", f"persistence_location {self.workdir}/",
-                 "autosave_interval 1", "max_queued_messages 0", "log_dest stderr",
+                 "autosave_interval 1", "max_queued_messages 0", "max_inflight_messages 1000", "log_dest stderr",
                  "log_type error", "log_type warning", "log_type notice"]
         if self.users:
             passwd = self.workdir / "passwd"
@@ -149,21 +147,23 @@ class Collector:
     """Subscribes to everything with QoS 1 and a persistent session, recording every message."""
 
     def __init__(self, port: int, username: str | None = None, password: str | None = None,
-                 client_id: str = "test-collector") -> None:
+                 client_id: str = "test-collector", v5: bool = False) -> None:
         self.messages: list[tuple[str, dict[str, Any], Any]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
+        # MQTT 3.1.1 with clean_session=False: mosquitto 2.0 restores these sessions after a
+        # restart, while a v5 session with an expiry interval did not survive one in testing.
+        # v5=True (no persistent session) is for tests that inspect MQTT 5 properties.
         self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
-                                   protocol=mqtt.MQTTv5)
+                                   protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+                                   clean_session=None if v5 else False)
         if username:
             self._client.username_pw_set(username, password)
         self._client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]
         self._client.on_connect = lambda c, u, f, rc, p: c.subscribe("#", qos=1)
         self._client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
         self._client.on_message = self._on_message
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 3600
-        self._client.connect_async("127.0.0.1", port, keepalive=5, properties=props)
+        self._client.connect_async("127.0.0.1", port, keepalive=5)
         self._client.loop_start()
         if not self._subscribed.wait(10):
             raise RuntimeError("collector could not subscribe")
