@@ -120,3 +120,25 @@ def test_check_config_bad_file_exits_2_with_one_line_per_problem(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "mqtt.port" in result.stderr
+
+
+def _keys(model, prefix=""):
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        yield name
+        for arg in (field.annotation, *getattr(field.annotation, "__args__", ())):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                yield from _keys(arg)
+            for inner in getattr(arg, "__args__", ()):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    yield from _keys(inner)
+
+
+def test_example_site_documents_every_key():
+    """The annotated example is the configuration reference: no key may be missing from it."""
+    from edge.config import EdgeConfig
+
+    text = (ROOT / "config" / "example-site.yaml").read_text()
+    undocumented = sorted({k for k in _keys(EdgeConfig) if f"{k}:" not in text} - {"password"})
+    assert not undocumented, f"keys missing from config/example-site.yaml: {undocumented}"
