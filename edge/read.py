@@ -1,0 +1,190 @@
+"""Read the characters on plate crops with the fine-tuned easyocr recogniser.
+
+The network (models/plate_rec.*) is loaded through easyocr's custom-model mechanism so
+the shipped files are a standard easyocr recogniser, but preprocessing and CTC decoding
+are done here: the training tool imports `preprocess` from this module, so what the
+network sees at run time is exactly what it was trained on, and the decoder keeps the
+per-character probabilities that multi-frame voting needs (easyocr's API drops them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import yaml
+
+from edge.config import RecogniserConfig
+from edge.errors import ModelError
+from edge.types import PlateCandidate
+
+log = logging.getLogger(__name__)
+
+MIN_CROP_SIDE = 4  # pixels; anything smaller carries no readable character
+
+
+@dataclass(slots=True)
+class RawRead:
+    """Greedy CTC reading of one crop, before plate-format post-processing.
+
+    `char_probs` has one row per character of `text`: the distribution over the
+    recogniser's alphabet (blank excluded, rows sum to 1) at the frame that emitted it.
+    `confidence` is the product of the emitted characters' probabilities, an estimate of
+    the chance that the whole string is right rather than an average that hides one bad
+    character.
+    """
+
+    text: str
+    confidence: float
+    char_probs: np.ndarray
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_model(model_dir: Path, network: str) -> dict:
+    """Check the weights against MANIFEST.json before torch unpickles them.
+
+    Returns the manifest entry. A truncated copy or a swapped file must stop start-up with
+    one clear line, not load silently and misread plates.
+    """
+    weights = model_dir / f"{network}.pth"
+    manifest_path = model_dir / "MANIFEST.json"
+    for path in (weights, manifest_path, model_dir / f"{network}.yaml", model_dir / f"{network}.py"):
+        if not path.is_file():
+            raise ModelError(f"recogniser model file not found: {path}")
+    try:
+        entry = json.loads(manifest_path.read_text())["files"][weights.name]
+    except (ValueError, KeyError, TypeError):
+        raise ModelError(f"{manifest_path}: no valid entry for {weights.name}") from None
+    actual = file_sha256(weights)
+    if actual != entry.get("sha256"):
+        raise ModelError(f"{weights}: sha256 {actual[:12]}... does not match MANIFEST.json "
+                         f"({str(entry.get('sha256'))[:12]}...): file is corrupt or was replaced")
+    return entry
+
+
+def load_spec(model_dir: Path, network: str) -> tuple[int, int, str]:
+    """Input height, width and alphabet from the network's easyocr YAML."""
+    spec = yaml.safe_load((model_dir / f"{network}.yaml").read_text())
+    return int(spec["imgH"]), int(spec["imgW"]), str(spec["character_list"])
+
+
+def _grey_resized(crop: np.ndarray, height: int, width: int) -> np.ndarray:
+    image = crop if crop.dtype == np.uint8 else np.clip(crop, 0, 255).astype(np.uint8)
+    if image.ndim == 3:
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        image = image[:, :, 0] if image.shape[2] == 1 else cv2.cvtColor(image, code)
+    shrink = image.shape[1] > width and image.shape[0] > height
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def preprocess(crops: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """Crops (BGR or grey, any size) -> float32 batch (N, 1, height, width) in about [-1, 1].
+
+    Every crop is stretched to the same fixed size rather than padded: plates are 2:1 (US)
+    to 4.7:1 (EU), so stretching gives short US plates as many CTC frames as long EU ones,
+    and a crop's result cannot depend on which other crops share its batch. Contrast is
+    stretched per crop (2nd-98th percentile) so dim, hazy and IR crops look alike.
+    """
+    grey = np.stack([_grey_resized(crop, height, width) for crop in crops]).astype(np.float32)
+    low = np.percentile(grey, 2, axis=(1, 2), keepdims=True)
+    high = np.percentile(grey, 98, axis=(1, 2), keepdims=True)
+    scaled = (grey - low) / np.maximum(high - low, 32.0)
+    return (np.clip(scaled, -0.25, 1.25) * 2.0 - 1.0)[:, None]
+
+
+def ctc_greedy(probs: np.ndarray, characters: list[str]) -> RawRead:
+    """Greedy CTC decode of one crop's (frames, classes) softmax; class 0 is the blank.
+
+    The best class per frame is taken, then repeats and blanks are dropped; each kept
+    character remembers its frame's distribution for `char_probs`.
+    """
+    best = probs.argmax(axis=1)
+    emitted = np.flatnonzero((best != 0) & (best != np.concatenate(([0], best[:-1]))))
+    classes = best[emitted]
+    chars = probs[emitted, 1:]
+    char_probs = chars / np.maximum(chars.sum(axis=1, keepdims=True), 1e-12)
+    confidence = float(np.prod(probs[emitted, classes])) if len(classes) else 0.0
+    return RawRead("".join(characters[c] for c in classes), confidence, char_probs.astype(np.float32))
+
+
+def rectify(image: np.ndarray, candidate: PlateCandidate, pad: float = 0.08) -> np.ndarray:
+    """Cut the candidate out of the frame with a margin of `pad` x its size on each side.
+
+    With a `quad` the plate is warped to a front-on rectangle (skewed plates read better
+    when their rows are horizontal); otherwise the axis-aligned box is cropped.
+    """
+    if candidate.quad is not None:
+        return _warp_quad(image, np.asarray(candidate.quad, np.float32).reshape(4, 2), pad)
+    box = candidate.box
+    mx, my = int(round(box.w * pad)), int(round(box.h * pad))
+    x0, y0 = max(0, box.x - mx), max(0, box.y - my)
+    x1 = min(image.shape[1], box.x + box.w + mx)
+    y1 = min(image.shape[0], box.y + box.h + my)
+    return image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].copy()
+
+
+def _warp_quad(image: np.ndarray, quad: np.ndarray, pad: float) -> np.ndarray:
+    tl, tr, br, bl = quad
+    across = ((tr - tl) + (br - bl)) / 2.0
+    down = ((bl - tl) + (br - tr)) / 2.0
+    out_w = max(2, int(round(np.linalg.norm(across) * (1 + 2 * pad))))
+    out_h = max(2, int(round(np.linalg.norm(down) * (1 + 2 * pad))))
+    grown = np.array([tl - pad * (across + down), tr + pad * (across - down),
+                      br + pad * (across + down), bl - pad * (across - down)], np.float32)
+    target = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], np.float32)
+    matrix = cv2.getPerspectiveTransform(grown, target)
+    return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class PlateRecogniser:
+    """The plate-text network, verified against its manifest and loaded once."""
+
+    def __init__(self, config: RecogniserConfig) -> None:
+        model_dir = Path(config.model_dir)
+        self.manifest = verify_model(model_dir, config.network)
+        self.height, self.width, _ = load_spec(model_dir, config.network)
+        self.batch_size = config.batch_size
+        torch.set_num_threads(config.threads)
+        self._model, self._characters = _load_easyocr(model_dir, config.network)
+        self.alphabet = "".join(self._characters[1:])
+
+    def recognise(self, crops: list[np.ndarray]) -> list[RawRead]:
+        """Read every crop of a frame; one forward pass per `batch_size` crops."""
+        usable = [i for i, crop in enumerate(crops) if min(crop.shape[:2]) >= MIN_CROP_SIDE]
+        reads = [RawRead("", 0.0, np.zeros((0, len(self.alphabet)), np.float32)) for _ in crops]
+        for start in range(0, len(usable), self.batch_size):
+            chunk = usable[start:start + self.batch_size]
+            batch = torch.from_numpy(preprocess([crops[i] for i in chunk], self.height, self.width))
+            with torch.inference_mode():
+                probs = torch.softmax(self._model(batch).float(), dim=2).numpy()
+            for index, row in zip(chunk, probs):
+                reads[index] = ctc_greedy(row, self._characters)
+        return reads
+
+
+def _load_easyocr(model_dir: Path, network: str) -> tuple[torch.nn.Module, list[str]]:
+    """Build the network the way easyocr does for a custom `recog_network`, offline."""
+    import easyocr  # heavy import (torchvision, scipy); only when a recogniser is built
+
+    try:
+        reader = easyocr.Reader(["en"], gpu=False, recog_network=network, detector=False,
+                                download_enabled=False, model_storage_directory=str(model_dir),
+                                user_network_directory=str(model_dir), verbose=False, quantize=False)
+    except (OSError, RuntimeError, KeyError, ValueError, ImportError) as exc:
+        raise ModelError(f"{model_dir / (network + '.pth')}: cannot load recogniser: {exc}") from None
+    model = reader.recognizer.eval()
+    log.info("recogniser %s loaded from %s", network, model_dir)
+    return model, list(reader.converter.character)

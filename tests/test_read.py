@@ -1,0 +1,138 @@
+"""The shipped plate recogniser: integrity checks, reading accuracy, batching, odd input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import RecogniserConfig
+from edge.errors import ModelError
+from edge.read import PlateRecogniser, RawRead, rectify
+from edge.synth.render import degrade, random_plate
+from edge.types import Box, PlateCandidate
+
+MODELS = Path(__file__).parents[1] / "models"
+DATASETS = Path(__file__).parents[1].parent / "shared/datasets"
+MODEL_FILES = ("plate_rec.pth", "plate_rec.yaml", "plate_rec.py", "MANIFEST.json")
+
+
+@pytest.fixture(scope="module")
+def recogniser() -> PlateRecogniser:
+    return PlateRecogniser(RecogniserConfig(model_dir=MODELS, threads=2))
+
+
+def synthetic_plates(count: int, seed: int, strength: float) -> tuple[list[np.ndarray], list[str]]:
+    rng = np.random.default_rng(seed)
+    crops, texts = [], []
+    for _ in range(count):
+        image, text, _style = random_plate(rng)
+        crops.append(degrade(image, rng, strength))
+        texts.append(text)
+    return crops, texts
+
+
+def copy_models(target: Path) -> Path:
+    for name in MODEL_FILES:
+        shutil.copy(MODELS / name, target / name)
+    return target
+
+
+def test_reads_synthetic_plates(recogniser: PlateRecogniser) -> None:
+    crops, texts = synthetic_plates(50, seed=20240601, strength=0.4)
+    reads = recogniser.recognise(crops)
+    exact = sum(read.text == text for read, text in zip(reads, texts)) / len(texts)
+    assert exact >= 0.9, f"only {exact:.0%} of synthetic plates read exactly"
+
+
+def test_read_carries_per_character_distributions(recogniser: PlateRecogniser) -> None:
+    crops, _ = synthetic_plates(4, seed=7, strength=0.2)
+    for read in recogniser.recognise(crops):
+        assert read.char_probs.shape == (len(read.text), len(recogniser.alphabet))
+        np.testing.assert_allclose(read.char_probs.sum(axis=1), 1.0, rtol=1e-4)
+        best = "".join(recogniser.alphabet[i] for i in read.char_probs.argmax(axis=1))
+        assert best == read.text
+        assert 0.0 < read.confidence <= 1.0
+
+
+@pytest.mark.skipif(not (DATASETS / "openalpr-us-platecrops").is_dir(), reason="shared datasets not present")
+def test_reads_held_out_real_crops(recogniser: PlateRecogniser) -> None:
+    """The 10% of the training-allowed crops the training tool holds out (file-hash split)."""
+    import hashlib
+
+    folder = DATASETS / "openalpr-us-platecrops"
+    with (folder / "labels.csv").open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle)
+                if int(hashlib.sha1(row["file"].encode()).hexdigest(), 16) % 10 == 0]
+    reads = recogniser.recognise([cv2.imread(str(folder / row["file"])) for row in rows])
+    exact = sum(read.text == row["plate"] for read, row in zip(reads, rows)) / len(rows)
+    assert exact >= 0.6, f"only {exact:.0%} of held-out real crops read exactly"
+
+
+def test_batch_of_one_matches_batch_of_eight(recogniser: PlateRecogniser) -> None:
+    crops, _ = synthetic_plates(8, seed=11, strength=0.6)
+    together = recogniser.recognise(crops)
+    alone = [recogniser.recognise([crop])[0] for crop in crops]
+    assert [read.text for read in together] == [read.text for read in alone]
+    np.testing.assert_allclose([r.confidence for r in together], [r.confidence for r in alone], rtol=1e-4, atol=1e-6)
+
+
+def test_odd_crops_do_not_crash(recogniser: PlateRecogniser) -> None:
+    crops, _ = synthetic_plates(1, seed=3, strength=0.3)
+    grey = cv2.cvtColor(crops[0], cv2.COLOR_BGR2GRAY)
+    odd = [grey, cv2.cvtColor(crops[0], cv2.COLOR_BGR2BGRA), grey[..., None], crops[0].astype(np.float32),
+           np.zeros((0, 0, 3), np.uint8), np.zeros((1, 1), np.uint8), np.full((3, 400, 3), 200, np.uint8),
+           np.full((500, 6, 3), 90, np.uint8), crops[0][:12, :30]]
+    reads = recogniser.recognise(odd)
+    assert len(reads) == len(odd) and all(isinstance(read, RawRead) for read in reads)
+    assert reads[0].text == reads[1].text == reads[2].text == reads[3].text
+    assert reads[4].text == reads[5].text == "" and reads[4].confidence == 0.0
+    assert recogniser.recognise([]) == []
+
+
+def test_checksum_mismatch_is_a_model_error(tmp_path: Path) -> None:
+    weights = copy_models(tmp_path) / "plate_rec.pth"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match MANIFEST"):
+        PlateRecogniser(RecogniserConfig(model_dir=tmp_path))
+
+
+@pytest.mark.parametrize("missing", MODEL_FILES)
+def test_missing_file_is_a_model_error(tmp_path: Path, missing: str) -> None:
+    (copy_models(tmp_path) / missing).unlink()
+    with pytest.raises(ModelError, match="not found"):
+        PlateRecogniser(RecogniserConfig(model_dir=tmp_path))
+
+
+def test_manifest_without_entry_is_a_model_error(tmp_path: Path) -> None:
+    (copy_models(tmp_path) / "MANIFEST.json").write_text(json.dumps({"files": {}}))
+    with pytest.raises(ModelError, match="no valid entry"):
+        PlateRecogniser(RecogniserConfig(model_dir=tmp_path))
+
+
+def test_rectify_box_adds_margin_and_clips_to_frame() -> None:
+    frame = np.arange(100 * 200, dtype=np.uint32).reshape(100, 200).astype(np.uint8)
+    inside = rectify(frame, PlateCandidate(Box(50, 40, 100, 20), 0.9), pad=0.1)
+    assert inside.shape == (24, 120)
+    np.testing.assert_array_equal(inside, frame[38:62, 40:160])
+    edge = rectify(frame, PlateCandidate(Box(150, 90, 60, 20), 0.9), pad=0.1)
+    assert edge.shape == (12, 56)  # right and bottom margins cut off by the frame edge
+
+
+def test_rectify_quad_unwarps_a_skewed_plate(recogniser: PlateRecogniser) -> None:
+    rng = np.random.default_rng(5)
+    plate, text, _style = random_plate(rng)
+    h, w = plate.shape[:2]
+    quad = np.array([[120, 90], [120 + w * 0.8, 60], [120 + w * 0.8, 60 + h * 0.95], [120, 90 + h * 0.8]], np.float32)
+    matrix = cv2.getPerspectiveTransform(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32), quad)
+    frame = cv2.warpPerspective(plate, matrix, (720, 400), borderValue=(60, 70, 80))
+    crop = rectify(frame, PlateCandidate(Box(120, 60, int(w * 0.8), int(h * 0.95) + 30), 0.9, quad=quad), pad=0.05)
+    assert abs(crop.shape[1] / crop.shape[0] - (w * 0.8) / (h * 0.875)) < 0.1
+    assert recogniser.recognise([crop])[0].text == text

