@@ -154,6 +154,23 @@ def describe_refusal(reason: ReasonCode) -> str:
     return f"MQTT broker refused: {text}" + (f" ({hint})" if hint else "")
 
 
+def apply_security(client: mqtt.Client, config: MqttConfig, password: str | None) -> None:
+    """Credentials and TLS (CA, optional client certificate, hostname verification on)."""
+    if config.username:
+        client.username_pw_set(config.username, password)
+    tls = config.tls
+    if tls is False:
+        return
+    try:
+        client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                       certfile=str(tls.cert_file) if tls.cert_file else None,
+                       keyfile=str(tls.key_file) if tls.key_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"mqtt.tls: cannot load the CA or client certificate/key: {exc}") from None
+    client.tls_insecure_set(False)
+
+
 class _Client(mqtt.Client):
     """paho's client, reporting *why* a (re)connect failed: paho's own loop swallows the
     exception (TLS verify, refused, DNS), and an operator needs the cause."""
@@ -222,10 +239,7 @@ class Publisher:
                          client_id=cfg.client_id or f"edge-{self._unit}",
                          protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
                          clean_session=None if v5 else True)
-        if cfg.username:
-            client.username_pw_set(cfg.username, password)
-        if cfg.tls is not False:
-            self._configure_tls(client)
+        apply_security(client, cfg, password)
         client.max_inflight_messages_set(cfg.inflight + 8)  # room for status messages beside reads
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_min_s)  # type: ignore[arg-type]
         will_props = None
@@ -241,18 +255,6 @@ class Publisher:
         client.on_log = self._on_log
         client.on_connect_error = self._on_connect_error
         return client
-
-    def _configure_tls(self, client: mqtt.Client) -> None:
-        tls = self._config.tls
-        assert tls is not False
-        try:
-            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                           certfile=str(tls.cert_file) if tls.cert_file else None,
-                           keyfile=str(tls.key_file) if tls.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(f"mqtt.tls: cannot load the CA or client certificate/key: {exc}") from None
-        client.tls_insecure_set(False)  # hostname verification stays on
 
     def _properties(self, pass_id: str | None = None, expiry: bool = False) -> Properties | None:
         if self._config.protocol != "5":
@@ -487,7 +489,9 @@ class Publisher:
         if mid != self._birth_mid:
             self._acks.append((self._epoch, mid, reason))
             self._wake.set()
-        elif reason is not None and reason.is_failure:
+            return
+        self._birth_mid = None  # mids wrap at 65535; a later read may reuse this one
+        if reason is not None and reason.is_failure:
             self._set_error(f"MQTT broker refused the status message: {str(reason).lower()} "
                             f"(check the broker ACL allows publishing to {self._status_topic})")
 

@@ -7,6 +7,7 @@ losses are not, except passes the spool's size bound dropped, which must be coun
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from edge.errors import ConfigError
 from edge.publish import Publisher, encode_json, read_topic
 from edge.record import validate_payload
 from edge.spool import Spool, row_size
+from edge.tail import tail
 from tests.mqtt_broker import Broker, Collector, Pki, make_payload, make_pki
 
 pytestmark = pytest.mark.slow
@@ -321,3 +323,39 @@ def test_plaintext_off_the_box_is_refused_unless_allowed(tmp_path: Path, caplog:
         Publisher(MqttConfig(host="192.0.2.7", allow_plaintext=True), UNIT, spool, [CAMERA], "test")
     assert any("unencrypted" in r.getMessage() for r in caplog.records)
     Publisher(MqttConfig(host="127.0.0.1"), UNIT, spool, [CAMERA], "test")  # loopback is fine
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_tail_shows_live_passes(tmp_path: Path, json_lines: bool) -> None:
+    broker = Broker(tmp_path / "broker").start()
+    spool = open_spool(tmp_path)
+    publisher = new_publisher(spool, broker.port)
+    out = io.StringIO()
+    result: list[int] = []
+    viewer = threading.Thread(target=lambda: result.append(
+        tail(MqttConfig(port=broker.port), UNIT, json_lines, out=out, limit=3, timeout_s=15)))
+    viewer.start()
+    sent = []
+    try:
+        while viewer.is_alive() and len(sent) < 60:  # until tail has subscribed and seen three
+            sent.append(make_payload(len(sent)))
+            publisher.submit(sent[-1])
+            time.sleep(0.2)
+        viewer.join()
+        assert result == [3]
+        lines = out.getvalue().splitlines()
+        by_id = {p["id"]: p for p in sent}
+        if json_lines:
+            shown = [json.loads(line) for line in lines]
+            assert all(p == by_id[p["id"]] for p in shown)
+        else:
+            header, *rows = lines
+            assert header.split() == ["TIME", "UNIT", "CAMERA", "PLATE", "CONF", "EVENT"]
+            plates = [p["plate"] for p in sent]
+            for row in rows:
+                _, unit, camera, plate, conf, event = row.split()[1:]
+                assert (unit, camera, conf, event) == (UNIT, CAMERA, "0.93", "entry") and plate in plates
+                assert len(row.split("  ")[0]) == 23  # columns stay aligned
+        publisher.stop(3)
+    finally:
+        broker.kill()
