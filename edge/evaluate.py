@@ -21,6 +21,7 @@ from edge.config import EdgeConfig
 from edge.errors import ConfigError, EdgeError
 from edge.imageio import VIDEO_SUFFIXES, load_image
 from edge.types import Box
+from edge.vote import edit_distance
 
 
 @dataclass(slots=True)
@@ -41,16 +42,6 @@ def load_labels(dataset: Path) -> dict[str, list[Label]]:
                 box = Box(*(int(float(row[k])) for k in ("x", "y", "w", "h")))
             labels[row["file"]].append(Label(row["plate"].strip().upper(), box))
     return dict(labels)
-
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
 
 
 def char_accuracy(truth: str, reads: list[str]) -> float:
