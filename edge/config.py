@@ -132,9 +132,15 @@ class PlatesConfig(_Strict):
 
 
 class LocaliserConfig(_Strict):
+    """Plate localiser. Frames wider than `work_width` are shrunk first; text rows are
+    proposed on a `proposal_width` copy (cheap) and the best `max_proposals` are checked at
+    working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost."""
+
     min_plate_width: int = Field(default=40, ge=16, le=2000)
     max_candidates: int = Field(default=8, ge=1, le=64)
     work_width: int = Field(default=1280, ge=320, le=4096)
+    proposal_width: int = Field(default=640, ge=160, le=4096)
+    max_proposals: int = Field(default=40, ge=1, le=500)
 
 
 class RecogniserConfig(_Strict):

@@ -1,0 +1,555 @@
+"""Plate localiser: finds plate-shaped rows of characters with whole-array operations.
+
+Why characters rather than plate outlines: a plate's border is often missing (white plate on
+a white van, a dark frame, dirt), but a plate always carries a short row of 4-9 glyphs of
+one height on one baseline. Glyphs are connected components of a local-contrast threshold
+(dark-on-light and light-on-dark), filtered to glyph shapes and linked into rows with array
+maths; a row's fitted baseline gives the skew quad the reader rectifies with.
+
+Two passes keep the cost per frame flat. Connected components cost per pixel, so a coarse
+pass runs on a small copy of the frame (and a pyramid above it for big plates) and proposes
+text rows, even ones whose small glyphs have blurred together. The fine pass cuts every
+proposal from the working image, rescales it so its glyphs are about `_FINE_TEXT_H` pixels
+tall (enlarging small plates separates touching glyphs), packs the cuts into one mosaic and
+finds and groups glyphs there in one go. Nothing loops over pixels; Python loops only over
+proposals to cut and paste them, and over the final candidates (NMS).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.config import LocaliserConfig
+from edge.types import Box, PlateCandidate
+
+log = logging.getLogger(__name__)
+
+_MIN_SIDE = 24  # smaller images cannot hold a readable plate
+_WINDOW = 15  # local-mean window: wider than any stroke searched at a level
+_CONTRAST = 7  # grey levels a glyph pixel must differ from its local mean
+_RULE_KERNEL = np.ones((1, 27), np.uint8)  # longer than any glyph's horizontal stroke
+_COARSE_WINDOW = 9  # local-mean window on the coarse pyramid: small glyphs need a tight one
+_COARSE_CHAR_H = (4, 18)  # glyph heights searched on the coarse image (its pixels)
+_COARSE_CHAR_H_UPPER = 9  # pyramid levels above it only look for glyphs too big below
+_MIN_LEVEL_WIDTH = 48
+_BLOB_H = (6, 24)  # plate blob heights searched on each coarse level (its pixels)
+_FINE_TEXT_H = 22.0  # glyph height the fine pass rescales every proposal to
+_FINE_CHAR_H = (11, 38)  # glyph heights accepted in the fine pass (mosaic pixels)
+_FINE_POST_KERNEL = np.ones((40, 1), np.uint8)  # taller than any accepted glyph: frame sides
+_FINE_MAX_ASPECT = 2.4  # fine glyphs may be two or three touching glyphs
+_GLYPH_PITCH = 0.6  # extra width / height each further touching glyph adds
+_CUT_SIDE = 1.0  # proposal cut margins beside and above/below its text, in glyph heights
+_CUT_ABOVE = 0.7
+_PROPOSAL_IOU = 0.5  # proposals overlapping more than this are one proposal
+_MOSAIC_WIDTH = 640
+_PROPOSAL_GLYPHS = 2  # a coarse row this long is worth a closer look
+_PLATE_GLYPHS = 3  # a fine row this long can be a plate
+_TEXT_TO_PLATE_H = 1.75  # plate height / glyph height (EU 1.45, US ~2.1)
+_SIDE_MARGIN = 0.45  # plate margin beside the text, in glyph heights
+_NMS_IOU = 0.3
+
+# Column layout of glyph tables: box, pixel count, and a grouping key (glyphs only link to
+# glyphs with the same key: same polarity, same pyramid level or same proposal cut).
+_X, _Y, _W, _H, _AREA, _KEY = range(6)
+
+
+def _to_grey(image: np.ndarray) -> np.ndarray:
+    """8-bit single-channel view of BGR, BGRA, grey, 16-bit or float input."""
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.dtype != np.uint8:
+        top = float(img.max()) if img.size else 0.0
+        scale = 255.0 if img.dtype.kind == "f" and top <= 1.0 else 255.0 / max(top, 1.0)
+        img = cv2.convertScaleAbs(img.astype(np.float32), alpha=scale)
+    if img.ndim == 2:
+        return img
+    code = cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(img, code)
+
+
+def _components(binary: np.ndarray) -> np.ndarray:
+    """Stats (x, y, w, h, area) of every foreground component, background dropped."""
+    try:  # 16-bit labels halve the memory traffic; a very noisy frame can overflow them
+        _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:
+        _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
+    return stats[1:]
+
+
+def _binarise(img: np.ndarray, polarities: tuple[int, ...] = (0, 1), window: int = _WINDOW) -> list[np.ndarray]:
+    """Pixels clearly darker (polarity 0) / lighter (1) than their neighbourhood mean."""
+    mean = cv2.blur(img, (window, window))
+    return [cv2.compare(img, cv2.subtract(mean, _CONTRAST), cv2.CMP_LT) if polarity == 0
+            else cv2.compare(img, cv2.add(mean, _CONTRAST), cv2.CMP_GT) for polarity in polarities]
+
+
+def _without_rules(binary: np.ndarray, vertical: np.ndarray | None = None) -> np.ndarray:
+    """Binary with long horizontal (and, given a kernel, vertical) runs removed.
+
+    Why: plate frames, borders and printed strips often touch the glyphs after
+    thresholding, merging a whole plate into one component; no glyph stroke is this long.
+    """
+    rules = cv2.morphologyEx(binary, cv2.MORPH_OPEN, _RULE_KERNEL)
+    if vertical is not None:
+        rules = cv2.max(rules, cv2.morphologyEx(binary, cv2.MORPH_OPEN, vertical))
+    return cv2.subtract(binary, rules)
+
+
+def _glyph_like(stats: np.ndarray, h_range: tuple[float, float], max_aspect: float = 1.15) -> np.ndarray:
+    """Mask of components shaped like a plate glyph: upright, partly filled, in size range.
+
+    `max_aspect` above one glyph's lets two or three touching glyphs through as one.
+    """
+    w = stats[:, 2].astype(np.float32)
+    h = stats[:, 3].astype(np.float32)
+    fill = stats[:, 4] / (w * h)
+    return ((h >= h_range[0]) & (h <= h_range[1]) & (w <= max_aspect * h) & (w >= 0.08 * h)
+            & (fill >= 0.18) & (fill <= 0.95))
+
+
+def _glyph_units(chars: np.ndarray) -> np.ndarray:
+    """How many glyphs each component probably holds (touching glyphs form one component)."""
+    return 1 + np.clip(np.floor((chars[:, _W] / chars[:, _H] - 0.9) / _GLYPH_PITCH), 0, 2)
+
+
+def _glyph_table(stats: np.ndarray, key: int) -> np.ndarray:
+    table = np.empty((len(stats), 6), np.float32)
+    table[:, :5] = stats
+    table[:, _KEY] = key
+    return table
+
+
+def _plate_blobs(light: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Light plate-shaped blobs holding at least two dark marks of text size.
+
+    Why: a small plate's glyphs blur together on the coarse image, so no glyph row forms,
+    but its bright background still stands out as a plate-shaped blob with dark holes.
+    Returns cut regions (x0, y0, x1, y1), estimated glyph heights and scores.
+    """
+    x, y, w, h, area = (light[:, k].astype(np.float32) for k in range(5))
+    fill = area / (w * h)
+    ok = ((h >= _BLOB_H[0]) & (h <= _BLOB_H[1]) & (w >= 1.4 * h) & (w <= 6.0 * h)
+          & (fill >= 0.35) & (fill <= 0.92))
+    x, y, w, h = x[ok], y[ok], w[ok], h[ok]
+    mark_h = dark[:, 3].astype(np.float32)
+    mark_cx = dark[:, 0] + dark[:, 2] / 2.0
+    mark_cy = dark[:, 1] + mark_h / 2.0
+    inside = ((mark_cx[None, :] > x[:, None]) & (mark_cx[None, :] < (x + w)[:, None])
+              & (mark_cy[None, :] > (y + 0.2 * h)[:, None]) & (mark_cy[None, :] < (y + 0.8 * h)[:, None])
+              & (mark_h[None, :] >= 0.25 * h[:, None]) & (mark_h[None, :] <= 0.85 * h[:, None]))
+    count = inside.sum(axis=1)
+    ok = count >= 2
+    text_h = (inside * mark_h[None, :]).sum(axis=1)[ok] / count[ok]
+    x, y, w, h = x[ok], y[ok], w[ok], h[ok]
+    pad = 0.5 * text_h
+    regions = np.stack([x - pad, y - pad, x + w + pad, y + h + pad], 1)
+    return regions, text_h, np.clip(count[ok] / 5.0, 0, 1).astype(np.float32) * 0.8
+
+
+def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Glyph table and plate-blob proposals (regions, heights, scores) of one pyramid level.
+
+    Long rules are cut from the dark threshold only: dark glyphs touching a plate frame are
+    common, and the light threshold must keep whole plate backgrounds for `_plate_blobs`.
+    """
+    h_range = _COARSE_CHAR_H if level == 0 else (_COARSE_CHAR_H_UPPER, _COARSE_CHAR_H[1])
+    dark, light = _binarise(img, window=_COARSE_WINDOW)
+    dark_stats = _components(_without_rules(dark))
+    light_stats = _components(light)
+    glyphs = np.concatenate([_glyph_table(dark_stats[_glyph_like(dark_stats, h_range)], 2 * level),
+                             _glyph_table(light_stats[_glyph_like(light_stats, h_range)], 2 * level + 1)])
+    return glyphs, _plate_blobs(light_stats, dark_stats)
+
+
+def _coarse_pass(coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Glyph table and plate blobs over a pyramid of the coarse image, in coarse pixels.
+
+    Glyph `key` = 2 * level + polarity: glyphs only group with glyphs of the same key, so
+    one plate's dark text never links with bright clutter or its coarser-level duplicate.
+    """
+    glyphs, regions, heights, scores = [], [], [], []
+    level_img, level, factor = coarse, 0, 1.0
+    while level_img.shape[1] >= _MIN_LEVEL_WIDTH and min(level_img.shape) >= 2 * _COARSE_CHAR_H[0]:
+        table, (blob_regions, blob_heights, blob_scores) = _coarse_level(level_img, level)
+        table[:, :4] *= factor
+        table[:, _AREA] *= factor * factor
+        glyphs.append(table)
+        regions.append(blob_regions * factor)
+        heights.append(blob_heights * factor)
+        scores.append(blob_scores)
+        level_img, level, factor = cv2.pyrDown(level_img), level + 1, factor * 2.0
+    if not glyphs:
+        return np.empty((0, 6), np.float32), np.empty((0, 4)), np.empty(0), np.empty(0)
+    return np.concatenate(glyphs), np.concatenate(regions), np.concatenate(heights), np.concatenate(scores)
+
+
+def _candidate_pairs(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j) of glyphs with the same key whose centres are vertically close.
+
+    Sorting by (key, centre y) and taking each glyph's following neighbours up to a height-
+    scaled y distance keeps the pair count near linear, not N^2, on cluttered frames.
+    """
+    cy = chars[:, _Y] + chars[:, _H] / 2
+    order = np.lexsort((cy, chars[:, _KEY]))
+    span = float(cy.max() + chars[:, _H].max()) + 1.0 if len(chars) else 1.0
+    sort_key = chars[order, _KEY] * span * 4 + cy[order]
+    reach = sort_key + 0.6 * chars[order, _H]
+    hi = np.searchsorted(sort_key, reach, side="right")
+    counts = np.maximum(hi - np.arange(len(order)) - 1, 0)
+    first = np.repeat(np.arange(len(order)), counts)
+    starts = np.cumsum(counts) - counts
+    second = first + 1 + (np.arange(counts.sum()) - np.repeat(starts, counts))
+    return order[first], order[second]
+
+
+def _link_costs(chars: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Cost of `right` being the next glyph after `left` on one text row; inf if it cannot be.
+
+    Gaps up to 1.8 glyph heights are allowed because plates print groups apart and US
+    plates put a logo between them; mutual best-neighbour choice keeps rows from branching.
+    """
+    hl, hr = chars[left, _H], chars[right, _H]
+    hm = 0.5 * (hl + hr)
+    cxl = chars[left, _X] + chars[left, _W] / 2
+    cxr = chars[right, _X] + chars[right, _W] / 2
+    dx = cxr - cxl
+    gap = dx - 0.5 * (chars[left, _W] + chars[right, _W])
+    dy = np.abs((chars[right, _Y] + hr / 2) - (chars[left, _Y] + hl / 2))
+    ratio = np.minimum(hl, hr) / np.maximum(hl, hr)
+    ok = (ratio >= 0.75) & (gap >= -0.1 * hm) & (gap <= 1.8 * hm) & (dy <= 0.25 * hm + 0.2 * dx)
+    cost = np.maximum(gap, 0) / hm + 2.0 * dy / hm + 3.0 * (1.0 - ratio)
+    return np.where(ok, cost, np.inf)
+
+
+def _best_links(n: int, left: np.ndarray, right: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Mask of links that are both the left glyph's best right and the right glyph's best left."""
+    mutual = np.isfinite(cost)
+    for end in (left, right):
+        order = np.lexsort((cost, end))
+        _, first = np.unique(end[order], return_index=True)
+        best = np.zeros(len(cost), bool)
+        best[order[first]] = True
+        mutual &= best
+    return mutual
+
+
+def _label_groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected components of the link graph by min-label propagation with pointer jumping."""
+    labels = np.arange(n)
+    for _ in range(64):
+        low = np.minimum(labels[i], labels[j])
+        new = labels.copy()
+        np.minimum.at(new, i, low)
+        np.minimum.at(new, j, low)
+        new = new[new]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def _group_rows(chars: np.ndarray, min_glyphs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of linked glyphs: (kept glyph indices, compact row id per kept glyph)."""
+    if len(chars) < min_glyphs:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    i, j = _candidate_pairs(chars)
+    swap = chars[i, _X] + chars[i, _W] / 2 > chars[j, _X] + chars[j, _W] / 2
+    left, right = np.where(swap, j, i), np.where(swap, i, j)
+    cost = _link_costs(chars, left, right)
+    keep = _best_links(len(chars), left, right, cost)
+    labels = _label_groups(len(chars), left[keep], right[keep])
+    _, compact = np.unique(labels, return_inverse=True)
+    units = np.bincount(compact, _glyph_units(chars))
+    idx = np.flatnonzero(units[compact] >= min_glyphs)
+    _, rows = np.unique(compact[idx], return_inverse=True)
+    return idx, rows
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Per-row geometry and glyph statistics of glyph rows (one array entry per row)."""
+
+    count: np.ndarray  # glyphs, counting touching glyphs by their width
+    mid_x: np.ndarray
+    mid_y: np.ndarray
+    slope: np.ndarray
+    height: np.ndarray  # glyph height, corrected for skew
+    left: np.ndarray
+    right: np.ndarray
+    align: np.ndarray  # worst of top and bottom line residual (rms) / height
+    height_cv: np.ndarray
+    aspect: np.ndarray  # median glyph width / height, per glyph of touching ones
+    fill: np.ndarray  # median share of a glyph's box that is ink
+    gap: np.ndarray  # median space between neighbouring glyphs / height
+    key: np.ndarray
+
+    def line_y(self, x: np.ndarray) -> np.ndarray:
+        return self.mid_y + self.slope * (x - self.mid_x)
+
+
+def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int, empty: float) -> np.ndarray:
+    """Median of `values` per group id (vectorised: one sort, then the middle of each run)."""
+    order = np.lexsort((values, groups))
+    counts = np.bincount(groups, minlength=n_groups)
+    starts = np.cumsum(counts) - counts
+    out = np.full(n_groups, empty, np.float64)
+    has = counts > 0
+    out[has] = values[order][starts[has] + counts[has] // 2]
+    return out
+
+
+def _row_geometry(chars: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> _Rows:
+    """Least-squares centre line, extent and glyph statistics of every row at once."""
+    g = chars[idx]
+    n_rows = int(rows.max()) + 1 if len(rows) else 0
+    x, w, h = g[:, _X], g[:, _W], g[:, _H]
+    cx, cy = x + w / 2, g[:, _Y] + h / 2
+    units = _glyph_units(g)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(rows, values, n_rows)
+
+    n = np.maximum(total(np.ones_like(cx)), 1)
+    mx, my, mh = total(cx) / n, total(cy) / n, total(h) / n
+    dxv = cx - mx[rows]
+    slope = np.clip(total(dxv * (cy - my[rows])) / np.maximum(total(dxv * dxv), 1e-6), -0.6, 0.6)
+    line = my[rows] + slope[rows] * dxv
+    top_rms = np.sqrt(total((g[:, _Y] - (line - mh[rows] / 2)) ** 2) / n)
+    bottom_rms = np.sqrt(total((g[:, _Y] + h - (line + mh[rows] / 2)) ** 2) / n)
+    left = np.full(n_rows, np.inf)
+    right = np.full(n_rows, -np.inf)
+    np.minimum.at(left, rows, x)
+    np.maximum.at(right, rows, x + w)
+    order = np.lexsort((cx, rows))
+    same = rows[order][1:] == rows[order][:-1]
+    gaps = (x[order][1:] - (x + w)[order][:-1]) / mh[rows[order][1:]]
+    key = np.zeros(n_rows)
+    key[rows] = g[:, _KEY]
+    return _Rows(count=total(units), mid_x=mx, mid_y=my, slope=slope,
+                 height=mh / np.sqrt(1.0 + slope * slope),  # axis-aligned boxes grow with skew
+                 left=left, right=right, align=np.maximum(top_rms, bottom_rms) / mh,
+                 height_cv=np.sqrt(total((h - mh[rows]) ** 2) / n) / mh,
+                 aspect=_group_median(w / (units * h), rows, n_rows, 0.0),
+                 fill=_group_median(g[:, _AREA] / (w * h), rows, n_rows, 1.0),
+                 gap=_group_median(gaps[same], rows[order][1:][same], n_rows, 0.0), key=key)
+
+
+def _plate_quads(r: _Rows) -> np.ndarray:
+    """Plate quads (G x 4 x 2: tl, tr, br, bl) around each row's text.
+
+    The text extent along the centre line, widened by a side margin and heightened to
+    plate proportions, with vertical sides (a plate seen obliquely keeps its verticals).
+    """
+    x0 = r.left - _SIDE_MARGIN * r.height
+    x1 = r.right + _SIDE_MARGIN * r.height
+    half = 0.5 * _TEXT_TO_PLATE_H * r.height
+    y0, y1 = r.line_y(x0), r.line_y(x1)
+    quads = np.stack([np.stack([x0, y0 - half], 1), np.stack([x1, y1 - half], 1),
+                      np.stack([x1, y1 + half], 1), np.stack([x0, y0 + half], 1)], 1)
+    return quads.astype(np.float32)
+
+
+def _band(value: np.ndarray, lo: float, hi: float, soft: float) -> np.ndarray:
+    """1 inside [lo, hi], falling linearly to 0 at `soft` beyond either end."""
+    return np.clip(1.0 - np.maximum(lo - value, value - hi) / soft, 0.0, 1.0)
+
+
+def _row_score(r: _Rows) -> np.ndarray:
+    """Plate-likeness in [0, 1] from what plate fonts share (UK, EU DIN and US alike):
+    4-9 glyphs of one height on one baseline, glyphs about 0.35-0.8 as wide as tall and
+    drawn with strokes (not solid bars), set close together in a short row."""
+    length = (r.right - r.left) / r.height
+    terms = (_band(r.count, 5, 9, 3.0),
+             np.sqrt(_band(r.height_cv, 0, 0.08, 0.17)),
+             np.sqrt(_band(r.align, 0, 0.06, 0.14)),
+             _band(r.aspect, 0.35, 0.8, 0.25),
+             _band(r.fill, 0.2, 0.72, 0.25),
+             _band(r.gap, -0.05, 0.45, 0.6),
+             _band(length, 1.8, 9.0, 3.0))
+    score = np.ones_like(length)
+    for term in terms:
+        score *= term
+    return score.astype(np.float32)
+
+
+def _proposals(coarse: np.ndarray, factor: float, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best `limit` proposals from the coarse image: cut regions (x0, y0, x1, y1) and
+    glyph heights in working pixels (`factor` = working / coarse scale). Glyph rows and
+    plate blobs both propose."""
+    chars, blob_regions, blob_heights, blob_scores = _coarse_pass(coarse)
+    idx, rows = _group_rows(chars, _PROPOSAL_GLYPHS)
+    r = _row_geometry(chars, idx, rows)
+    side, above = _CUT_SIDE * r.height, (0.5 + _CUT_ABOVE) * r.height
+    ya, yb = r.line_y(r.left), r.line_y(r.right)
+    row_regions = np.stack([r.left - side, np.minimum(ya, yb) - above,
+                            r.right + side, np.maximum(ya, yb) + above], 1)
+    regions = np.concatenate([row_regions, blob_regions]) * factor
+    heights = np.concatenate([r.height, blob_heights]) * factor
+    kept = _nms(regions, np.concatenate([_row_score(r), blob_scores]), limit, _PROPOSAL_IOU)
+    return regions[kept], heights[kept]
+
+
+@dataclass(slots=True)
+class _Mosaic:
+    """Proposal cuts, each rescaled, packed into one image for a single fine pass."""
+
+    image: np.ndarray
+    owner: np.ndarray  # proposal index per mosaic pixel, -1 in the gaps
+    origin: np.ndarray  # (P x 2) working-image corner of each cut
+    offset: np.ndarray  # (P x 2) mosaic corner of each cut
+    scale: np.ndarray  # (P,) mosaic pixels per working pixel
+
+
+def _build_mosaic(work: np.ndarray, regions: np.ndarray, heights: np.ndarray) -> _Mosaic:
+    """Cut, rescale and shelf-pack the proposal regions (loops over proposals, not pixels)."""
+    height, width = work.shape
+    scale = np.clip(_FINE_TEXT_H / np.maximum(heights, 1.0), 0.15, 4.0)
+    x0 = np.clip(np.floor(regions[:, 0]), 0, width - 1).astype(int)
+    y0 = np.clip(np.floor(regions[:, 1]), 0, height - 1).astype(int)
+    x1 = np.clip(np.ceil(regions[:, 2]), x0 + 1, width).astype(int)
+    y1 = np.clip(np.ceil(regions[:, 3]), y0 + 1, height).astype(int)
+    sizes = np.stack([np.maximum(1, np.round((x1 - x0) * scale)), np.maximum(1, np.round((y1 - y0) * scale))], 1)
+    sizes = np.minimum(sizes, [_MOSAIC_WIDTH, 4 * _MOSAIC_WIDTH]).astype(int)
+    offset = np.zeros((len(regions), 2), int)
+    cursor_x = cursor_y = shelf = 0
+    for k in np.argsort(-sizes[:, 1], kind="stable"):  # tallest first: shelves waste less
+        w, h = sizes[k]
+        if cursor_x + w > _MOSAIC_WIDTH:
+            cursor_x, cursor_y, shelf = 0, cursor_y + shelf + 1, 0
+        offset[k] = cursor_x, cursor_y
+        cursor_x += w + 1
+        shelf = max(shelf, h)
+    mosaic = np.zeros((cursor_y + shelf, _MOSAIC_WIDTH), np.uint8)
+    owner = np.full(mosaic.shape, -1, np.int32)
+    for k, ((w, h), (ox, oy)) in enumerate(zip(sizes, offset)):
+        cut = work[y0[k]:y1[k], x0[k]:x1[k]]
+        interp = cv2.INTER_AREA if scale[k] < 1 else cv2.INTER_LINEAR
+        mosaic[oy:oy + h, ox:ox + w] = cv2.resize(cut, (int(w), int(h)), interpolation=interp)
+        owner[oy:oy + h, ox:ox + w] = k
+    true_scale = sizes[:, 0] / (x1 - x0)
+    return _Mosaic(mosaic, owner, np.stack([x0, y0], 1), offset, true_scale)
+
+
+def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """Glyphs of every proposal found at working resolution, in working pixels.
+
+    Both polarities are searched in every cut: the coarse row's polarity is unreliable
+    (the light gaps between dark glyphs also form rows). `key` = 2 * proposal + polarity
+    keeps rows inside one cut.
+    """
+    if not len(regions):
+        return np.empty((0, 6), np.float32)
+    m = _build_mosaic(work, regions, heights)
+    outside = m.owner < 0
+    tables = []
+    for polarity, binary in enumerate(_binarise(m.image)):
+        binary = _without_rules(binary, _FINE_POST_KERNEL)
+        binary[outside] = 0
+        stats = _components(binary)
+        stats = stats[_glyph_like(stats, _FINE_CHAR_H, _FINE_MAX_ASPECT)].astype(np.float32)
+        owner = m.owner[(stats[:, 1] + stats[:, 3] / 2).astype(int), (stats[:, 0] + stats[:, 2] / 2).astype(int)]
+        stats, owner = stats[owner >= 0], owner[owner >= 0]
+        s = m.scale[owner]
+        table = np.empty((len(stats), 6), np.float32)
+        table[:, 0] = (stats[:, 0] - m.offset[owner, 0]) / s + m.origin[owner, 0]
+        table[:, 1] = (stats[:, 1] - m.offset[owner, 1]) / s + m.origin[owner, 1]
+        table[:, 2] = stats[:, 2] / s
+        table[:, 3] = stats[:, 3] / s
+        table[:, _AREA] = stats[:, 4] / (s * s)
+        table[:, _KEY] = 2 * owner + polarity
+        tables.append(table)
+    return np.concatenate(tables)
+
+
+def _boxes(quads: np.ndarray) -> np.ndarray:
+    """Axis-aligned bounds (x0, y0, x1, y1) of each quad."""
+    return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, threshold: float = _NMS_IOU) -> list[int]:
+    """Greedy non-maximum suppression; loops over kept candidates only (at most `limit`)."""
+    order = np.argsort(-scores, kind="stable")
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    kept: list[int] = []
+    while order.size and len(kept) < limit:
+        best = int(order[0])
+        kept.append(best)
+        rest = order[1:]
+        ix = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
+        inter = ix * iy
+        iou = inter / np.maximum(area[best] + area[rest] - inter, 1e-6)
+        order = rest[iou < threshold]
+    return kept
+
+
+class Localiser:
+    """Finds plate candidates in a frame; see the module docstring for the method."""
+
+    def __init__(self, config: LocaliserConfig) -> None:
+        self.config = config
+
+    def find(self, image: np.ndarray) -> list[PlateCandidate]:
+        """Plate candidates in `image` pixels, best first, at most `max_candidates`."""
+        grey = _to_grey(image)
+        height, width = grey.shape[:2]
+        if min(height, width) < _MIN_SIDE:
+            return []
+        scale = min(1.0, self.config.work_width / width)
+        work = _resized(grey, scale)
+        coarse_scale = min(1.0, self.config.proposal_width / work.shape[1])
+        regions, heights = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
+        chars = _fine_glyphs(work, regions, heights)
+        idx, rows = _group_rows(chars, _PLATE_GLYPHS)
+        if not len(idx):
+            return []
+        r = _row_geometry(chars, idx, rows)
+        quads = _plate_quads(r) / np.float32(scale)
+        scores = _row_score(r)
+        boxes = _boxes(quads)
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+        ok = (boxes[:, 2] - boxes[:, 0] >= self.config.min_plate_width) & (boxes[:, 3] - boxes[:, 1] >= 4)
+        quads, boxes, scores = quads[ok], boxes[ok], scores[ok]
+        kept = _nms(boxes, scores, self.config.max_candidates)
+        return [self._candidate(quads[k], boxes[k], float(scores[k])) for k in kept]
+
+    @staticmethod
+    def _candidate(quad: np.ndarray, box: np.ndarray, score: float) -> PlateCandidate:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        return PlateCandidate(Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0)), min(max(score, 0.0), 1.0),
+                              quad.astype(np.float32))
+
+
+def _resized(grey: np.ndarray, scale: float) -> np.ndarray:
+    """`grey` scaled down by `scale` (<= 1); an exact half uses the fast Gaussian pyramid."""
+    if scale >= 1.0:
+        return grey
+    size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+    if abs(scale - 0.5) < 1e-3:
+        return cv2.pyrDown(grey, dstsize=size)
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
+
+
+class MotionGate:
+    """Cheap change detector so a static camera's identical frames skip localisation."""
+
+    def __init__(self, threshold: float = 2.0, scale: int = 16) -> None:
+        self.threshold = threshold
+        self.scale = scale
+        self._last: np.ndarray | None = None
+
+    def changed(self, image: np.ndarray) -> bool:
+        """True when the downscaled frame differs from the previous one by > threshold on average."""
+        grey = _to_grey(image)
+        small = cv2.resize(grey, (max(1, grey.shape[1] // self.scale), max(1, grey.shape[0] // self.scale)),
+                           interpolation=cv2.INTER_AREA)
+        last, self._last = self._last, small
+        if last is None or last.shape != small.shape:
+            return True
+        return float(cv2.absdiff(small, last).mean()) > self.threshold
