@@ -178,9 +178,15 @@ class Spool:
         return self.ack_many([seq_or_id]) == 1
 
     def ack_many(self, keys: Iterable[int | str]) -> int:
-        """Delete delivered passes in one transaction; return how many rows went."""
+        """Delete delivered passes in one transaction; return how many rows went.
+
+        Without its own fsync: an ack lost in a power cut only means the pass is sent
+        again (same id), and the next put's fsync of the WAL makes it durable anyway.
+        That halves the fsyncs per pass, which matters for throughput and flash wear.
+        """
         removed = 0
         with self._lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for key in keys:
@@ -191,6 +197,8 @@ class Spool:
                 self._conn.execute("ROLLBACK")
                 self._reload_counts_locked()
                 raise
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
             if self._depth == 0 and self._conn.execute("PRAGMA freelist_count").fetchone()[0] > _VACUUM_PAGES:
                 self._conn.execute("PRAGMA incremental_vacuum")  # give a drained backlog's disk back
         return removed

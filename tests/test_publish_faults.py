@@ -359,3 +359,19 @@ def test_tail_shows_live_passes(tmp_path: Path, json_lines: bool) -> None:
         publisher.stop(3)
     finally:
         broker.kill()
+
+
+def test_prepacked_read_properties_match_paho_serialisation() -> None:
+    """The publish path packs read properties itself for speed; they must be byte-identical."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from edge.publish import _ReadProperties
+
+    for expiry in (86400, 0):
+        reference = Properties(PacketTypes.PUBLISH)
+        reference.ContentType = "application/json"
+        if expiry:
+            reference.MessageExpiryInterval = expiry
+        reference.UserProperty = ("pass_id", "018f3406-9e00-71b0-9e8f-1911c8334586")
+        assert _ReadProperties(expiry)("018f3406-9e00-71b0-9e8f-1911c8334586").pack() == reference.pack()
