@@ -117,7 +117,6 @@ class Spool:
             result = [row[0] for row in conn.execute("PRAGMA quick_check")]
             if result != ["ok"]:
                 raise sqlite3.DatabaseError(" ".join(str(r) for r in result[:3]).replace("\n", " "))
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect on a new file
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA journal_size_limit=4194304")
@@ -200,7 +199,7 @@ class Spool:
             finally:
                 self._conn.execute("PRAGMA synchronous=FULL")
             if self._depth == 0 and self._conn.execute("PRAGMA freelist_count").fetchone()[0] > _VACUUM_PAGES:
-                self._conn.execute("PRAGMA incremental_vacuum")  # give a drained backlog's disk back
+                self._conn.execute("VACUUM")  # give a drained backlog's disk back; cheap when empty
         return removed
 
     def expire(self) -> int:

@@ -7,6 +7,7 @@ while the broker restarts are still counted once the collector is back.
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import json
 import shutil
@@ -103,7 +104,8 @@ class Broker:
 
     def start(self, timeout: float = 10.0) -> "Broker":
         log = open(self.workdir / "mosquitto.log", "ab")
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)], stdout=log, stderr=log)
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_path)], stdout=log, stderr=log,
+                                        preexec_fn=_die_with_parent)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -133,6 +135,12 @@ class Broker:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL the broker when the thread that started it dies (e.g. pytest killed),
+    so no orphan holds a port."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _accepts(port: int) -> bool:

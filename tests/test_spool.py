@@ -153,6 +153,18 @@ def test_a_corrupt_spool_is_moved_aside_not_deleted(tmp_path: Path, damage: str,
     assert fresh.depth() == 0 and fresh.put("a", "t", b"x") is not None
 
 
+def test_a_drained_backlog_gives_its_disk_back(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db", BIG, 1e9)
+    seqs = spool.put_many(items(3000))
+    spool.ack_many(seqs)
+    spool.put("after", "t", b"x")  # still usable, and seqs still increase
+    spool.close()
+    with sqlite3.connect(tmp_path / "spool.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert (tmp_path / "spool.db").stat().st_size < 64 * 1024
+    assert Spool(tmp_path / "spool.db", BIG, 1e9).oldest(5)[0].seq > max(s for s in seqs if s)
+
+
 def test_concurrent_put_and_ack_stay_consistent(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool.db", BIG, 1e9)
     acked: list[int] = []
