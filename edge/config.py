@@ -140,7 +140,7 @@ class LocaliserConfig(_Strict):
     max_candidates: int = Field(default=8, ge=1, le=64)
     work_width: int = Field(default=1280, ge=320, le=4096)
     proposal_width: int = Field(default=640, ge=160, le=4096)
-    max_proposals: int = Field(default=40, ge=1, le=500)
+    max_proposals: int = Field(default=24, ge=1, le=500)
 
 
 class RecogniserConfig(_Strict):

@@ -33,6 +33,7 @@ _WINDOW = 15  # local-mean window: wider than any stroke searched at a level
 _CONTRAST = 7  # grey levels a glyph pixel must differ from its local mean
 _RULE_KERNEL = np.ones((1, 27), np.uint8)  # longer than any glyph's horizontal stroke
 _COARSE_WINDOW = 9  # local-mean window on the coarse pyramid: small glyphs need a tight one
+_COARSE_CONTRAST = 7
 _COARSE_CHAR_H = (4, 18)  # glyph heights searched on the coarse image (its pixels)
 _COARSE_CHAR_H_UPPER = 9  # pyramid levels above it only look for glyphs too big below
 _MIN_LEVEL_WIDTH = 48
@@ -72,20 +73,26 @@ def _to_grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, code)
 
 
+def _labelled(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Label image and stats (x, y, w, h, area; row 0 is the background) of a binary."""
+    try:  # 16-bit labels halve the memory traffic; a very noisy frame can overflow them
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
+    return labels, stats
+
+
 def _components(binary: np.ndarray) -> np.ndarray:
     """Stats (x, y, w, h, area) of every foreground component, background dropped."""
-    try:  # 16-bit labels halve the memory traffic; a very noisy frame can overflow them
-        _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_16U)
-    except cv2.error:
-        _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
-    return stats[1:]
+    return _labelled(binary)[1][1:]
 
 
-def _binarise(img: np.ndarray, polarities: tuple[int, ...] = (0, 1), window: int = _WINDOW) -> list[np.ndarray]:
+def _binarise(img: np.ndarray, polarities: tuple[int, ...] = (0, 1), window: int = _WINDOW,
+              contrast: int = _CONTRAST) -> list[np.ndarray]:
     """Pixels clearly darker (polarity 0) / lighter (1) than their neighbourhood mean."""
     mean = cv2.blur(img, (window, window))
-    return [cv2.compare(img, cv2.subtract(mean, _CONTRAST), cv2.CMP_LT) if polarity == 0
-            else cv2.compare(img, cv2.add(mean, _CONTRAST), cv2.CMP_GT) for polarity in polarities]
+    return [cv2.compare(img, cv2.subtract(mean, contrast), cv2.CMP_LT) if polarity == 0
+            else cv2.compare(img, cv2.add(mean, contrast), cv2.CMP_GT) for polarity in polarities]
 
 
 def _without_rules(binary: np.ndarray, vertical: np.ndarray | None = None) -> np.ndarray:
@@ -124,46 +131,55 @@ def _glyph_table(stats: np.ndarray, key: int) -> np.ndarray:
     return table
 
 
-def _plate_blobs(light: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _plate_blobs(light_labels: np.ndarray, light: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, ...]:
     """Light plate-shaped blobs holding at least two dark marks of text size.
 
     Why: a small plate's glyphs blur together on the coarse image, so no glyph row forms,
     but its bright background still stands out as a plate-shaped blob with dark holes.
-    Returns cut regions (x0, y0, x1, y1), estimated glyph heights and scores.
+    A mark belongs to a light component touching it left, right, above or below (four
+    label lookups per mark, not a blobs x marks matrix).
+    `light` keeps the background row 0. Returns cut regions (x0, y0, x1, y1), estimated
+    glyph heights and scores.
     """
     x, y, w, h, area = (light[:, k].astype(np.float32) for k in range(5))
+    mark_x, mark_y, mark_w, mark_h = (dark[:, k] for k in range(4))
+    row, col = mark_y + mark_h // 2, mark_x + mark_w // 2
+    height, width = light_labels.shape
+    owner = np.maximum.reduce([light_labels[row, np.maximum(mark_x - 1, 0)],
+                               light_labels[row, np.minimum(mark_x + mark_w, width - 1)],
+                               light_labels[np.maximum(mark_y - 1, 0), col],
+                               light_labels[np.minimum(mark_y + mark_h, height - 1), col]]).astype(np.intp)
+    ratio = mark_h / np.maximum(h[owner], 1)
+    ok = (owner > 0) & (ratio >= 0.25) & (ratio <= 0.85) & (mark_w <= 2 * mark_h)
+    ok &= np.abs(row - (y[owner] + h[owner] / 2)) <= 0.3 * h[owner]
+    count = np.bincount(owner[ok], minlength=len(light))
+    heights = np.bincount(owner[ok], mark_h[ok], minlength=len(light))
     fill = area / (w * h)
-    ok = ((h >= _BLOB_H[0]) & (h <= _BLOB_H[1]) & (w >= 1.4 * h) & (w <= 6.0 * h)
-          & (fill >= 0.35) & (fill <= 0.92))
-    x, y, w, h = x[ok], y[ok], w[ok], h[ok]
-    mark_h = dark[:, 3].astype(np.float32)
-    mark_cx = dark[:, 0] + dark[:, 2] / 2.0
-    mark_cy = dark[:, 1] + mark_h / 2.0
-    inside = ((mark_cx[None, :] > x[:, None]) & (mark_cx[None, :] < (x + w)[:, None])
-              & (mark_cy[None, :] > (y + 0.2 * h)[:, None]) & (mark_cy[None, :] < (y + 0.8 * h)[:, None])
-              & (mark_h[None, :] >= 0.25 * h[:, None]) & (mark_h[None, :] <= 0.85 * h[:, None]))
-    count = inside.sum(axis=1)
-    ok = count >= 2
-    text_h = (inside * mark_h[None, :]).sum(axis=1)[ok] / count[ok]
-    x, y, w, h = x[ok], y[ok], w[ok], h[ok]
+    blob = ((count >= 2) & (h >= _BLOB_H[0]) & (h <= _BLOB_H[1]) & (w >= 1.4 * h) & (w <= 6.0 * h)
+            & (fill >= 0.35) & (fill <= 0.92))
+    blob[0] = False
+    text_h = heights[blob] / count[blob]
+    x, y, w, h = x[blob], y[blob], w[blob], h[blob]
     pad = 0.5 * text_h
     regions = np.stack([x - pad, y - pad, x + w + pad, y + h + pad], 1)
-    return regions, text_h, np.clip(count[ok] / 5.0, 0, 1).astype(np.float32) * 0.8
+    return regions, text_h, np.clip(count[blob] / 5.0, 0, 1).astype(np.float32) * 0.8
 
 
-def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Glyph table and plate-blob proposals (regions, heights, scores) of one pyramid level.
 
     Long rules are cut from the dark threshold only: dark glyphs touching a plate frame are
     common, and the light threshold must keep whole plate backgrounds for `_plate_blobs`.
+    Light "glyphs" are kept even under dark text: the gaps between big dark glyphs form
+    light rows that propose the plate as well as the glyphs do.
     """
     h_range = _COARSE_CHAR_H if level == 0 else (_COARSE_CHAR_H_UPPER, _COARSE_CHAR_H[1])
-    dark, light = _binarise(img, window=_COARSE_WINDOW)
+    dark, light = _binarise(img, window=_COARSE_WINDOW, contrast=_COARSE_CONTRAST)
     dark_stats = _components(_without_rules(dark))
-    light_stats = _components(light)
+    light_labels, light_stats = _labelled(light)
     glyphs = np.concatenate([_glyph_table(dark_stats[_glyph_like(dark_stats, h_range)], 2 * level),
-                             _glyph_table(light_stats[_glyph_like(light_stats, h_range)], 2 * level + 1)])
-    return glyphs, _plate_blobs(light_stats, dark_stats)
+                             _glyph_table(light_stats[1:][_glyph_like(light_stats[1:], h_range)], 2 * level + 1)])
+    return glyphs, _plate_blobs(light_labels, light_stats, dark_stats)
 
 
 def _coarse_pass(coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -390,7 +406,7 @@ def _proposals(coarse: np.ndarray, factor: float, limit: int) -> tuple[np.ndarra
                             r.right + side, np.maximum(ya, yb) + above], 1)
     regions = np.concatenate([row_regions, blob_regions]) * factor
     heights = np.concatenate([r.height, blob_heights]) * factor
-    kept = _nms(regions, np.concatenate([_row_score(r), blob_scores]), limit, _PROPOSAL_IOU)
+    kept = _dedupe(regions, np.concatenate([_row_score(r), blob_scores]), limit)
     return regions[kept], heights[kept]
 
 
@@ -466,6 +482,20 @@ def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray) -> 
     return np.concatenate(tables)
 
 
+def _dedupe(boxes: np.ndarray, scores: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the best `limit` boxes, dropping any that overlaps a better one by more
+    than `_PROPOSAL_IOU` (one matrix, no loop: a dropped box still drops others)."""
+    order = np.argsort(-scores, kind="stable")[:4 * limit]
+    b = boxes[order]
+    ix = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    iou = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-6)
+    beaten = np.triu(iou > _PROPOSAL_IOU, 1).any(axis=0)
+    return order[~beaten][:limit]
+
+
 def _boxes(quads: np.ndarray) -> np.ndarray:
     """Axis-aligned bounds (x0, y0, x1, y1) of each quad."""
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
@@ -527,13 +557,12 @@ class Localiser:
 
 
 def _resized(grey: np.ndarray, scale: float) -> np.ndarray:
-    """`grey` scaled down by `scale` (<= 1); an exact half uses the fast Gaussian pyramid."""
+    """`grey` scaled down by `scale` (<= 1). Area averaging keeps the contrast of small
+    glyphs that a Gaussian pyramid step would blur away."""
     if scale >= 1.0:
         return grey
     size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
-    if abs(scale - 0.5) < 1e-3:
-        return cv2.pyrDown(grey, dstsize=size)
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
 
 
 class MotionGate:
