@@ -116,6 +116,16 @@ class Broker:
             time.sleep(0.02)
         raise RuntimeError("mosquitto did not start listening")
 
+    def wait_saved(self, since: float, timeout: float = 5.0) -> None:
+        """Wait for an autosave after `since` (time.time()), so a SIGKILL keeps the sessions
+        that existed then, as a broker with persistence would in production."""
+        database = self.workdir / "mosquitto.db"
+        deadline = time.monotonic() + timeout
+        while not (database.exists() and database.stat().st_mtime > since):
+            if time.monotonic() > deadline:
+                raise RuntimeError("mosquitto did not autosave its database")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         """SIGTERM: mosquitto saves its persistence file and exits."""
         self._end(signal.SIGTERM)

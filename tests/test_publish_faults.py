@@ -114,6 +114,7 @@ def test_passes_spool_while_the_broker_is_down_then_arrive_in_order(tmp_path: Pa
 def test_broker_killed_mid_stream_and_restarted_loses_nothing(tmp_path: Path) -> None:
     broker = Broker(tmp_path / "broker").start()
     collector = Collector(broker.port)
+    broker.wait_saved(since=time.time())  # the collector's session survives the SIGKILL
     spool = open_spool(tmp_path)
     publisher = new_publisher(spool, broker.port)
     sent = [make_payload(i) for i in range(400)]
@@ -126,16 +127,16 @@ def test_broker_killed_mid_stream_and_restarted_loses_nothing(tmp_path: Path) ->
     feeder = threading.Thread(target=feed)
     feeder.start()
     try:
-        time.sleep(1.5)  # past the broker's 1 s autosave of the collector's session
+        time.sleep(1.0)
         broker.kill()
         assert wait_until(lambda: not publisher.connected, 3)
         time.sleep(5)
         assert spool.depth() > 0 and "refused the connection" in (publisher.last_error or "")
         broker.start()
         feeder.join()
-        assert collector.wait_for_ids({p["id"] for p in sent}, 20)
+        assert wait_until(lambda: spool.depth() == 0, 20)  # the broker acknowledged every pass
+        assert collector.wait_for_ids({p["id"] for p in sent}, 10)
         check_delivery(sent, collector)
-        assert wait_until(lambda: spool.depth() == 0, 5)
         publisher.stop(3)
     finally:
         feeder.join()
