@@ -83,3 +83,23 @@ def test_eval_needs_labels(tmp_path):
     result = edge("eval", str(tmp_path))
     assert result.returncode == 2
     assert "no labels.csv" in result.stderr
+
+
+def test_preview_draws_a_commissioning_frame(tmp_path):
+    import cv2
+    import yaml
+
+    clip = SAMPLES / "sequences" / "seq01_entry.mp4"
+    zone = yaml.safe_load((SAMPLES / "sequences" / "zone.yaml").read_text())
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump({"unit": {"id": "u"}, "cameras": [{"name": "lane1", "source": str(clip), "zone": zone}]}))
+    out = tmp_path / "preview.jpg"
+    result = edge("preview", "--config", str(config), "--camera", "lane1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[:2] == (540, 960)
+    line_row = int(zone["line"][0][1])
+    yellow = (image[line_row - 2:line_row + 3, :, 2] > 180) & (image[line_row - 2:line_row + 3, :, 0] < 90)
+    assert yellow.any(axis=0).mean() > 0.9, "the zone line is drawn across the frame"
+    unknown = edge("preview", "--config", str(config), "--camera", "nope", "--out", str(out))
+    assert unknown.returncode == 2 and "no camera named 'nope'" in unknown.stderr
