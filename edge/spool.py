@@ -200,6 +200,7 @@ class Spool:
                 self._conn.execute("PRAGMA synchronous=FULL")
             if self._depth == 0 and self._conn.execute("PRAGMA freelist_count").fetchone()[0] > _VACUUM_PAGES:
                 self._conn.execute("VACUUM")  # give a drained backlog's disk back; cheap when empty
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file shrinks only here
         return removed
 
     def expire(self) -> int:

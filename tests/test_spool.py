@@ -157,11 +157,9 @@ def test_a_drained_backlog_gives_its_disk_back(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool.db", BIG, 1e9)
     seqs = spool.put_many(items(3000))
     spool.ack_many(seqs)
+    assert spool.stats()["file_bytes"] < 64 * 1024
     spool.put("after", "t", b"x")  # still usable, and seqs still increase
     spool.close()
-    with sqlite3.connect(tmp_path / "spool.db") as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert (tmp_path / "spool.db").stat().st_size < 64 * 1024
     assert Spool(tmp_path / "spool.db", BIG, 1e9).oldest(5)[0].seq > max(s for s in seqs if s)
 
 
