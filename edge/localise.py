@@ -48,6 +48,7 @@ _CUT_ABOVE = 0.7
 _PROPOSAL_IOU = 0.5  # proposals overlapping more than this are one proposal
 _MOSAIC_WIDTH = 640
 _PROPOSAL_GLYPHS = 2  # a coarse row this long is worth a closer look
+_PROPOSAL_FULL_COUNT = 4  # coarse rows are often broken: four glyphs rank as a full row
 _PLATE_GLYPHS = 3  # a fine row this long can be a plate
 _TEXT_TO_PLATE_H = 1.75  # plate height / glyph height (EU 1.45, US ~2.1)
 _SIDE_MARGIN = 0.45  # plate margin beside the text, in glyph heights
@@ -375,12 +376,12 @@ def _band(value: np.ndarray, lo: float, hi: float, soft: float) -> np.ndarray:
     return np.clip(1.0 - np.maximum(lo - value, value - hi) / soft, 0.0, 1.0)
 
 
-def _row_score(r: _Rows) -> np.ndarray:
+def _row_score(r: _Rows, full_count: float = 5) -> np.ndarray:
     """Plate-likeness in [0, 1] from what plate fonts share (UK, EU DIN and US alike):
     4-9 glyphs of one height on one baseline, glyphs about 0.35-0.8 as wide as tall and
     drawn with strokes (not solid bars), set close together in a short row."""
     length = (r.right - r.left) / r.height
-    terms = (_band(r.count, 5, 9, 3.0),
+    terms = (_band(r.count, full_count, 9, 3.0),
              np.sqrt(_band(r.height_cv, 0, 0.08, 0.17)),
              np.sqrt(_band(r.align, 0, 0.06, 0.14)),
              _band(r.aspect, 0.35, 0.8, 0.25),
@@ -406,7 +407,7 @@ def _proposals(coarse: np.ndarray, factor: float, limit: int) -> tuple[np.ndarra
                             r.right + side, np.maximum(ya, yb) + above], 1)
     regions = np.concatenate([row_regions, blob_regions]) * factor
     heights = np.concatenate([r.height, blob_heights]) * factor
-    kept = _dedupe(regions, np.concatenate([_row_score(r), blob_scores]), limit)
+    kept = _dedupe(regions, np.concatenate([_row_score(r, _PROPOSAL_FULL_COUNT), blob_scores]), limit)
     return regions[kept], heights[kept]
 
 
