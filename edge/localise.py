@@ -50,6 +50,8 @@ _MOSAIC_WIDTH = 640
 _PROPOSAL_GLYPHS = 2  # a coarse row this long is worth a closer look
 _PROPOSAL_FULL_COUNT = 4  # coarse rows are often broken: four glyphs rank as a full row
 _PLATE_GLYPHS = 3  # a fine row this long can be a plate
+_HEIGHT_RATIO = 0.75  # neighbouring glyphs of one row are at least this alike in height
+_HEIGHT_SPREAD = 0.18  # ... and a row keeps only glyphs this close to its median height
 _TEXT_TO_PLATE_H = 1.75  # plate height / glyph height (EU 1.45, US ~2.1)
 _SIDE_MARGIN = 0.45  # plate margin beside the text, in glyph heights
 _NMS_IOU = 0.3
@@ -238,7 +240,7 @@ def _link_costs(chars: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.nd
     gap = dx - 0.5 * (chars[left, _W] + chars[right, _W])
     dy = np.abs((chars[right, _Y] + hr / 2) - (chars[left, _Y] + hl / 2))
     ratio = np.minimum(hl, hr) / np.maximum(hl, hr)
-    ok = (ratio >= 0.75) & (gap >= -0.1 * hm) & (gap <= 1.8 * hm) & (dy <= 0.25 * hm + 0.2 * dx)
+    ok = (ratio >= _HEIGHT_RATIO) & (gap >= -0.1 * hm) & (gap <= 1.8 * hm) & (dy <= 0.25 * hm + 0.2 * dx)
     cost = np.maximum(gap, 0) / hm + 2.0 * dy / hm + 3.0 * (1.0 - ratio)
     return np.where(ok, cost, np.inf)
 
@@ -270,6 +272,17 @@ def _label_groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int, empty: float) -> np.ndarray:
+    """Median of `values` per group id (vectorised: one sort, then the middle of each run)."""
+    order = np.lexsort((values, groups))
+    counts = np.bincount(groups, minlength=n_groups)
+    starts = np.cumsum(counts) - counts
+    out = np.full(n_groups, empty, np.float64)
+    has = counts > 0
+    out[has] = values[order][starts[has] + counts[has] // 2]
+    return out
+
+
 def _group_rows(chars: np.ndarray, min_glyphs: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of linked glyphs: (kept glyph indices, compact row id per kept glyph)."""
     if len(chars) < min_glyphs:
@@ -281,8 +294,12 @@ def _group_rows(chars: np.ndarray, min_glyphs: int) -> tuple[np.ndarray, np.ndar
     keep = _best_links(len(chars), left, right, cost)
     labels = _label_groups(len(chars), left[keep], right[keep])
     _, compact = np.unique(labels, return_inverse=True)
-    units = np.bincount(compact, _glyph_units(chars))
-    idx = np.flatnonzero(units[compact] >= min_glyphs)
+    n_rows = int(compact.max()) + 1
+    median_h = _group_median(chars[:, _H], compact, n_rows, 0.0)[compact]
+    typical = np.abs(chars[:, _H] - median_h) <= _HEIGHT_SPREAD * median_h  # drops borders, blots
+    units = np.bincount(compact, _glyph_units(chars) * typical, n_rows)
+    members = np.bincount(compact, typical, n_rows)
+    idx = np.flatnonzero(typical & (units[compact] >= min_glyphs) & (members[compact] >= 2))
     _, rows = np.unique(compact[idx], return_inverse=True)
     return idx, rows
 
@@ -307,17 +324,6 @@ class _Rows:
 
     def line_y(self, x: np.ndarray) -> np.ndarray:
         return self.mid_y + self.slope * (x - self.mid_x)
-
-
-def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int, empty: float) -> np.ndarray:
-    """Median of `values` per group id (vectorised: one sort, then the middle of each run)."""
-    order = np.lexsort((values, groups))
-    counts = np.bincount(groups, minlength=n_groups)
-    starts = np.cumsum(counts) - counts
-    out = np.full(n_groups, empty, np.float64)
-    has = counts > 0
-    out[has] = values[order][starts[has] + counts[has] // 2]
-    return out
 
 
 def _row_geometry(chars: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> _Rows:
@@ -527,10 +533,10 @@ class Localiser:
 
     def find(self, image: np.ndarray) -> list[PlateCandidate]:
         """Plate candidates in `image` pixels, best first, at most `max_candidates`."""
-        grey = _to_grey(image)
-        height, width = grey.shape[:2]
-        if min(height, width) < _MIN_SIDE:
+        if image.ndim not in (2, 3) or min(image.shape[:2]) < _MIN_SIDE:
             return []
+        grey = _to_grey(image)
+        height, width = grey.shape
         scale = min(1.0, self.config.work_width / width)
         work = _resized(grey, scale)
         coarse_scale = min(1.0, self.config.proposal_width / work.shape[1])
