@@ -34,8 +34,8 @@ _CONTRAST = 7  # grey levels a glyph pixel must differ from its local mean
 _RULE_KERNEL = np.ones((1, 27), np.uint8)  # longer than any glyph's horizontal stroke
 _COARSE_WINDOW = 9  # local-mean window on the coarse pyramid: small glyphs need a tight one
 _COARSE_CONTRAST = 7
-_COARSE_CHAR_H = (4, 18)  # glyph heights searched on the coarse image (its pixels)
-_COARSE_CHAR_H_UPPER = 9  # pyramid levels above it only look for glyphs too big below
+_COARSE_CHAR_H = (4, 22)  # glyph heights searched on the coarse image (its pixels)
+_COARSE_CHAR_H_UPPER = (9, 26)  # pyramid levels above it: glyphs too big below (overlapping)
 _MIN_LEVEL_WIDTH = 48
 _BLOB_H = (6, 24)  # plate blob heights searched on each coarse level (its pixels)
 _FINE_TEXT_H = 22.0  # glyph height the fine pass rescales every proposal to
@@ -176,7 +176,7 @@ def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, tuple[np.nda
     Light "glyphs" are kept even under dark text: the gaps between big dark glyphs form
     light rows that propose the plate as well as the glyphs do.
     """
-    h_range = _COARSE_CHAR_H if level == 0 else (_COARSE_CHAR_H_UPPER, _COARSE_CHAR_H[1])
+    h_range = _COARSE_CHAR_H if level == 0 else _COARSE_CHAR_H_UPPER
     dark, light = _binarise(img, window=_COARSE_WINDOW, contrast=_COARSE_CONTRAST)
     dark_stats = _components(_without_rules(dark))
     light_labels, light_stats = _labelled(light)
