@@ -32,10 +32,12 @@ def _usage_exit(message: str) -> None:
     raise SystemExit(2)
 
 
-def _load(path: str | None):
-    from edge.config import load_config
+def _load(path: str | None, countries: str | None = None):
+    """The config file (default: config/default.yaml), with --countries applied if given."""
+    from edge.config import load_config, with_countries
 
-    return load_config(path or DEFAULT_CONFIG)
+    config = load_config(path or DEFAULT_CONFIG)
+    return with_countries(config, countries.split(",")) if countries else config
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -51,21 +53,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_read(args: argparse.Namespace) -> int:
     from edge.pipeline import read_images
 
-    return read_images(_load(args.config), args.images, json_lines=args.json)
+    return read_images(_load(args.config, args.countries), args.images, json_lines=args.json)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from edge.replay import replay
 
     speed = None if args.fast else args.speed
-    return replay(_load(args.config), Path(args.path), speed=speed, json_lines=args.json,
+    return replay(_load(args.config, args.countries), Path(args.path), speed=speed, json_lines=args.json,
                   publish=not args.no_publish)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from edge.evaluate import evaluate
 
-    return evaluate(_load(args.config), Path(args.dataset), json_out=args.json,
+    return evaluate(_load(args.config, args.countries), Path(args.dataset), json_out=args.json,
                     report_dir=Path(args.report) if args.report else None, limit=args.limit)
 
 
@@ -128,11 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     pace.add_argument("--fast", action="store_true", help="as fast as possible (default)")
     p.add_argument("--json", action="store_true", help="print passes as JSON lines")
     p.add_argument("--no-publish", action="store_true", help="do not spool or publish passes")
+    p.add_argument("--countries", help="plate syntaxes to prefer, comma-separated (overrides plates.countries): gb,nl,eu,us,generic")
 
     p = add("read", cmd_read, "read plates in still images")
     p.add_argument("images", nargs="+")
     p.add_argument("--config")
     p.add_argument("--json", action="store_true", help="one JSON line per plate")
+    p.add_argument("--countries", help="plate syntaxes to prefer, comma-separated (overrides plates.countries): gb,nl,eu,us,generic")
 
     p = add("eval", cmd_eval, "measure read rates on a labelled dataset folder (labels.csv)")
     p.add_argument("dataset")
@@ -140,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on the last line")
     p.add_argument("--report", help="write an HTML page of the misses into this folder")
     p.add_argument("--limit", type=int, help="only the first N files")
+    p.add_argument("--countries", help="plate syntaxes to prefer, comma-separated (overrides plates.countries): gb,nl,eu,us,generic")
 
     p = add("bench", cmd_bench, "benchmark the localiser, recogniser and whole-frame read")
     p.add_argument("--config")

@@ -307,7 +307,9 @@ def _describe(error: dict[str, Any]) -> str:
         return "unknown key (check the spelling; see config/example-site.yaml)"
     if error["type"] == "missing":
         return "required key is missing"
-    return f"{message}, got {error['input']!r}" if "got" not in message and "input" in error and not isinstance(error["input"], dict) else message
+    if "got" in message or "input" not in error or isinstance(error["input"], dict):
+        return message
+    return f"{message}, got {error['input']!r}"
 
 
 def format_validation_error(source: str, exc: ValidationError) -> str:
@@ -390,6 +392,15 @@ def load_config(path: str | Path) -> EdgeConfig:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     return parse_config(data, str(path), path.resolve().parent)
+
+
+def with_countries(config: EdgeConfig, countries: list[str]) -> EdgeConfig:
+    """The config with `plates.countries` replaced (command-line override), validated."""
+    try:
+        plates = PlatesConfig.model_validate({**config.plates.model_dump(), "countries": countries})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error("--countries", exc)) from None
+    return config.model_copy(update={"plates": plates})
 
 
 def masked_dump(config: EdgeConfig) -> dict[str, Any]:
