@@ -145,27 +145,26 @@ def _plate_blobs(light_labels: np.ndarray, light: np.ndarray, dark: np.ndarray) 
     glyph heights and scores.
     """
     x, y, w, h, area = (light[:, k].astype(np.float32) for k in range(5))
-    mark_x, mark_y, mark_w, mark_h = (dark[:, k] for k in range(4))
+    shaped = ((h >= _BLOB_H[0]) & (h <= _BLOB_H[1]) & (w >= 1.4 * h) & (w <= 6.0 * h)
+              & (area >= 0.35 * w * h) & (area <= 0.92 * w * h))
+    shaped[0] = False
+    marks = dark[(dark[:, 3] >= 2) & (dark[:, 3] <= _BLOB_H[1]) & (dark[:, 2] <= 2 * dark[:, 3])]
+    mark_x, mark_y, mark_w, mark_h = (marks[:, k] for k in range(4))
     row, col = mark_y + mark_h // 2, mark_x + mark_w // 2
     height, width = light_labels.shape
     owner = np.maximum.reduce([light_labels[row, np.maximum(mark_x - 1, 0)],
                                light_labels[row, np.minimum(mark_x + mark_w, width - 1)],
                                light_labels[np.maximum(mark_y - 1, 0), col],
                                light_labels[np.minimum(mark_y + mark_h, height - 1), col]]).astype(np.intp)
-    ratio = mark_h / np.maximum(h[owner], 1)
-    ok = (owner > 0) & (ratio >= 0.25) & (ratio <= 0.85) & (mark_w <= 2 * mark_h)
-    ok &= np.abs(row - (y[owner] + h[owner] / 2)) <= 0.3 * h[owner]
+    ratio = mark_h / h[owner]
+    ok = shaped[owner] & (ratio >= 0.25) & (ratio <= 0.85) & (np.abs(row - (y[owner] + h[owner] / 2)) <= 0.3 * h[owner])
     count = np.bincount(owner[ok], minlength=len(light))
-    heights = np.bincount(owner[ok], mark_h[ok], minlength=len(light))
-    fill = area / (w * h)
-    blob = ((count >= 2) & (h >= _BLOB_H[0]) & (h <= _BLOB_H[1]) & (w >= 1.4 * h) & (w <= 6.0 * h)
-            & (fill >= 0.35) & (fill <= 0.92))
-    blob[0] = False
-    text_h = heights[blob] / count[blob]
+    blob = count >= 2
+    text_h = np.bincount(owner[ok], mark_h[ok], minlength=len(light))[blob] / count[blob]
     x, y, w, h = x[blob], y[blob], w[blob], h[blob]
     pad = 0.5 * text_h
     regions = np.stack([x - pad, y - pad, x + w + pad, y + h + pad], 1)
-    return regions, text_h, np.clip(count[blob] / 5.0, 0, 1).astype(np.float32) * 0.8
+    return regions, text_h, np.minimum(count[blob] / 5.0, 1).astype(np.float32) * 0.8
 
 
 def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -379,7 +378,7 @@ def _plate_quads(r: _Rows) -> np.ndarray:
 
 def _band(value: np.ndarray, lo: float, hi: float, soft: float) -> np.ndarray:
     """1 inside [lo, hi], falling linearly to 0 at `soft` beyond either end."""
-    return np.clip(1.0 - np.maximum(lo - value, value - hi) / soft, 0.0, 1.0)
+    return np.maximum(1.0 - np.maximum(lo - value, value - hi) / soft, 0.0).clip(max=1.0)
 
 
 def _row_score(r: _Rows, full_count: float = 5) -> np.ndarray:
@@ -451,7 +450,7 @@ def _build_mosaic(work: np.ndarray, regions: np.ndarray, heights: np.ndarray) ->
     owner = np.full(mosaic.shape, -1, np.int32)
     for k, ((w, h), (ox, oy)) in enumerate(zip(sizes, offset)):
         cut = work[y0[k]:y1[k], x0[k]:x1[k]]
-        interp = cv2.INTER_AREA if scale[k] < 1 else cv2.INTER_LINEAR
+        interp = cv2.INTER_AREA if scale[k] < 0.5 else cv2.INTER_LINEAR  # area is slow at odd ratios
         mosaic[oy:oy + h, ox:ox + w] = cv2.resize(cut, (int(w), int(h)), interpolation=interp)
         owner[oy:oy + h, ox:ox + w] = k
     true_scale = sizes[:, 0] / (x1 - x0)
@@ -494,8 +493,8 @@ def _dedupe(boxes: np.ndarray, scores: np.ndarray, limit: int) -> np.ndarray:
     than `_PROPOSAL_IOU` (one matrix, no loop: a dropped box still drops others)."""
     order = np.argsort(-scores, kind="stable")[:4 * limit]
     b = boxes[order]
-    ix = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
+    ix = np.maximum(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0)
+    iy = np.maximum(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0)
     inter = ix * iy
     area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     iou = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-6)
@@ -517,8 +516,8 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, threshold: float = _
         best = int(order[0])
         kept.append(best)
         rest = order[1:]
-        ix = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
-        iy = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
+        ix = np.maximum(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0)
+        iy = np.maximum(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0)
         inter = ix * iy
         iou = inter / np.maximum(area[best] + area[rest] - inter, 1e-6)
         order = rest[iou < threshold]
