@@ -21,7 +21,8 @@ from edge.config import CameraConfig, EdgeConfig, TrackingConfig
 from edge.errors import EdgeError
 from edge.formats import PlateFormatter, best_candidates
 from edge.imageio import load_image, to_bgr8
-from edge.localise import Localiser, MotionGate
+from edge.localise import Localiser
+from edge.motion import MotionGate
 from edge.read import PlateRecogniser, rectify
 from edge.record import PassAssembler, PassRecord
 from edge.track import Tracker
