@@ -55,6 +55,9 @@ _HEIGHT_SPREAD = 0.18  # ... and a row keeps only glyphs this close to its media
 _TEXT_TO_PLATE_H = 1.75  # plate height / glyph height (EU 1.45, US ~2.1)
 _SIDE_MARGIN = 0.45  # plate margin beside the text, in glyph heights
 _NMS_IOU = 0.3
+_FALLBACKS = 2  # best coarse proposals kept even when the fine pass finds no row there
+_FALLBACK_SCORE = 0.2  # their score, times the coarse score: below real rows
+_FALLBACK_COVER_SCORE = 0.2  # a fine row this good covering a proposal replaces it
 
 # Column layout of glyph tables: box, pixel count, and a grouping key (glyphs only link to
 # glyphs with the same key: same polarity, same pyramid level or same proposal cut).
@@ -399,21 +402,35 @@ def _row_score(r: _Rows, full_count: float = 5) -> np.ndarray:
     return score.astype(np.float32)
 
 
-def _proposals(coarse: np.ndarray, factor: float, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """The best `limit` proposals from the coarse image: cut regions (x0, y0, x1, y1) and
-    glyph heights in working pixels (`factor` = working / coarse scale). Glyph rows and
-    plate blobs both propose."""
+@dataclass(slots=True)
+class _Proposals:
+    """Where the coarse pass saw text, best first, in working pixels."""
+
+    regions: np.ndarray  # (P x 4) cuts for the fine pass: x0, y0, x1, y1
+    heights: np.ndarray  # (P,) estimated glyph height
+    plates: np.ndarray  # (P x 4) estimated plate box
+    scores: np.ndarray  # (P,) coarse plate-likeness
+
+
+def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
+    """The best `limit` proposals from the coarse image (`factor` = working / coarse
+    scale). Glyph rows and plate blobs both propose."""
     chars, blob_regions, blob_heights, blob_scores = _coarse_pass(coarse)
     idx, rows = _group_rows(chars, _PROPOSAL_GLYPHS)
     r = _row_geometry(chars, idx, rows)
     side, above = _CUT_SIDE * r.height, (0.5 + _CUT_ABOVE) * r.height
     ya, yb = r.line_y(r.left), r.line_y(r.right)
-    row_regions = np.stack([r.left - side, np.minimum(ya, yb) - above,
-                            r.right + side, np.maximum(ya, yb) + above], 1)
+    top, bottom = np.minimum(ya, yb), np.maximum(ya, yb)
+    row_regions = np.stack([r.left - side, top - above, r.right + side, bottom + above], 1)
+    margin, half = _SIDE_MARGIN * r.height, 0.5 * _TEXT_TO_PLATE_H * r.height
+    row_plates = np.stack([r.left - margin, top - half, r.right + margin, bottom + half], 1)
+    pad = 0.5 * blob_heights[:, None] * np.array([1, 1, -1, -1])
     regions = np.concatenate([row_regions, blob_regions]) * factor
+    plates = np.concatenate([row_plates, blob_regions + pad]) * factor
     heights = np.concatenate([r.height, blob_heights]) * factor
-    kept = _dedupe(regions, np.concatenate([_row_score(r, _PROPOSAL_FULL_COUNT), blob_scores]), limit)
-    return regions[kept], heights[kept]
+    scores = np.concatenate([_row_score(r, _PROPOSAL_FULL_COUNT), blob_scores])
+    kept = _dedupe(regions, scores, limit)
+    return _Proposals(regions[kept], heights[kept], plates[kept], scores[kept])
 
 
 @dataclass(slots=True)
@@ -502,6 +519,26 @@ def _dedupe(boxes: np.ndarray, scores: np.ndarray, limit: int) -> np.ndarray:
     return order[~beaten][:limit]
 
 
+def _with_fallbacks(quads: np.ndarray, scores: np.ndarray, proposals: _Proposals) -> tuple[np.ndarray, np.ndarray]:
+    """Add the best coarse proposals that the fine pass could not read as a row.
+
+    Why: touching glyphs, a tight frame or blur can stop the fine pass from forming a row
+    even where the coarse pass saw a plate; the recogniser may still read it, so such a
+    proposal is kept, scored below any fine row, rather than lost.
+    """
+    plates = proposals.plates[:_FALLBACKS]
+    boxes = _boxes(quads[scores >= _FALLBACK_COVER_SCORE])
+    ix = np.maximum(np.minimum(plates[:, None, 2], boxes[None, :, 2]) - np.maximum(plates[:, None, 0], boxes[None, :, 0]), 0)
+    iy = np.maximum(np.minimum(plates[:, None, 3], boxes[None, :, 3]) - np.maximum(plates[:, None, 1], boxes[None, :, 1]), 0)
+    covered = (ix * iy > 0.3 * (plates[:, 2:] - plates[:, :2]).prod(axis=1)[:, None]).any(axis=1)
+    plates = plates[~covered]
+    x0, y0, x1, y1 = plates.T
+    extra = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)], 1)
+    extra_scores = _FALLBACK_SCORE * proposals.scores[:_FALLBACKS][~covered]
+    return (np.concatenate([quads, extra.astype(np.float32)]),
+            np.concatenate([scores, extra_scores.astype(np.float32)]))
+
+
 def _boxes(quads: np.ndarray) -> np.ndarray:
     """Axis-aligned bounds (x0, y0, x1, y1) of each quad."""
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
@@ -539,14 +576,14 @@ class Localiser:
         scale = min(1.0, self.config.work_width / width)
         work = _resized(grey, scale)
         coarse_scale = min(1.0, self.config.proposal_width / work.shape[1])
-        regions, heights = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
-        chars = _fine_glyphs(work, regions, heights)
+        proposals = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
+        chars = _fine_glyphs(work, proposals.regions, proposals.heights)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
-        if not len(idx):
-            return []
         r = _row_geometry(chars, idx, rows)
-        quads = _plate_quads(r) / np.float32(scale)
+        quads = _plate_quads(r)
         scores = _row_score(r)
+        quads, scores = _with_fallbacks(quads, scores, proposals)
+        quads /= np.float32(scale)
         boxes = _boxes(quads)
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
