@@ -34,6 +34,7 @@ _CONTRAST = 7  # grey levels a glyph pixel must differ from its local mean
 _RULE_KERNEL = np.ones((1, 27), np.uint8)  # longer than any glyph's horizontal stroke
 _COARSE_WINDOW = 9  # local-mean window on the coarse pyramid: small glyphs need a tight one
 _COARSE_CONTRAST = 7
+_COARSE_MAX_ASPECT = 1.15
 _COARSE_CHAR_H = (4, 22)  # glyph heights searched on the coarse image (its pixels)
 _COARSE_CHAR_H_UPPER = (9, 26)  # pyramid levels above it: glyphs too big below (overlapping)
 _MIN_LEVEL_WIDTH = 48
@@ -182,8 +183,8 @@ def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, tuple[np.nda
     dark, light = _binarise(img, window=_COARSE_WINDOW, contrast=_COARSE_CONTRAST)
     dark_stats = _components(_without_rules(dark))
     light_labels, light_stats = _labelled(light)
-    glyphs = np.concatenate([_glyph_table(dark_stats[_glyph_like(dark_stats, h_range)], 2 * level),
-                             _glyph_table(light_stats[1:][_glyph_like(light_stats[1:], h_range)], 2 * level + 1)])
+    glyphs = np.concatenate([_glyph_table(dark_stats[_glyph_like(dark_stats, h_range, _COARSE_MAX_ASPECT)], 2 * level),
+                             _glyph_table(light_stats[1:][_glyph_like(light_stats[1:], h_range, _COARSE_MAX_ASPECT)], 2 * level + 1)])
     return glyphs, _plate_blobs(light_labels, light_stats, dark_stats)
 
 
@@ -544,6 +545,9 @@ def _boxes(quads: np.ndarray) -> np.ndarray:
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
 
 
+_NMS_INSIDE = 0.6
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, threshold: float = _NMS_IOU) -> list[int]:
     """Greedy non-maximum suppression; loops over kept candidates only (at most `limit`)."""
     order = np.argsort(-scores, kind="stable")
@@ -557,7 +561,10 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, threshold: float = _
         iy = np.maximum(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0)
         inter = ix * iy
         iou = inter / np.maximum(area[best] + area[rest] - inter, 1e-6)
-        order = rest[iou < threshold]
+        # A weaker box mostly inside a kept one is part of the same plate (a half plate,
+        # one word of it): reading it would report a fragment as a second plate.
+        inside = inter / np.maximum(area[rest], 1e-6)
+        order = rest[(iou < threshold) & (inside < _NMS_INSIDE)]
     return kept
 
 
