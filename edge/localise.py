@@ -34,11 +34,11 @@ _CONTRAST = 7  # grey levels a glyph pixel must differ from its local mean
 _RULE_KERNEL = np.ones((1, 27), np.uint8)  # longer than any glyph's horizontal stroke
 _COARSE_WINDOW = 9  # local-mean window on the coarse pyramid: small glyphs need a tight one
 _COARSE_CONTRAST = 7
-_COARSE_MAX_ASPECT = 1.15
 _COARSE_CHAR_H = (4, 22)  # glyph heights searched on the coarse image (its pixels)
 _COARSE_CHAR_H_UPPER = (9, 26)  # pyramid levels above it: glyphs too big below (overlapping)
 _MIN_LEVEL_WIDTH = 48
 _BLOB_H = (6, 24)  # plate blob heights searched on each coarse level (its pixels)
+_MARK_ASPECT = 3.0  # a dark mark inside a plate blob may be several glyphs run together
 _FINE_TEXT_H = 22.0  # glyph height the fine pass rescales every proposal to
 _FINE_CHAR_H = (11, 38)  # glyph heights accepted in the fine pass (mosaic pixels)
 _FINE_POST_KERNEL = np.ones((40, 1), np.uint8)  # taller than any accepted glyph: frame sides
@@ -152,7 +152,7 @@ def _plate_blobs(light_labels: np.ndarray, light: np.ndarray, dark: np.ndarray) 
     shaped = ((h >= _BLOB_H[0]) & (h <= _BLOB_H[1]) & (w >= 1.4 * h) & (w <= 6.0 * h)
               & (area >= 0.35 * w * h) & (area <= 0.92 * w * h))
     shaped[0] = False
-    marks = dark[(dark[:, 3] >= 2) & (dark[:, 3] <= _BLOB_H[1]) & (dark[:, 2] <= 2 * dark[:, 3])]
+    marks = dark[(dark[:, 3] >= 2) & (dark[:, 3] <= _BLOB_H[1]) & (dark[:, 2] <= _MARK_ASPECT * dark[:, 3])]
     mark_x, mark_y, mark_w, mark_h = (marks[:, k] for k in range(4))
     row, col = mark_y + mark_h // 2, mark_x + mark_w // 2
     height, width = light_labels.shape
@@ -183,8 +183,8 @@ def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, tuple[np.nda
     dark, light = _binarise(img, window=_COARSE_WINDOW, contrast=_COARSE_CONTRAST)
     dark_stats = _components(_without_rules(dark))
     light_labels, light_stats = _labelled(light)
-    glyphs = np.concatenate([_glyph_table(dark_stats[_glyph_like(dark_stats, h_range, _COARSE_MAX_ASPECT)], 2 * level),
-                             _glyph_table(light_stats[1:][_glyph_like(light_stats[1:], h_range, _COARSE_MAX_ASPECT)], 2 * level + 1)])
+    glyphs = np.concatenate([_glyph_table(dark_stats[_glyph_like(dark_stats, h_range)], 2 * level),
+                             _glyph_table(light_stats[1:][_glyph_like(light_stats[1:], h_range)], 2 * level + 1)])
     return glyphs, _plate_blobs(light_labels, light_stats, dark_stats)
 
 
