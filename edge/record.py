@@ -188,7 +188,8 @@ class PassAssembler:
 
     `preview(track)` for each track in `Tracker.confident_now` (only when tracking.preview
     is on), `final(track)` for each track `Tracker.update`/`close_all` returns. Both give a
-    record to publish, or None (too few reads, or a repeat of a recent pass).
+    record to publish, or None (too few reads, a voted confidence under
+    plates.min_confidence, or a repeat of a recent pass).
     """
 
     def __init__(self, unit_id: str, camera: CameraConfig, tracking: TrackingConfig,
@@ -209,8 +210,8 @@ class PassAssembler:
 
     def _assemble(self, track: Track, preview: bool) -> PassRecord | None:
         result = vote(track.detections, self.tracking, self.plates, self.rescore)
-        if result is None:
-            return None
+        if result is None or result.confidence < self.plates.min_confidence:
+            return None  # frames that never agreed on a plate: noise, not a vehicle pass
         zone_result = classify(self.camera.zone, track.centres())
         record = build_record(track, result, zone_result, self.unit_id, self.camera.name, preview)
         return record if self.dedup.admit(record) else None
