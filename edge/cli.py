@@ -98,7 +98,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
         mqtt = mqtt.model_copy(update=overrides)
-    tail(mqtt, args.unit, json_lines=args.json, limit=args.limit)
+    tail(mqtt, args.unit, json_lines=args.json, limit=args.limit)  # returns the count shown
     return 0
 
 
