@@ -37,6 +37,7 @@ _COARSE_CONTRAST = 7
 _COARSE_CHAR_H = (4, 22)  # glyph heights searched on the coarse image (its pixels)
 _COARSE_CHAR_H_UPPER = (9, 26)  # pyramid levels above it: glyphs too big below (overlapping)
 _MIN_LEVEL_WIDTH = 48
+_LEVELS = 3  # the top level's glyphs reach 4 x 26 coarse pixels: plates wider than a third
 _BLOB_H = (6, 24)  # plate blob heights searched on each coarse level (its pixels)
 _MARK_ASPECT = 3.0  # a dark mark inside a plate blob may be several glyphs run together
 _FINE_TEXT_H = 22.0  # glyph height the fine pass rescales every proposal to
@@ -196,7 +197,7 @@ def _coarse_pass(coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """
     glyphs, regions, heights, scores = [], [], [], []
     level_img, level, factor = coarse, 0, 1.0
-    while level_img.shape[1] >= _MIN_LEVEL_WIDTH and min(level_img.shape) >= 2 * _COARSE_CHAR_H[0]:
+    while level < _LEVELS and level_img.shape[1] >= _MIN_LEVEL_WIDTH and min(level_img.shape) >= 2 * _COARSE_CHAR_H[0]:
         table, (blob_regions, blob_heights, blob_scores) = _coarse_level(level_img, level)
         table[:, :4] *= factor
         table[:, _AREA] *= factor * factor
