@@ -57,6 +57,7 @@ _HEIGHT_SPREAD = 0.18  # ... and a row keeps only glyphs this close to its media
 _TEXT_TO_PLATE_H = 1.75  # plate height / glyph height (EU 1.45, US ~2.1)
 _SIDE_MARGIN = 0.45  # plate margin beside the text, in glyph heights
 _NMS_IOU = 0.3
+_NMS_INSIDE = 0.6  # a weaker candidate this much inside a kept one is a fragment of it
 _FALLBACKS = 2  # best coarse proposals kept even when the fine pass finds no row there
 _FALLBACK_SCORE = 0.2  # their score, times the coarse score: below real rows
 _FALLBACK_COVER_SCORE = 0.2  # a fine row this good covering a proposal replaces it
@@ -546,9 +547,6 @@ def _boxes(quads: np.ndarray) -> np.ndarray:
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
 
 
-_NMS_INSIDE = 0.6
-
-
 def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, threshold: float = _NMS_IOU) -> list[int]:
     """Greedy non-maximum suppression; loops over kept candidates only (at most `limit`)."""
     order = np.argsort(-scores, kind="stable")
@@ -598,6 +596,7 @@ class Localiser:
         ok = (boxes[:, 2] - boxes[:, 0] >= self.config.min_plate_width) & (boxes[:, 3] - boxes[:, 1] >= 4)
         quads, boxes, scores = quads[ok], boxes[ok], scores[ok]
         kept = _nms(boxes, scores, self.config.max_candidates)
+        log.debug("localise: %d proposals, %d rows, %d candidates", len(proposals.scores), len(r.count), len(kept))
         return [self._candidate(quads[k], boxes[k], float(scores[k])) for k in kept]
 
     @staticmethod
