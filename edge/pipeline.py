@@ -119,7 +119,7 @@ class CameraPipeline:
         """Feed one frame; return the passes that ended (and previews, when enabled)."""
         detections: list[Detection] = []
         self.last_reading = None
-        if self.gate is None or self.gate.changed(frame.image):
+        if self._worth_reading(frame.image):
             skip = partial(self.tracker.predict_confident, timestamp=frame.timestamp)
             self.last_reading = self.reader.read(frame.image, frame.index, frame.timestamp, skip=skip)
             detections = self.last_reading.detections
@@ -127,6 +127,12 @@ class CameraPipeline:
         closed = self.tracker.update(detections, frame.timestamp)
         previews = [self.assembler.preview(track) for track in self.tracker.confident_now]
         return [r for r in previews + [self.assembler.final(t) for t in closed] if r is not None]
+
+    def _worth_reading(self, image: np.ndarray) -> bool:
+        """Read when something moved, and always while a track still needs reads: a vehicle
+        that stops in view would otherwise never be read often enough to make a pass."""
+        moved = self.gate is None or self.gate.changed(image)
+        return moved or any(not track.confident for track in self.tracker.live)
 
     def process_idle(self, timestamp: float) -> list[PassRecord]:
         """No frame arrived (camera stalled): still close the tracks whose vehicles left."""
