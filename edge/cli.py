@@ -16,6 +16,7 @@ from pathlib import Path
 from edge import __version__
 from edge.errors import ConfigError, EdgeError
 
+COUNTRIES_HELP = "plate syntaxes to prefer, comma-separated, e.g. gb,generic (overrides plates.countries)"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
 
@@ -130,13 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     pace.add_argument("--fast", action="store_true", help="as fast as possible (default)")
     p.add_argument("--json", action="store_true", help="print passes as JSON lines")
     p.add_argument("--no-publish", action="store_true", help="do not spool or publish passes")
-    p.add_argument("--countries", help="plate syntaxes to prefer, comma-separated (overrides plates.countries): gb,nl,eu,us,generic")
+    p.add_argument("--countries", help=COUNTRIES_HELP)
 
     p = add("read", cmd_read, "read plates in still images")
     p.add_argument("images", nargs="+")
     p.add_argument("--config")
     p.add_argument("--json", action="store_true", help="one JSON line per plate")
-    p.add_argument("--countries", help="plate syntaxes to prefer, comma-separated (overrides plates.countries): gb,nl,eu,us,generic")
+    p.add_argument("--countries", help=COUNTRIES_HELP)
 
     p = add("eval", cmd_eval, "measure read rates on a labelled dataset folder (labels.csv)")
     p.add_argument("dataset")
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on the last line")
     p.add_argument("--report", help="write an HTML page of the misses into this folder")
     p.add_argument("--limit", type=int, help="only the first N files")
-    p.add_argument("--countries", help="plate syntaxes to prefer, comma-separated (overrides plates.countries): gb,nl,eu,us,generic")
+    p.add_argument("--countries", help=COUNTRIES_HELP)
 
     p = add("bench", cmd_bench, "benchmark the localiser, recogniser and whole-frame read")
     p.add_argument("--config")

@@ -126,7 +126,8 @@ class CameraConfig(_Strict):
 
 
 class PlatesConfig(_Strict):
-    countries: list[Literal["generic", "gb", "eu", "us", "nl"]] = Field(default_factory=lambda: ["generic"], min_length=1)
+    countries: list[Literal["generic", "gb", "eu", "us", "nl"]] = Field(
+        default_factory=lambda: ["generic"], min_length=1)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     candidates: int = Field(default=5, ge=1, le=20)
 
@@ -349,13 +350,14 @@ def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
         "cameras": cameras,
         "mqtt": mqtt.model_copy(update={"tls": tls, "password_file": password_file}),
         "spool": config.spool.model_copy(update={"path": fix(config.spool.path) or config.spool.path}),
-        "recogniser": config.recogniser.model_copy(
-            update={"model_dir": config.recogniser.model_dir if config.recogniser.model_dir.is_absolute() else _project_path(config.recogniser.model_dir, base)}),
+        "recogniser": config.recogniser.model_copy(update={"model_dir": _project_path(config.recogniser.model_dir, base)}),
     })
 
 
 def _project_path(path: Path, base: Path) -> Path:
     """`models/` in a config means the shipped models unless a file beside the config exists."""
+    if path.is_absolute():
+        return path
     local = (base / path).resolve()
     if local.exists():
         return local

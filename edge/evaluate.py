@@ -175,7 +175,8 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
     page = report_dir / "index.html"
     page.write_text(
         f"<html><head><meta charset='utf-8'><title>edge eval misses: {html.escape(name)}</title></head><body>"
-        f"<h1>{html.escape(name)}: {len(score.misses)} misses</h1><pre>{html.escape(json.dumps(score.summary(name), indent=1))}</pre>"
+        f"<h1>{html.escape(name)}: {len(score.misses)} misses</h1>"
+        f"<pre>{html.escape(json.dumps(score.summary(name), indent=1))}</pre>"
         "<table border=1 cellpadding=4><tr><th>file</th><th>crop (labelled box)</th><th>truth</th>"
         "<th>reads</th><th>candidates</th></tr>" + "".join(rows) + "</table></body></html>")
     return page
