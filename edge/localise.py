@@ -613,22 +613,3 @@ def _resized(grey: np.ndarray, scale: float) -> np.ndarray:
         return grey
     size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-
-
-class MotionGate:
-    """Cheap change detector so a static camera's identical frames skip localisation."""
-
-    def __init__(self, threshold: float = 2.0, scale: int = 16) -> None:
-        self.threshold = threshold
-        self.scale = scale
-        self._last: np.ndarray | None = None
-
-    def changed(self, image: np.ndarray) -> bool:
-        """True when the downscaled frame differs from the previous one by > threshold on average."""
-        grey = _to_grey(image)
-        small = cv2.resize(grey, (max(1, grey.shape[1] // self.scale), max(1, grey.shape[0] // self.scale)),
-                           interpolation=cv2.INTER_AREA)
-        last, self._last = self._last, small
-        if last is None or last.shape != small.shape:
-            return True
-        return float(cv2.absdiff(small, last).mean()) > self.threshold

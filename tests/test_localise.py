@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge.config import LocaliserConfig
-from edge.localise import Localiser, MotionGate
+from edge.localise import Localiser
 from edge.types import Box
 
 DATASETS = Path(__file__).parents[1].parent / "shared/datasets"
@@ -159,26 +159,6 @@ def test_candidates_are_capped_and_in_image_pixels() -> None:
     found = Localiser(LocaliserConfig(max_candidates=2)).find(image)
     assert 1 <= len(found) <= 2
     assert best_iou(found, box_of(quad)) >= 0.5
-
-
-def test_motion_gate_skips_identical_frames() -> None:
-    gate = MotionGate()
-    frame = street(11)
-    assert gate.changed(frame)  # the first frame always counts
-    assert not gate.changed(frame.copy())
-    moved = frame.copy()
-    cv2.rectangle(moved, (400, 300), (700, 500), (255, 255, 255), -1)
-    assert gate.changed(moved)
-    assert not gate.changed(moved)
-
-
-def test_motion_gate_ignores_sensor_noise() -> None:
-    rng = np.random.default_rng(12)
-    gate = MotionGate()
-    frame = street(12)
-    gate.changed(frame)
-    noisy = np.clip(frame + rng.normal(0, 3, frame.shape), 0, 255).astype(np.uint8)
-    assert not gate.changed(noisy)
 
 
 # Detection floors measured on the labelled sets (see benchmarks/localise_eval.py), minus a
