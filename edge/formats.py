@@ -10,44 +10,116 @@ format allows* and say how sure we are, rather than blindly swapping characters.
 Model (Bayes, rows treated as calibrated per-character posteriors under a uniform
 character prior). A hypothesis is (window, format, string):
 
-* window: the whole raw string (prior 0.90), or it without its first (0.08) or last
-  (0.02) character, because the blue EU strip on the left, or a plate border, is often
-  read as an extra letter ('D', 'I', 'E' ...). A dropped character is treated as
-  uninformative junk.
+* window: which rows belong to the plate. The whole raw string (prior 0.90), it without
+  its first (0.08) or last (0.02) character, because the blue EU strip or emblem on the
+  left, or a plate border, is often read as an extra character ('D', 'I', '9', 'B' ...),
+  or it without one interior character (0.08 each) when that row is weak (top
+  probability under 0.6, or under 0.8 when it repeats the previous row's character),
+  the marks of a spurious glyph or a CTC double emission. Continental (eu) formats
+  expect the strip: for them the whole string has 0.78 and the first-dropped cut 0.20.
+  A dropped character is uninformative junk, so a window pays only its prior, while
+  keeping a row pays that row's likelihood: a weak row is cheap to drop.
 * format: a per-position list of allowed character classes with a relative prior
-  weight; each string the format allows is equally likely a priori.
+  weight; each string the format allows is equally likely a priori, except that a
+  "soft" class member counts at a fraction of a full member's prior weight.
 
-Score(window, format, string) = w_window * w_format * prod_i p_i(s_i) * |alphabet| / |class_i|.
-The |alphabet| / |class_i| factor is the uniform-prior correction: a position that must be
-a digit makes every digit ~3.6x more likely than the recogniser's uniform prior assumed,
-which is what lets a '0' at 0.35 beat an 'O' at 0.60 in a digit slot. Summing the score
-over every string of every hypothesis is cheap in closed form (product of per-position
-class masses), so each candidate text's confidence is its summed score over that total:
-a posterior, hence in [0, 1] and summing to at most 1 over candidates. Only the top
-strings of each format are enumerated (a vectorised beam over the (len, alphabet) matrix).
-Formats marked "needs a digit" are modelled as all-alphanumeric for the total and give
-digit-free strings a 0.1 factor, so the total over-counts slightly and sums stay <= 1.
+Score(window, format, string) = w_window * w_format * prod_i p_i(s_i) * |alphabet| * q_i(s_i),
+where q_i is the position's prior over characters (1/|class_i| for a plain class). The
+|alphabet| * q factor is the uniform-prior correction: a position that must be a digit
+makes every digit ~3.6x more likely than the recogniser's uniform prior assumed, which
+is what lets a '0' at 0.35 beat an 'O' at 0.60 in a digit slot, and what lets a 7-row
+window that fits a national layout beat the whole 8-row string read as an unstructured
+plate. Summing the score over every string of every hypothesis is cheap in closed form
+(product of per-position class masses), so each candidate text's confidence is its
+summed score over that total: a posterior, hence in [0, 1] and summing to at most 1 over
+candidates. Only the top strings of each format are enumerated (a vectorised beam over
+the (len, alphabet) matrix). Formats marked "needs a digit" are modelled as
+all-alphanumeric for the total and give digit-free strings a 0.1 factor, so the total
+over-counts slightly and sums stay <= 1.
 
-Format table (classes: L letter, D digit, A letter or digit, N digit 1-9, M letter but
-not I/Q/Z, R letter but not I/Q, Y year letter: not I/O/Q/U/Z, K Dutch letter:
-BDFGHJKLMNPRSTVXZ). Weights are relative within a country; each configured country
-gets an equal share, ties go to the country listed first in `plates.countries`.
+Classes: L letter, D digit, A letter or digit, N digit 1-9, M letter but not I/Q/Z,
+R letter but not I/Q, Y year letter: not I/O/Q/U/Z, K Dutch letter: BDFGHJKLMNPRSTVXZ,
+c Czech region letter: ABCEHJKLMPSTUZ, z Czech series letter: not G/O/Q/W, p Polish
+series letter: not B/D/I/O/Z, e Spanish letter: consonants but not Q, i Italian letter:
+not I/O/Q/U, f French letter: not I/O/U, b Bulgarian letter (Cyrillic look-alikes):
+ABCEHKMOPTXY, h Greek letter (Greek look-alikes): ABEHIKMNOPTXYZ, d US digit with a soft
+letter O, l US letter with a soft digit 0. The US soft twins (prior weight 0.7) are
+there because several states treat O and 0 as one character, and vanity plates use 0
+for O: a US read's O/0 changes only when the other twin is at least 0.7 times as probable.
 
-=========  ===============  ================================  ===========================
-country    format           pattern                           weight
-=========  ===============  ================================  ===========================
-gb         gb_current       MMDDRRR (AB12CDE)                 0.80
-gb         gb_prefix        YN RRR, YND RRR, YNDD RRR         0.10 split over 3
-gb         gb_suffix        RRR N Y, RRR ND Y, RRR NDD Y      0.05 split over 3
-gb         gb_dateless      L{1,3}ND{0,3}, ND{0,3}L{1,3}      0.05 split over 24
-nl         nl_sidecode_1-3  LLDDDD, DDDDLL, DDLLDD            0.02 each
-nl         nl_sidecode_4-14 KKDDKK, KKKKDD, DDKKKK, DDKKKD,   4: .06, 5-6: .08, 7-11: .10,
-                            DKKKDD, KKDDDK, KDDDKK, KKKDDK,   12-13: .06, 14: .04
-                            KDDKKK, DKKDDD, DDDKKD
-eu         eu_generic       A{4..8}, needs a digit            by length 1,2,3,3,2
-us         us_generic       A{2..8}                           by length .5,1,1,2,4,5,1
-generic    generic          A{3..10}, needs a digit           by length 1,2,3,4,5,4,2,1
-=========  ===============  ================================  ===========================
+Weights are relative within a country; each configured country gets an equal share,
+ties go to the country listed first in `plates.countries`.
+
+=========  =================  ================================  ===========================
+country    format             pattern                           weight
+=========  =================  ================================  ===========================
+gb         gb_current         MMDDRRR (AB12CDE)                 0.80
+gb         gb_prefix          YN RRR, YND RRR, YNDD RRR         0.10 split over 3
+gb         gb_suffix          RRR N Y, RRR ND Y, RRR NDD Y      0.05 split over 3
+gb         gb_dateless        L{1,3}ND{0,3}, ND{0,3}L{1,3}      0.05 split over 24
+nl         nl_sidecode_1-3    LLDDDD, DDDDLL, DDLLDD            0.02 each
+nl         nl_sidecode_4-14   KKDDKK, KKKKDD, DDKKKK, DDKKKD,   4: .06, 5-6: .08, 7-11: .10,
+                              DKKKDD, KKDDDK, KDDDKK, KKKDDK,   12-13: .06, 14: .04
+                              KDDKKK, DKKDDD, DDDKKD
+eu         eu_<codes>         national layouts, table below     0.80 in all
+eu         eu_structured      L{1,3} D{1,4} L{0,3}              0.15 split over 48
+eu         eu_generic         A{4..8}, needs a digit            0.05, by length 1,2,3,3,2
+us         us_<example>       state layouts, table below        0.70 in all
+us         us_generic         A{2..8}                           0.30, by length .5,1,1,2,4,5,1
+generic    generic            A{3..10}, needs a digit           by length 1,2,3,4,5,4,2,1
+=========  =================  ================================  ===========================
+
+European national layouts (current standard series, the ones a roadside camera meets
+daily). A country's weight is about the square root of its passenger-car fleet in
+millions, so big fleets count more without drowning small ones; it is split over the
+country's layouts by the shares shown. Layouts that several countries share (same
+pattern) are one format named after all of them, e.g. eu_be_fi_hu_lt_se for LLLDDD.
+Austria and Slovenia issue too many serial shapes to list; the structured grammar
+covers them.
+
+=======  ======  ============================================================
+country  weight  layouts (share)
+=======  ======  ============================================================
+de       7.0     L{2..5} N D{0..3}, at most 8 chars (district 1-3 letters .2/.4/.4,
+                 then 1-2 letters .3/.7; number of 1-4 digits .05/.15/.35/.45)
+fr       6.0     ffDDDff (SIV, AB-123-CD)
+it       6.0     iiDDDii (AB 123 CD)
+es       5.0     DDDDeee (.9); old provincial L{1,2} DDDD L{1,2} (.1 split over 4)
+pl       5.0     LL DDDDD (.25), LL DDDDp, LL DDDpp (.12 each), LL DpDDD (.06),
+                 LL DppDD (.05), LLL DDDDD, LLL DDDDp, LLL DDDpp (.06 each),
+                 LLL pDDD, LLL DpDD, LLL DDpD, LLL DppD, LLL DDpp, LLL ppDD (.04 each)
+ro       3.0     LL DD LLL (.6), L DDD LLL (.25), L DD LLL (.15)
+cz       2.5     N c DDDDD (.8), N c z DDDD (.2)
+be       2.5     N LLL DDD (.8), LLL DDD (.2)
+pt       2.2     DD LL DD (.35), LL DD LL (.3), DD DD LL (.25), LL DD DD (.1)
+gr       2.2     hhh DDDD
+se       2.2     LLL DDD (.7), LLL DDL (.3)
+hu       2.0     LLL DDD (.8), LL LL DDD (.2)
+ch       2.0     LL N D{0..5} (equal shares)
+bg       1.7     b DDDD bb, bb DDDD bb (.5 each)
+fi       1.7     LLL DDD
+sk       1.6     LL DDD LL
+dk, no   1.6     LL DDDDD
+ie       1.4     D{2,3} L{1,2} N D{0..5} (equal shares)
+hr       1.3     LL DDDD LL (.4), LL DDD LL (.3), LL DDDD L, LL DDD L (.15 each)
+lt       1.2     LLL DDD
+ee       0.9     DDD LLL
+lv       0.8     LL DDDD
+lu       0.6     LL DDDD
+=======  ======  ============================================================
+
+US state layouts (classes l and d, so O/0 stay soft). Shares: the common shapes of
+state-issued series, weighted towards the big fleets (ABC1234 in TX, NY, PA, OH, MI, GA,
+NC, VA, WA, AZ; 1ABC234 in CA); vanity and specialty plates fall to us_generic.
+
+==========  ======  ==========  ======  ==========  ======  ==========  ======
+format      share   format      share   format      share   format      share
+==========  ======  ==========  ======  ==========  ======  ==========  ======
+us_abc1234  .30     us_1abc234  .15     us_123abc   .10     us_abc123   .10
+us_ab1234   .04     us_ab12345  .04     us_a12bcd   .03     us_1abc23   .03
+us_1ab234   .03     us_1ab2345  .02     us_abc12d   .02     us_1234ab   .02
+us_abcd12   .02     us_123456   .02     us_1234567  .02
+==========  ======  ==========  ======  ==========  ======  ==========  ======
 
 When "generic" is not configured it is still present as a fallback with 2% of the
 prior, so an unexpected plate still gets a (low-confidence) reading.
@@ -81,10 +153,32 @@ _CLASSES = {
     "R": "ABCDEFGHJKLMNOPRSTUVWXYZ",
     "Y": "ABCDEFGHJKLMNPRSTVWXY",
     "K": "BDFGHJKLMNPRSTVXZ",
+    "c": "ABCEHJKLMPSTUZ",
+    "z": "ABCDEFHIJKLMNPRSTUVXYZ",
+    "p": "ACEFGHJKLMNPQRSTUVWXY",
+    "e": "BCDFGHJKLMNPRSTVWXYZ",
+    "i": "ABCDEFGHJKLMNPRSTVWXYZ",
+    "f": "ABCDEFGHJKLMNPQRSTVWXYZ",
+    "b": "ABCEHKMOPTXY",
+    "h": "ABEHIKMNOPTXYZ",
+    "d": string.digits,
+    "l": string.ascii_uppercase,
 }
+# Members a class admits at SOFT_WEIGHT of a full member's prior (see module docstring).
+_SOFT = {"d": "O", "l": "0"}
+SOFT_WEIGHT = 0.7
 
-WINDOW_PRIORS = {"full": 0.90, "drop_first": 0.08, "drop_last": 0.02}
+WINDOW_PRIORS = {"full": 0.90, "drop_first": 0.08, "drop_last": 0.02, "drop_inner": 0.08}
+# Continental plates carry the blue strip, which the recogniser often reads as a character.
+COUNTRY_WINDOW_PRIORS = {"eu": {**WINDOW_PRIORS, "full": 0.78, "drop_first": 0.20}}
+_WINDOW_KINDS = ("full", "drop_first", "drop_last", "drop_inner")
+# An interior row is a drop candidate when its best character is under WEAK_ROW, or under
+# REPEAT_ROW when it repeats the previous row's best (a CTC double emission); a crisp
+# repeat is far more often a real double letter or digit.
+WEAK_ROW = 0.6
+REPEAT_ROW = 0.8
 NO_DIGIT_FACTOR = 0.1
+SWAP_FLOOR = 0.1
 FALLBACK_SHARE = 0.02
 _FLOOR = 1e-9
 MIN_REPORTED = 1e-4
@@ -122,6 +216,102 @@ _NL_SIDECODES = [
 ]
 
 
+def _even(patterns: Sequence[str]) -> list[tuple[str, float]]:
+    return [(pattern, 1.0) for pattern in patterns]
+
+
+def _german() -> list[tuple[str, float]]:
+    """District (1-3 letters) + 1-2 letters + a number 1-9999, 8 characters at most."""
+    district, series = {1: 0.2, 2: 0.4, 3: 0.4}, {1: 0.3, 2: 0.7}
+    digits = {1: 0.05, 2: 0.15, 3: 0.35, 4: 0.45}
+    layouts: dict[str, float] = {}
+    for a, wa in district.items():
+        for b, wb in series.items():
+            for c, wc in digits.items():
+                if a + b + c <= 8:
+                    pattern = "L" * (a + b) + "N" + "D" * (c - 1)
+                    layouts[pattern] = layouts.get(pattern, 0.0) + wa * wb * wc
+    return list(layouts.items())
+
+
+# (country code, weight ~ sqrt(passenger-car fleet in millions), [(pattern, share)]).
+_EU_NATIONAL: list[tuple[str, float, list[tuple[str, float]]]] = [
+    ("de", 7.0, _german()),
+    ("fr", 6.0, [("ffDDDff", 1.0)]),
+    ("it", 6.0, [("iiDDDii", 1.0)]),
+    ("es", 5.0, [("DDDDeee", 0.9)] + [("L" * a + "DDDD" + "L" * b, 0.1 / 4) for a in (1, 2) for b in (1, 2)]),
+    ("pl", 5.0, [("LLDDDDD", 2.0), ("LLDDDDp", 1.0), ("LLDDDpp", 1.0), ("LLDpDDD", 0.5), ("LLDppDD", 0.5),
+                 ("LLLDDDDD", 1.0), ("LLLDDDDp", 1.0), ("LLLDDDpp", 1.0)]
+     + _even(["LLL" + serial for serial in ("pDDD", "DpDD", "DDpD", "DppD", "DDpp", "ppDD")])),
+    ("ro", 3.0, [("LLDDLLL", 0.6), ("LDDDLLL", 0.25), ("LDDLLL", 0.15)]),
+    ("cz", 2.5, [("NcDDDDD", 0.8), ("NczDDDD", 0.2)]),
+    ("be", 2.5, [("NLLLDDD", 0.8), ("LLLDDD", 0.2)]),
+    ("pt", 2.2, [("DDLLDD", 0.35), ("LLDDLL", 0.3), ("DDDDLL", 0.25), ("LLDDDD", 0.1)]),
+    ("gr", 2.2, [("hhhDDDD", 1.0)]),
+    ("se", 2.2, [("LLLDDD", 0.7), ("LLLDDL", 0.3)]),
+    ("hu", 2.0, [("LLLDDD", 0.8), ("LLLLDDD", 0.2)]),
+    ("ch", 2.0, _even(["LLN" + "D" * extra for extra in range(6)])),
+    ("bg", 1.7, _even(["bDDDDbb", "bbDDDDbb"])),
+    ("fi", 1.7, [("LLLDDD", 1.0)]),
+    ("sk", 1.6, [("LLDDDLL", 1.0)]),
+    ("dk", 1.6, [("LLDDDDD", 1.0)]),
+    ("no", 1.6, [("LLDDDDD", 1.0)]),
+    ("ie", 1.4, _even(["D" * y + "L" * k + "N" + "D" * s for y in (2, 3) for k in (1, 2) for s in range(6)])),
+    ("hr", 1.3, [("LLDDDDLL", 0.4), ("LLDDDLL", 0.3), ("LLDDDDL", 0.15), ("LLDDDL", 0.15)]),
+    ("lt", 1.2, [("LLLDDD", 1.0)]),
+    ("ee", 0.9, [("DDDLLL", 1.0)]),
+    ("lv", 0.8, [("LLDDDD", 1.0)]),
+    ("lu", 0.6, [("LLDDDD", 1.0)]),
+]
+EU_SHARES = {"national": 0.85, "structured": 0.10, "generic": 0.05}
+# The grammar's mass by plate length: most European plates have 6-7 characters, and the
+# long ones are national layouts already, so a long grammar reading is rarely the plate.
+EU_GRAMMAR_LENGTHS = {2: 0.01, 3: 0.03, 4: 0.08, 5: 0.15, 6: 0.27, 7: 0.30, 8: 0.12, 9: 0.03, 10: 0.01}
+
+
+def _eu_formats() -> list[PlateFormat]:
+    """National layouts (merged where countries share a pattern), then the grammar, then A{4..8}."""
+    total = sum(weight for _, weight, _ in _EU_NATIONAL)
+    merged: dict[str, tuple[set[str], float]] = {}
+    for code, weight, layouts in _EU_NATIONAL:
+        shares = sum(share for _, share in layouts)
+        for pattern, share in layouts:
+            codes, mass = merged.get(pattern, (set(), 0.0))
+            merged[pattern] = (codes | {code}, mass + EU_SHARES["national"] * weight / total * share / shares)
+    formats = [PlateFormat("eu_" + "_".join(sorted(codes)), "eu", pattern, mass)
+               for pattern, (codes, mass) in merged.items()]
+    grammar = ["L" * a + "D" * b + "L" * c for a in range(1, 4) for b in range(1, 5) for c in range(4)]
+    per_length = {n: sum(len(p) == n for p in grammar) for n in EU_GRAMMAR_LENGTHS}
+    structured = EU_SHARES["structured"]
+    formats += [PlateFormat("eu_structured", "eu", p, structured * EU_GRAMMAR_LENGTHS[len(p)] / per_length[len(p)])
+                for p in grammar]
+    lengths = [1, 2, 3, 3, 2]
+    formats += [PlateFormat("eu_generic", "eu", "A" * (4 + i), EU_SHARES["generic"] * w / sum(lengths), True)
+                for i, w in enumerate(lengths)]
+    return formats
+
+
+_US_LAYOUTS = [
+    ("ABC1234", 0.30), ("1ABC234", 0.15), ("123ABC", 0.10), ("ABC123", 0.10), ("AB1234", 0.04),
+    ("AB12345", 0.04), ("A12BCD", 0.03), ("1ABC23", 0.03), ("1AB234", 0.03), ("1AB2345", 0.02),
+    ("ABC12D", 0.02), ("1234AB", 0.02), ("ABCD12", 0.02), ("123456", 0.02), ("1234567", 0.02),
+]
+US_SHARES = {"layouts": 0.70, "generic": 0.30}
+
+
+def _us_formats() -> list[PlateFormat]:
+    """State layouts in the soft O/0 classes (l, d), then the vanity-friendly A{2..8}."""
+    total = sum(share for _, share in _US_LAYOUTS)
+    formats = [PlateFormat("us_" + example.lower(), "us",
+                           "".join("d" if ch.isdigit() else "l" for ch in example),
+                           US_SHARES["layouts"] * share / total)
+               for example, share in _US_LAYOUTS]
+    lengths = [0.5, 1, 1, 2, 4, 5, 1]
+    formats += [PlateFormat("us_generic", "us", "A" * (2 + i), US_SHARES["generic"] * w / sum(lengths))
+                for i, w in enumerate(lengths)]
+    return formats
+
+
 def _by_length(name: str, country: str, first: int, weights: Sequence[float], needs_digit: bool) -> list[PlateFormat]:
     return [PlateFormat(name, country, "A" * (first + i), w, needs_digit) for i, w in enumerate(weights)]
 
@@ -129,8 +319,8 @@ def _by_length(name: str, country: str, first: int, weights: Sequence[float], ne
 FORMATS: dict[str, list[PlateFormat]] = {
     "gb": _gb_formats(),
     "nl": [PlateFormat(f"nl_sidecode_{i + 1}", "nl", p, w) for i, (p, w) in enumerate(_NL_SIDECODES)],
-    "eu": _by_length("eu_generic", "eu", 4, [1, 2, 3, 3, 2], True),
-    "us": _by_length("us_generic", "us", 2, [0.5, 1, 1, 2, 4, 5, 1], False),
+    "eu": _eu_formats(),
+    "us": _us_formats(),
     "generic": _by_length("generic", "generic", 3, [1, 2, 3, 4, 5, 4, 2, 1], True),
 }
 
@@ -139,8 +329,9 @@ FORMATS: dict[str, list[PlateFormat]] = {
 class _Group:
     """All active formats of one length, compiled to arrays for one vectorised pass."""
 
-    masks: np.ndarray        # (F, n, C) bool: allowed characters per position
-    log_prior: np.ndarray    # (F,) log(country share * weight * prod |alphabet|/|class|)
+    masks: np.ndarray        # (F, n, C) float: prior weight of each character per position (0: not allowed)
+    log_prior: np.ndarray    # (F,) log(country share * weight * prod |alphabet| / class mass)
+    log_window: np.ndarray   # (F, len(_WINDOW_KINDS)) log window priors of each format's country
     needs_digit: np.ndarray  # (F,) bool
     names: tuple[str, ...]
     countries: tuple[str, ...]
@@ -154,6 +345,15 @@ class _Table:
     is_digit: np.ndarray     # (C,) bool
 
 
+def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
+    """Per class code, each alphabet character's prior weight: 1 member, SOFT_WEIGHT soft, 0 not."""
+    def member(text: str) -> np.ndarray:
+        return np.isin(chars, np.frombuffer(text.encode(), np.uint8))
+
+    return {code: np.where(member(members), 1.0, np.where(member(_SOFT.get(code, "")), SOFT_WEIGHT, 0.0))
+            for code, members in _CLASSES.items()}
+
+
 @lru_cache(maxsize=16)
 def _compile(alphabet: str, countries: tuple[str, ...]) -> _Table:
     """Build per-length mask tensors once per (alphabet, countries)."""
@@ -163,22 +363,25 @@ def _compile(alphabet: str, countries: tuple[str, ...]) -> _Table:
         ordered.append("generic")
         shares["generic"] = FALLBACK_SHARE
     chars = np.frombuffer(alphabet.encode("ascii"), dtype=np.uint8)
-    class_masks = {code: np.isin(chars, np.frombuffer(members.encode(), np.uint8)) for code, members in _CLASSES.items()}
+    class_weights = _class_weights(chars)
     rows: dict[int, list[tuple[np.ndarray, float, PlateFormat, int]]] = {}
     for rank, country in enumerate(ordered):
         formats = FORMATS[country]
         total = sum(f.weight for f in formats)
         for fmt in formats:
-            mask = np.stack([class_masks[code] for code in fmt.pattern])
-            sizes = mask.sum(axis=1)
-            if not sizes.all():
+            mask = np.stack([class_weights[code] for code in fmt.pattern])
+            mass = mask.sum(axis=1)
+            if not mass.all():
                 continue
-            log_prior = np.log(shares[country] * fmt.weight / total) + float(np.log(len(alphabet) / sizes).sum())
+            log_prior = np.log(shares[country] * fmt.weight / total) + float(np.log(len(alphabet) / mass).sum())
             rows.setdefault(len(fmt.pattern), []).append((mask, log_prior, fmt, rank))
+    windows = {country: np.log([COUNTRY_WINDOW_PRIORS.get(country, WINDOW_PRIORS)[kind] for kind in _WINDOW_KINDS])
+               for country in ordered}
     groups = {
         n: _Group(
             masks=np.stack([r[0] for r in items]),
             log_prior=np.array([r[1] for r in items]),
+            log_window=np.stack([windows[r[2].country] for r in items]),
             needs_digit=np.array([r[2].needs_digit for r in items]),
             names=tuple(r[2].name for r in items),
             countries=tuple(r[2].country for r in items),
@@ -189,11 +392,19 @@ def _compile(alphabet: str, countries: tuple[str, ...]) -> _Table:
     return _Table(groups, chars, np.isin(chars, np.frombuffer(string.digits.encode(), np.uint8)))
 
 
-def _windows(length: int) -> list[tuple[int, list[int], np.ndarray]]:
-    """(window length, start offsets, log priors): the whole string, then both one-shorter cuts."""
-    windows = [(length, [0], np.log([WINDOW_PRIORS["full"]]))]
-    if length > 1:
-        windows.append((length - 1, [1, 0], np.log([WINDOW_PRIORS["drop_first"], WINDOW_PRIORS["drop_last"]])))
+def _windows(probs: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(window length, (W, length) kept row indices, (W,) indices into _WINDOW_KINDS): the whole
+    string, then the one-shorter cuts: first, last, and each weak or repeated interior row."""
+    length = len(probs)
+    rows = np.arange(length)
+    windows = [(length, rows[None], np.array([0]))]
+    if length < 2:
+        return windows
+    best = probs.argmax(axis=1)
+    inner = probs.max(axis=1) < np.where(np.r_[False, best[1:] == best[:-1]], REPEAT_ROW, WEAK_ROW)
+    drops = np.flatnonzero(inner[1:-1]) + 1
+    kept = [rows[1:], rows[:-1]] + [np.delete(rows, drop) for drop in drops]
+    windows.append((length - 1, np.stack(kept), np.array([1, 2] + [3] * len(drops))))
     return windows
 
 
@@ -219,18 +430,55 @@ def _beam(log_probs: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _normalise(char_probs: np.ndarray) -> np.ndarray:
-    """Rows as distributions over the alphabet; the CTC blank's share is irrelevant here."""
+    """Rows as distributions over the alphabet (the CTC blank's share is irrelevant here),
+    less their far tails.
+
+    A character under SWAP_FLOOR of its row's best is taken as impossible: a softmax's far
+    tail is not calibrated, and with dozens of layouts some format's prior would otherwise
+    outbid a crisp read for a character the recogniser all but ruled out. The cut mass is
+    not handed back, so a row's evidence for the characters it does name is unchanged.
+    """
     probs = np.clip(np.asarray(char_probs, dtype=np.float64), _FLOOR, None)
-    return probs / probs.sum(axis=1, keepdims=True)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return np.where(probs >= SWAP_FLOOR * probs.max(axis=1, keepdims=True), probs, _FLOOR)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Every (window, format) row of one window length against one group, before the beam."""
+
+    group: _Group
+    masked: np.ndarray       # (W*F, n, C) probabilities times class weights
+    prior: np.ndarray        # (W*F,) log priors: window, format and class-mass correction
+    needs_digit: np.ndarray  # (W*F,) bool
+    log_total: np.ndarray    # (W*F,) log of each row's summed score over all its strings
+    upper: np.ndarray        # (W*F,) log score of each row's best string, digit rule aside
 
 
 @dataclass(slots=True)
 class _Scored:
-    """Beam output of one window length: every (window, format) row against one group."""
+    """Beam output for the rows of one _Rows that can still reach the report floor."""
 
     group: _Group
-    scores: np.ndarray  # (W*F, K) log scores, priors included
-    seqs: np.ndarray    # (W*F, K, n) alphabet indices
+    rows: np.ndarray    # (R,) indices into the W*F rows
+    scores: np.ndarray  # (R, K) log scores, priors included
+    seqs: np.ndarray    # (R, K, n) alphabet indices
+
+
+def _rows(probs: np.ndarray, group: _Group, kept: np.ndarray, kinds: np.ndarray) -> _Rows:
+    length, classes = kept.shape[1], probs.shape[1]
+    masked = (probs[kept][:, None] * group.masks[None]).reshape(-1, length, classes)
+    prior = (group.log_window[:, kinds].T + group.log_prior[None, :]).reshape(-1)
+    return _Rows(group, masked, prior, np.tile(group.needs_digit, len(kept)),
+                 prior + np.log(masked.sum(axis=2)).sum(axis=1), prior + np.log(masked.max(axis=2)).sum(axis=1))
+
+
+def _score(part: _Rows, rows: np.ndarray, width: int, is_digit: np.ndarray) -> _Scored:
+    with np.errstate(divide="ignore"):
+        scores, seqs = _beam(np.log(part.masked[rows]), width)
+    digit_ok = is_digit[seqs].any(axis=2) | ~part.needs_digit[rows][:, None]
+    scores += part.prior[rows][:, None] + np.where(digit_ok, 0.0, np.log(NO_DIGIT_FACTOR))
+    return _Scored(part.group, rows, scores, seqs)
 
 
 def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[str],
@@ -239,7 +487,9 @@ def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[s
 
     Usable on an averaged matrix from several frames (multi-frame voting). Empty when no
     format fits the length. Candidates under MIN_REPORTED confidence are left out, except
-    the best one, so an uncertain read still yields its (low-confidence) best guess.
+    the best one, so an uncertain read still yields its (low-confidence) best guess. A
+    (window, format) row whose best string is under that floor is not searched at all:
+    with over a hundred layouts most rows are, which keeps the beam cheap.
     """
     if char_probs.ndim != 2 or char_probs.shape[1] != len(alphabet):
         raise ValueError(f"char_probs must be (len, {len(alphabet)}), got {char_probs.shape}")
@@ -247,26 +497,18 @@ def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[s
         return []
     table = _compile(alphabet, tuple(countries))
     probs = _normalise(char_probs)
-    totals: list[np.ndarray] = []
-    scored: list[_Scored] = []
-    for length, starts, log_windows in _windows(len(probs)):
-        group = table.groups.get(length)
-        if group is None:
-            continue
-        windows = np.stack([probs[start:start + length] for start in starts])
-        masked = np.where(group.masks[None], windows[:, None], 0.0).reshape(-1, length, len(alphabet))
-        prior = (log_windows[:, None] + group.log_prior[None, :]).reshape(-1)
-        totals.append(prior + np.log(masked.sum(axis=2)).sum(axis=1))
-        with np.errstate(divide="ignore"):
-            scores, seqs = _beam(np.log(masked), top_n + 2)
-        digit_ok = table.is_digit[seqs].any(axis=2) | ~np.tile(group.needs_digit, len(starts))[:, None]
-        scored.append(_Scored(group, scores + prior[:, None] + np.where(digit_ok, 0.0, np.log(NO_DIGIT_FACTOR)), seqs))
-    if not scored:
+    parts = [_rows(probs, table.groups[length], kept, kinds)
+             for length, kept, kinds in _windows(probs) if length in table.groups]
+    if not parts:
         return []
-    log_total = float(np.logaddexp.reduce(np.concatenate(totals)))
+    log_total = float(np.logaddexp.reduce(np.concatenate([part.log_total for part in parts])))
+    floor = log_total + np.log(MIN_REPORTED)
+    best = max(float(part.upper.max()) for part in parts)
     hits: dict[str, list] = {}
-    for part in scored:
-        _collect(hits, table, part, log_total + np.log(MIN_REPORTED), 4 * top_n)
+    for part in parts:
+        rows = np.flatnonzero((part.upper >= floor) | (part.upper == best))
+        if len(rows):
+            _collect(hits, table, _score(part, rows, top_n + 2, table.is_digit), floor, 4 * top_n)
     return _rank(hits, log_total, top_n)
 
 
@@ -283,7 +525,7 @@ def _collect(hits: dict[str, list], table: _Table, part: _Scored, floor: float, 
     width = part.scores.shape[1]
     texts = table.chars[part.seqs.reshape(-1, part.seqs.shape[2])[best]]
     for index, code in zip(best.tolist(), texts):
-        fmt = (index // width) % count
+        fmt = int(part.rows[index // width]) % count
         text, score, rank = code.tobytes().decode("ascii"), float(flat[index]), int(part.group.ranks[fmt])
         entry = hits.get(text)
         if entry is None:
