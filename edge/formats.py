@@ -263,7 +263,7 @@ _EU_NATIONAL: list[tuple[str, float, list[tuple[str, float]]]] = [
     ("lv", 0.8, [("LLDDDD", 1.0)]),
     ("lu", 0.6, [("LLDDDD", 1.0)]),
 ]
-EU_SHARES = {"national": 0.85, "structured": 0.10, "generic": 0.05}
+EU_SHARES = {"national": 0.86, "structured": 0.12, "generic": 0.02}
 # The grammar's mass by plate length: most European plates have 6-7 characters, and the
 # long ones are national layouts already, so a long grammar reading is rarely the plate.
 EU_GRAMMAR_LENGTHS = {2: 0.01, 3: 0.03, 4: 0.08, 5: 0.15, 6: 0.27, 7: 0.30, 8: 0.12, 9: 0.03, 10: 0.01}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import string
+import time
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -10,7 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from edge.config import PlatesConfig
-from edge.formats import PlateFormatter, best_candidates
+from edge.formats import FORMATS, PlateFormatter, best_candidates
+from edge.types import PlateRead
 
 ALPHABET = string.digits + string.ascii_uppercase
 # Look-alikes the recogniser confuses; each maps to its twin of the other class.
@@ -45,11 +49,11 @@ def one_hot(text: str, top: float = 0.9) -> np.ndarray:
     return probs
 
 
-def confuse(probs: np.ndarray, position: int, wrong: str, right: str) -> None:
-    """Make the recogniser prefer `wrong` (0.60) over `right` (0.35) at `position`."""
-    probs[position] = 0.05 / (len(ALPHABET) - 2)
-    probs[position, ALPHABET.index(wrong)] = 0.60
-    probs[position, ALPHABET.index(right)] = 0.35
+def confuse(probs: np.ndarray, position: int, wrong: str, right: str, top: float = 0.60, runner_up: float = 0.35) -> None:
+    """Make the recogniser prefer `wrong` (top) over `right` (runner_up) at `position`."""
+    probs[position] = (1.0 - top - runner_up) / (len(ALPHABET) - 2)
+    probs[position, ALPHABET.index(wrong)] = top
+    probs[position, ALPHABET.index(right)] = runner_up
 
 
 def formatter(*countries: str, candidates: int = 5) -> PlateFormatter:
@@ -199,3 +203,238 @@ def test_many_random_reads_all_countries() -> None:
         raw = "".join(ALPHABET[i] for i in probs.argmax(axis=1))
         read = everything.format(raw, probs)
         assert read is not None and 0.0 <= read.confidence <= 1.0
+
+
+# European national layouts, restated independently of edge.formats from the registration
+# rules: one character set per position.
+_SETS = {
+    "L": string.ascii_uppercase,
+    "D": string.digits,
+    "N": "123456789",
+    "c": "ABCEHJKLMPSTUZ",                      # Czech region letters
+    "z": "ABCDEFHIJKLMNPRSTUVXYZ",              # Czech series letters: no G O Q W
+    "p": "ACEFGHJKLMNPQRSTUVWXY",               # Polish series letters: no B D I O Z
+    "e": "BCDFGHJKLMNPRSTVWXYZ",                # Spanish: consonants, no Q
+    "i": "ABCDEFGHJKLMNPRSTVWXYZ",              # Italian: no I O Q U
+    "f": "ABCDEFGHJKLMNPQRSTVWXYZ",             # French: no I O U
+    "b": "ABCEHKMOPTXY",                        # Bulgarian: Cyrillic look-alikes
+    "h": "ABEHIKMNOPTXYZ",                      # Greek: Greek look-alikes
+}
+NATIONAL = sorted({
+    *("L" * k + "N" + "D" * (c - 1) for k in range(2, 6) for c in range(1, 5) if k + c <= 8),      # DE
+    "ffDDDff", "iiDDDii", "DDDDeee", *("L" * a + "DDDD" + "L" * b for a in (1, 2) for b in (1, 2)),  # FR IT ES
+    "LLDDDDD", "LLDDDDp", "LLDDDpp", "LLDpDDD", "LLDppDD", "LLLDDDDD", "LLLDDDDp", "LLLDDDpp",       # PL
+    "LLLpDDD", "LLLDpDD", "LLLDDpD", "LLLDppD", "LLLDDpp", "LLLppDD",
+    "LLDDLLL", "LDDDLLL", "LDDLLL", "NcDDDDD", "NczDDDD", "NLLLDDD", "LLLDDD",                       # RO CZ BE
+    "DDLLDD", "LLDDLL", "DDDDLL", "LLDDDD", "hhhDDDD", "LLLDDL", "LLLLDDD",                          # PT GR SE HU
+    *("LLN" + "D" * s for s in range(6)), "bDDDDbb", "bbDDDDbb", "LLDDDLL",                        # CH BG SK
+    *("D" * y + "L" * k + "N" + "D" * s for y in (2, 3) for k in (1, 2) for s in range(6)),         # IE
+    "LLDDDL", "LLDDDDL", "LLDDDDLL", "DDDLLL",                                                      # HR EE
+})
+GRAMMAR = re.compile(r"[A-Z]{1,3}[0-9]{1,4}[A-Z]{0,3}")
+EU = formatter("eu")
+EU_GENERIC = formatter("eu", "generic")
+US_GENERIC = formatter("us", "generic")
+
+
+def fits(text: str, layout: str) -> bool:
+    return len(text) == len(layout) and all(ch in _SETS[code] for ch, code in zip(text, layout))
+
+
+_NATIONAL_RE = re.compile("|".join("".join(f"[{_SETS[code]}]" for code in layout) for layout in NATIONAL))
+
+
+def is_national(text: str) -> bool:
+    return _NATIONAL_RE.fullmatch(text) is not None
+
+
+@lru_cache(maxsize=None)
+def layout_text(layout: str) -> st.SearchStrategy[str]:
+    return _join(*(st.sampled_from(_SETS[code]) for code in layout))
+
+
+def near_readings(raw: str) -> set[str]:
+    """What raw could also be: itself or a one-shorter cut at either end, with at most one twin swapped."""
+    cuts = {raw, raw[1:], raw[:-1]}
+    swaps = {cut[:i] + TWIN[ch] + cut[i + 1:] for cut in cuts for i, ch in enumerate(cut) if ch in TWIN}
+    return cuts | swaps
+
+
+def is_eu_read(read: PlateRead | None, truth: str) -> bool:
+    """truth, read as a European plate (a layout shared with the generic grammar may name either)."""
+    return read is not None and (read.text, read.country) == (truth, "eu") and read.format != "eu_generic"
+
+
+# The main current layouts: DE (two and three letters, 3-4 digits), FR, IT, ES, PL, RO, CZ, BE,
+# PT, GR, SE/HU/FI/LT, CH, BG, SK, HR, EE, LV/LU.
+MAIN = ["LLNDDD", "LLLNDDD", "ffDDDff", "iiDDDii", "DDDDeee", "LLDDDDD", "LLLDDDpp", "LLDDLLL", "NcDDDDD",
+        "NLLLDDD", "DDLLDD", "hhhDDDD", "LLLDDD", "LLNDDDD", "bbDDDDbb", "LLDDDLL", "LLDDDDLL", "DDDLLL", "LLDDDD"]
+
+
+def confused(truth: str, layout: str, data: st.DataObject) -> tuple[str, int]:
+    """truth with one look-alike the layout forbids at its position, and that position."""
+    positions = [i for i, ch in enumerate(truth) if ch in TWIN and TWIN[ch] not in _SETS[layout[i]]]
+    assume(positions)
+    position = data.draw(st.sampled_from(positions))
+    return truth[:position] + TWIN[truth[position]] + truth[position + 1:], position
+
+
+def check_restored(truth: str, plate: str, position: int | None, strip: str) -> None:
+    """Read strip + plate (plate confused at position, if any) with countries [eu]: truth comes back.
+
+    Skipped where another near reading of the raw string is itself a national plate, or the
+    confused plate fits the generic grammar: the format cannot tell those apart.
+    """
+    raw = strip + plate
+    assume(not GRAMMAR.fullmatch(plate) or plate == truth)
+    assume(not any(is_national(t) for t in near_readings(raw) - {truth}))
+    probs = np.vstack([one_hot(strip, 0.85), one_hot(plate)])
+    if position is not None:
+        confuse(probs, len(strip) + position, plate[position], truth[position])
+    assert is_eu_read(EU.format(raw, probs), truth)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(layout=st.sampled_from(NATIONAL), strip=st.sampled_from("9BDI"), data=st.data())
+def test_each_eu_layout_restored_from_a_confusion_or_a_strip(layout: str, strip: str, data: st.DataObject) -> None:
+    truth = data.draw(layout_text(layout))
+    if data.draw(st.booleans(), label="confusion, not strip"):
+        check_restored(truth, *confused(truth, layout, data), "")
+    else:
+        check_restored(truth, truth, None, strip)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(layout=st.sampled_from(MAIN), strip=st.sampled_from("9BDI"), data=st.data())
+def test_main_eu_layouts_restored_from_a_confusion_behind_a_strip(layout: str, strip: str,
+                                                                   data: st.DataObject) -> None:
+    truth = data.draw(layout_text(layout))
+    check_restored(truth, *confused(truth, layout, data), strip)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(layout=st.sampled_from(MAIN), strip=st.sampled_from("9BDI"), data=st.data())
+def test_strip_character_dropped_before_generic_reading(layout: str, strip: str, data: st.DataObject) -> None:
+    """Even with generic configured at an equal share, a crisp strip + main national layout loses the strip.
+
+    (A rare layout, such as a Polish four-character series, can lose to the 8-character
+    generic reading here: generic then holds half the prior.)
+    """
+    truth = data.draw(layout_text(layout))
+    raw = strip + truth
+    assume(not any(is_national(t) for t in (raw, raw[:-1])) and not GRAMMAR.fullmatch(raw))
+    assert is_eu_read(EU_GENERIC.format(raw, one_hot(raw, 0.9)), truth)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(layout=st.sampled_from(NATIONAL), data=st.data())
+def test_crisp_national_plate_is_kept(layout: str, data: st.DataObject) -> None:
+    """Kept whole; a very short one (CH 'ZH1') may be named generic rather than eu."""
+    truth = data.draw(layout_text(layout))
+    assume(not any(is_national(t) for t in (truth[1:], truth[:-1])))
+    read = EU_GENERIC.format(truth, one_hot(truth, 0.9))
+    assert read is not None and read.text == truth
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(layout=st.sampled_from(MAIN), data=st.data())
+def test_weak_repeated_character_is_dropped(layout: str, data: st.DataObject) -> None:
+    """A CTC double emission: one character read twice, the copy weakly."""
+    truth = data.draw(layout_text(layout))
+    position = data.draw(st.integers(1, len(truth) - 1))
+    raw = truth[:position] + truth[position - 1] + truth[position:]
+    assume(not any(is_national(t) for t in (raw, raw[1:], raw[:-1])) and not GRAMMAR.fullmatch(raw))
+    probs = np.vstack([one_hot(truth[:position]), one_hot(raw[position], 0.45), one_hot(truth[position:])])
+    assert is_eu_read(EU_GENERIC.format(raw, probs), truth)
+
+
+def test_weak_spurious_digit_inside_czech_plate_is_dropped() -> None:
+    probs = np.vstack([one_hot("1B235"), one_hot("7", 0.4), one_hot("79")])
+    read = EU.format("1B235779", probs)
+    assert read is not None and (read.text, read.format) == ("1B23579", "eu_cz")
+
+
+def test_slovak_final_o_and_strip() -> None:
+    probs = np.vstack([one_hot("9", 0.8), one_hot("BA123A0")])
+    confuse(probs, 7, "0", "O")
+    read = EU_GENERIC.format("9BA123A0", probs)
+    assert read is not None and (read.text, read.format) == ("BA123AO", "eu_hr_sk")
+
+
+def test_structured_grammar_restores_a_digit_inside_the_digit_group() -> None:
+    """No national layout is LLDDDDLLL; the generic EU grammar still wants digits in the middle."""
+    probs = one_hot("WN12S4ABC")
+    confuse(probs, 4, "S", "5")
+    read = EU.format("WN12S4ABC", probs)
+    assert read is not None and (read.text, read.format) == ("WN1254ABC", "eu_structured")
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=PLAUSIBLE, countries=st.sampled_from([("eu", "generic"), ("us", "generic"), ("gb", "nl", "eu", "us")]),
+       seed=st.integers(0, 2**32 - 1))
+def test_crisp_characters_are_never_substituted(raw: str, countries: tuple[str, ...], seed: int) -> None:
+    """Whatever the layouts, a read at >= 0.85 per character is at most cut at an end, never rewritten."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(len(ALPHABET), 0.5), size=len(raw))
+    top = rng.uniform(0.85, 0.99, size=len(raw))
+    probs *= ((1.0 - top) / probs.sum(axis=1))[:, None]
+    probs[np.arange(len(raw)), [ALPHABET.index(c) for c in raw]] += top
+    read = formatter(*countries).format(raw, probs)
+    assert read is not None and read.text in {raw, raw[1:], raw[:-1]}
+
+
+US_LAYOUTS = ["LLLDDDD", "NLLLDDD", "DDDLLL", "LLLDDD"]  # ABC1234, 1ABC234 (CA), 123ABC, ABC123
+# Every state series shape the US syntax knows, for telling an ambiguous confusion apart.
+US_SHAPES = [*US_LAYOUTS, "LLDDDD", "LLDDDDD", "LDDLLL", "DLLLDD", "DLLDDD", "DLLDDDD", "LLLDDL", "DDDDLL",
+             "LLLLDD", "DDDDDD", "DDDDDDD"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(layout=st.sampled_from(US_LAYOUTS), data=st.data())
+def test_us_layout_restores_look_alikes_but_keeps_o_and_zero(layout: str, data: st.DataObject) -> None:
+    truth = data.draw(layout_text(layout))
+    positions = [i for i, ch in enumerate(truth) if ch in TWIN and TWIN[ch] not in _SETS[layout[i]]]
+    assume(positions)
+    position = data.draw(st.sampled_from(positions))
+    raw = truth[:position] + TWIN[truth[position]] + truth[position + 1:]
+    assume(not any(fits(raw, other) for other in US_SHAPES))
+    probs = one_hot(raw)
+    confuse(probs, position, raw[position], truth[position])
+    read = US_GENERIC.format(raw, probs)
+    # An O or a 0 is legal in any US slot (states print one for the other), so a clear one stands.
+    assert read is not None and read.text == (raw if raw[position] in "O0" else truth)
+
+
+@pytest.mark.parametrize(("raw", "position", "twin"), [
+    ("ABC12O4", 5, "0"),   # O read in a digit slot
+    ("7AB0123", 3, "O"),   # 0 read in a letter slot
+    ("12O4AB", 2, "0"),
+])
+def test_us_o_and_zero_change_only_on_a_close_call(raw: str, position: int, twin: str) -> None:
+    """Some states print O for 0 and vanity plates swap them, so a clear read stands."""
+    probs = one_hot(raw)
+    confuse(probs, position, raw[position], twin)
+    assert US_GENERIC.format(raw, probs).text == raw
+    confuse(probs, position, raw[position], twin, top=0.50, runner_up=0.45)
+    assert US_GENERIC.format(raw, probs).text == raw[:position] + twin + raw[position + 1:]
+
+
+def test_format_names_and_countries_are_consistent() -> None:
+    """National eu formats are named after the countries sharing the pattern, one format per pattern."""
+    for country, formats in FORMATS.items():
+        assert all(f.country == country and f.name.startswith(country) and f.weight > 0 for f in formats)
+    names = {f.name for f in FORMATS["eu"]}
+    assert {"eu_cz", "eu_de", "eu_es", "eu_fr", "eu_it", "eu_hr_sk", "eu_structured", "eu_generic"} <= names
+    assert len({f.pattern for f in FORMATS["eu"] if f.name not in {"eu_structured", "eu_generic"}}) == len(
+        [f for f in FORMATS["eu"] if f.name not in {"eu_structured", "eu_generic"}])
+
+
+def test_reads_are_fast_with_every_country() -> None:
+    """Performance sanity: realistic 5-9 character reads, all syntaxes on, well under 20 ms each."""
+    everything = formatter("gb", "nl", "eu", "us", "generic")
+    rng = np.random.default_rng(11)
+    reads = [rng.dirichlet(np.full(len(ALPHABET), 0.05), size=n) for n in rng.integers(5, 10, size=100)]
+    start = time.perf_counter()
+    for probs in reads:
+        everything.format("X" * len(probs), probs)
+    assert (time.perf_counter() - start) / len(reads) < 0.02
