@@ -35,7 +35,10 @@ summed score over that total: a posterior, hence in [0, 1] and summing to at mos
 candidates. Only the top strings of each format are enumerated (a vectorised beam over
 the (len, alphabet) matrix). Formats marked "needs a digit" are modelled as
 all-alphanumeric for the total and give digit-free strings a 0.1 factor, so the total
-over-counts slightly and sums stay <= 1.
+over-counts slightly and sums stay <= 1. A character under 10% of its row's best is
+treated as impossible (a softmax's far tail is not calibrated, and with over a hundred
+layouts some prior would otherwise outbid a crisp read), so crisp characters are never
+rewritten, only ends cut.
 
 Classes: L letter, D digit, A letter or digit, N digit 1-9, M letter but not I/Q/Z,
 R letter but not I/Q, Y year letter: not I/O/Q/U/Z, K Dutch letter: BDFGHJKLMNPRSTVXZ,
@@ -61,9 +64,10 @@ nl         nl_sidecode_1-3    LLDDDD, DDDDLL, DDLLDD            0.02 each
 nl         nl_sidecode_4-14   KKDDKK, KKKKDD, DDKKKK, DDKKKD,   4: .06, 5-6: .08, 7-11: .10,
                               DKKKDD, KKDDDK, KDDDKK, KKKDDK,   12-13: .06, 14: .04
                               KDDKKK, DKKDDD, DDDKKD
-eu         eu_<codes>         national layouts, table below     0.80 in all
-eu         eu_structured      L{1,3} D{1,4} L{0,3}              0.15 split over 48
-eu         eu_generic         A{4..8}, needs a digit            0.05, by length 1,2,3,3,2
+eu         eu_<codes>         national layouts, table below     0.86 in all
+eu         eu_structured      L{1,3} D{1,4} L{0,3}              0.12, by length (2-10): .01,.03,
+                                                                .08,.15,.27,.30,.12,.03,.01
+eu         eu_generic         A{4..8}, needs a digit            0.02, by length 1,2,3,3,2
 us         us_<example>       state layouts, table below        0.70 in all
 us         us_generic         A{2..8}                           0.30, by length .5,1,1,2,4,5,1
 generic    generic            A{3..10}, needs a digit           by length 1,2,3,4,5,4,2,1
