@@ -49,7 +49,8 @@ def one_hot(text: str, top: float = 0.9) -> np.ndarray:
     return probs
 
 
-def confuse(probs: np.ndarray, position: int, wrong: str, right: str, top: float = 0.60, runner_up: float = 0.35) -> None:
+def confuse(probs: np.ndarray, position: int, wrong: str, right: str,
+            top: float = 0.60, runner_up: float = 0.35) -> None:
     """Make the recogniser prefer `wrong` (top) over `right` (runner_up) at `position`."""
     probs[position] = (1.0 - top - runner_up) / (len(ALPHABET) - 2)
     probs[position, ALPHABET.index(wrong)] = top
