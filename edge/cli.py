@@ -8,13 +8,12 @@ Exit codes: 0 ok, 1 runtime error, 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from edge import __version__
-from edge.errors import ConfigError, EdgeError
+from edge.errors import EdgeError
 
 COUNTRIES_HELP = "plate syntaxes to prefer, comma-separated, e.g. gb,generic (overrides plates.countries)"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
