@@ -123,13 +123,15 @@ def evaluate_stills(config: EdgeConfig, dataset: Path, labels: dict[str, list[La
 
 def evaluate_clips(config: EdgeConfig, dataset: Path, labels: dict[str, list[Label]], limit: int | None,
                    progress: bool) -> dict:
+    from edge.pipeline import PlateReader
     from edge.replay import passes_for_video
 
+    reader = PlateReader(config)
     vehicles = exact_once = missed = duplicates = false_passes = 0
     details = []
     files = sorted(labels)[:limit] if limit else sorted(labels)
     for file in _progress(files, progress, "clips"):
-        passes = [p["plate"] for p in passes_for_video(config, dataset / file)]
+        passes = [p["plate"] for p in passes_for_video(config, dataset / file, reader)]
         truths = [label.plate for label in labels[file]]
         vehicles += len(truths)
         for truth in truths:
