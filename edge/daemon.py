@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -43,17 +44,37 @@ class PassSink:
             self.spool = Spool(config.spool.path, config.spool.max_bytes, config.spool.max_age_s)
             self.publisher = Publisher(config.mqtt, config.unit.id, self.spool, cameras, __version__)
         self._lock = threading.Lock()
+        self._held: list[dict[str, Any]] = []
 
     def start(self) -> None:
         if self.publisher is not None:
             self.publisher.start()
 
     def submit(self, payload: dict[str, Any]) -> None:
-        if self.publisher is not None:
-            self.publisher.submit(payload)
-        else:
-            with self._lock:
-                print(json.dumps(payload), flush=True)
+        """Spool a pass; when the spool cannot be written (disk full, I/O error) hold it in
+        memory and retry with the next pass, so a full disk delays reads but loses none."""
+        if self.publisher is None:
+            self._print(payload)
+            return
+        with self._lock:
+            self._held.append(payload)
+            self._flush_held()
+
+    def _flush_held(self) -> None:
+        try:
+            self.publisher.submit_many(self._held)
+        except (sqlite3.Error, OSError) as exc:
+            if len(self._held) == 1 or len(self._held) % 100 == 0:
+                log.error("cannot write the spool %s (%s): %d pass(es) held in memory, retrying with each new "
+                          "pass", self.config.spool.path, exc, len(self._held))
+            return
+        if len(self._held) > 1:
+            log.warning("spool writable again: %d held pass(es) stored", len(self._held))
+        self._held = []
+
+    def _print(self, payload: dict[str, Any]) -> None:
+        with self._lock:
+            print(json.dumps(payload), flush=True)
 
     def drain(self, timeout: float) -> None:
         """Give the publisher until `timeout` to deliver what is spooled, while connected.
@@ -70,6 +91,13 @@ class PassSink:
         """Stop publishing; return one line for the operator saying where the reads went."""
         if self.publisher is None:
             return "MQTT disabled: passes printed only"
+        with self._lock:
+            if self._held:
+                self._flush_held()
+            held, self._held = self._held, []
+        for payload in held:  # last resort: stdout (the journal) rather than losing a read
+            log.error("spool still not writable at shutdown: pass %s written to stdout", payload["id"])
+            self._print(payload)
         self.publisher.stop(timeout)
         depth = self.spool.depth()
         self.spool.close()

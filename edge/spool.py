@@ -167,8 +167,7 @@ class Spool:
                 self._expire_locked()
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._reload_counts_locked()
+                self._rollback_locked()
                 raise
         return seqs
 
@@ -193,8 +192,7 @@ class Spool:
                     removed += self._delete_locked(f"{column} = ?", (key,))
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._reload_counts_locked()
+                self._rollback_locked()
                 raise
             finally:
                 self._conn.execute("PRAGMA synchronous=FULL")
@@ -211,10 +209,16 @@ class Spool:
                 dropped = self._enforce_bytes_locked() + self._expire_locked()
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._reload_counts_locked()
+                self._rollback_locked()
                 raise
         return dropped
+
+    def _rollback_locked(self) -> None:
+        """Undo a failed transaction and resync the counters from the file. SQLite has
+        already rolled back by itself after some errors (a full disk at COMMIT)."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        self._reload_counts_locked()
 
     def _delete_locked(self, where: str, params: tuple) -> int:
         rows = self._conn.execute(f"DELETE FROM spool WHERE {where} RETURNING {_SIZE_SQL}", params).fetchall()
