@@ -231,6 +231,13 @@ def _rounded(
     _fill(img, pts, colour)
 
 
+def _ellipse(img: np.ndarray, centre: tuple[float, float], axes: tuple[float, float],
+             colour: tuple[float, ...]) -> None:
+    """A filled, anti-aliased ellipse drawn in sub-pixel (fixed-point) coordinates."""
+    cv2.ellipse(img, (int(centre[0] * _ONE), int(centre[1] * _ONE)), (int(axes[0] * _ONE), int(axes[1] * _ONE)),
+                0, 0, 360, colour, -1, cv2.LINE_AA, _SHIFT)
+
+
 def _scaled(colour: tuple[float, float, float], k: float) -> tuple[float, float, float]:
     b, g, r = (float(min(255.0, c * k)) for c in colour)
     return b, g, r
@@ -247,18 +254,7 @@ def draw_vehicle(
     v = plate_w * vehicle.width_mm / vehicle.plate_mm  # vehicle width in pixels
     body = vehicle.body
     top = 0.95 if vehicle.kind == "van" else 0.72
-    cv2.ellipse(
-        img,
-        (int(px * _ONE), int((py + 0.2 * v) * _ONE)),
-        (int(0.62 * v * _ONE), int(0.07 * v * _ONE)),
-        0,
-        0,
-        360,
-        (25, 25, 25),
-        -1,
-        cv2.LINE_AA,
-        _SHIFT,
-    )  # shadow on the road
+    _ellipse(img, (px, py + 0.2 * v), (0.62 * v, 0.07 * v), (25, 25, 25))  # shadow on the road
     for side in (-1, 1):  # tyres
         _rounded(
             img,
@@ -349,18 +345,7 @@ def draw_vehicle(
             slat,
             _scaled(body, 0.6),
         )
-    cv2.ellipse(
-        img,
-        (int(px * _ONE), int((py - 0.1 * v) * _ONE)),
-        (int(0.035 * v * _ONE), int(0.02 * v * _ONE)),
-        0,
-        0,
-        360,
-        (190, 190, 195),
-        -1,
-        cv2.LINE_AA,
-        _SHIFT,
-    )  # maker's badge
+    _ellipse(img, (px, py - 0.1 * v), (0.035 * v, 0.02 * v), (190, 190, 195))  # maker's badge
     return _paste_plate(img, vehicle, centre, plate_w)
 
 
