@@ -81,8 +81,8 @@ class StillScore:
         }
 
 
-def _score_still(score: StillScore, reader, file: str, image, labels: list[Label]) -> None:
-    reading = reader.read(image, keep_crops=True)
+def _score_still(score: StillScore, reader, file: str, image, labels: list[Label], keep_images: bool) -> None:
+    reading = reader.read(image)
     score.images += 1
     score.localise_ms.append(reading.localise_s * 1000)
     score.read_ms.append(reading.read_s * 1000)
@@ -100,11 +100,12 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
             score.detected += any(c.box.iou(label.box) >= 0.3 for c in reading.candidates)
         if not hit:
             score.misses.append({"file": file, "truth": label.plate, "reads": reads,
-                                 "box": label.box, "image": image, "reading": reading})
+                                 "box": label.box, "image": image if keep_images else None, "reading": reading})
 
 
 def evaluate_stills(config: EdgeConfig, dataset: Path, labels: dict[str, list[Label]], limit: int | None,
-                    progress: bool) -> StillScore:
+                    progress: bool, keep_images: bool = False) -> StillScore:
+    """Score every labelled photo; `keep_images` holds missed photos for the HTML report."""
     from edge.pipeline import PlateReader
 
     reader = PlateReader(config)
@@ -117,7 +118,7 @@ def evaluate_stills(config: EdgeConfig, dataset: Path, labels: dict[str, list[La
             print(f"edge: {exc}", file=sys.stderr)
             score.failed_files += 1
             continue
-        _score_still(score, reader, file, image, labels[file])
+        _score_still(score, reader, file, image, labels[file], keep_images)
     return score
 
 
@@ -195,7 +196,7 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
               f"({summary['exact_once_rate']:.1%}); missed {summary['missed']}, duplicate passes "
               f"{summary['duplicate_passes']}, false passes {summary['false_passes']}")
     else:
-        score = evaluate_stills(config, dataset, labels, limit, progress)
+        score = evaluate_stills(config, dataset, labels, limit, progress, keep_images=report_dir is not None)
         summary = score.summary(dataset.name)
         detection = f"{summary['detection_rate']:.1%}" if summary["detection_rate"] is not None else "n/a"
         print(f"{summary['dataset']}: exact {summary['exact']}/{summary['plates']} ({summary['exact_rate']:.1%}), "
