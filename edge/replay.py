@@ -55,9 +55,9 @@ def still_passes(reader: PlateReader, config: EdgeConfig, path: Path) -> Iterato
     yield from pipeline.finish()
 
 
-def passes_for_video(config: EdgeConfig, path: Path, reader: PlateReader | None = None) -> list[dict]:
+def passes_for_video(config: EdgeConfig, path: Path, reader: PlateReader) -> list[dict]:
     """All pass payloads of one clip, as fast as possible (used by `edge eval` on clips)."""
-    return [to_payload(r) for r in video_passes(reader or PlateReader(config), config, path, None)]
+    return [to_payload(r) for r in video_passes(reader, config, path, None)]
 
 
 def _inputs(path: Path) -> list[Path]:
