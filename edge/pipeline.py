@@ -109,7 +109,8 @@ class CameraPipeline:
         self.camera = camera
         self.tracker = Tracker(tracking)
         rescore = partial(best_candidates, alphabet=reader.recogniser.alphabet,
-                          countries=config.plates.countries, top_n=config.plates.candidates)
+                          countries=config.plates.countries, top_n=config.plates.candidates,
+                          min_length=config.plates.min_characters)
         self.assembler = PassAssembler(config.unit.id, camera, tracking, config.plates, rescore)
         self.gate = MotionGate() if camera.motion_gate else None
         self.last_reading: FrameReading | None = None
