@@ -130,6 +130,9 @@ class PlatesConfig(_Strict):
         default_factory=lambda: ["generic"], min_length=1)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     candidates: int = Field(default=5, ge=1, le=20)
+    # Shorter reads are almost always stray text (stickers, badges, dealer frames), as
+    # OpenALPR's postprocess_min_characters also assumes; 1-3 character plates are rare.
+    min_characters: int = Field(default=4, ge=1, le=10)
 
 
 class LocaliserConfig(_Strict):

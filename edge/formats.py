@@ -19,6 +19,8 @@ character prior). A hypothesis is (window, format, string):
   expect the strip: for them the whole string has 0.78 and the first-dropped cut 0.20.
   A dropped character is uninformative junk, so a window pays only its prior, while
   keeping a row pays that row's likelihood: a weak row is cheap to drop.
+* look-alikes: a read character's letter/digit twin (O/0, I/1, S/5 ...) stays possible
+  at LOOKALIKE times its probability even when the softmax all but ruled it out.
 * format: a per-position list of allowed character classes with a relative prior
   weight; each string the format allows is equally likely a priori, except that a
   "soft" class member counts at a fraction of a full member's prior weight.
@@ -173,7 +175,9 @@ _SOFT = {"d": "O", "l": "0"}
 SOFT_WEIGHT = 0.7
 
 WINDOW_PRIORS = {"full": 0.90, "drop_first": 0.08, "drop_last": 0.02, "drop_inner": 0.08}
-# Continental plates carry the blue strip, which the recogniser often reads as a character.
+# Continental plates carry the blue strip, which the recogniser often reads as a character
+# on real cameras (tools/tune_formats.py cannot measure this: its synthetic strips are ones
+# the recogniser learned to skip, so it favours lower first-cut priors than real crops need).
 COUNTRY_WINDOW_PRIORS = {"eu": {**WINDOW_PRIORS, "full": 0.78, "drop_first": 0.20}}
 _WINDOW_KINDS = ("full", "drop_first", "drop_last", "drop_inner")
 # An interior row is a drop candidate when its best character is under WEAK_ROW, or under
@@ -183,6 +187,14 @@ WEAK_ROW = 0.6
 REPEAT_ROW = 0.8
 NO_DIGIT_FACTOR = 0.1
 SWAP_FLOOR = 0.1
+# Letter/digit pairs whose glyphs differ by a serif or a corner on some plate faces. On
+# real cameras the recogniser can name the wrong twin with near certainty (a UK '1' read
+# as 'I'), which no softmax tail reflects; each twin is therefore kept possible at
+# LOOKALIKE times its partner's probability, so a layout that demands the other class can
+# still choose it (see _normalise). Measured by tools/tune_formats.py on training-allowed
+# real crops and synthetic plates.
+LOOKALIKES = ("O0", "D0", "Q0", "I1", "Z2", "A4", "S5", "G6", "T7", "B8")
+LOOKALIKE = 0.01
 FALLBACK_SHARE = 0.02
 _FLOOR = 1e-9
 MIN_REPORTED = 1e-4
@@ -359,8 +371,8 @@ def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=16)
-def _compile(alphabet: str, countries: tuple[str, ...]) -> _Table:
-    """Build per-length mask tensors once per (alphabet, countries)."""
+def _compile(alphabet: str, countries: tuple[str, ...], min_length: int = 1) -> _Table:
+    """Build per-length mask tensors once per (alphabet, countries, shortest plate)."""
     ordered = list(dict.fromkeys(countries))
     shares = {country: (1.0 - FALLBACK_SHARE if "generic" not in ordered else 1.0) / len(ordered) for country in ordered}
     if "generic" not in ordered:
@@ -373,6 +385,8 @@ def _compile(alphabet: str, countries: tuple[str, ...]) -> _Table:
         formats = FORMATS[country]
         total = sum(f.weight for f in formats)
         for fmt in formats:
+            if len(fmt.pattern) < min_length:
+                continue
             mask = np.stack([class_weights[code] for code in fmt.pattern])
             mass = mask.sum(axis=1)
             if not mass.all():
@@ -433,18 +447,34 @@ def _beam(log_probs: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     return scores, seqs
 
 
-def _normalise(char_probs: np.ndarray) -> np.ndarray:
+def _normalise(char_probs: np.ndarray, twins: np.ndarray) -> np.ndarray:
     """Rows as distributions over the alphabet (the CTC blank's share is irrelevant here),
-    less their far tails.
+    less their far tails, plus each read character's look-alike twin.
 
     A character under SWAP_FLOOR of its row's best is taken as impossible: a softmax's far
     tail is not calibrated, and with dozens of layouts some format's prior would otherwise
     outbid a crisp read for a character the recogniser all but ruled out. The cut mass is
     not handed back, so a row's evidence for the characters it does name is unchanged.
+    The exception is a look-alike twin (LOOKALIKES): it is raised to LOOKALIKE times its
+    partner, the calibrated chance that the recogniser named the wrong one of the pair.
     """
     probs = np.clip(np.asarray(char_probs, dtype=np.float64), _FLOOR, None)
     probs /= probs.sum(axis=1, keepdims=True)
-    return np.where(probs >= SWAP_FLOOR * probs.max(axis=1, keepdims=True), probs, _FLOOR)
+    kept = np.where(probs >= SWAP_FLOOR * probs.max(axis=1, keepdims=True), probs, _FLOOR)
+    if LOOKALIKE <= 0:
+        return kept
+    return np.maximum(kept, LOOKALIKE * (kept @ twins))
+
+
+@lru_cache(maxsize=16)
+def _twins(alphabet: str) -> np.ndarray:
+    """(C, C) 0/1 matrix: twins[i, j] = 1 when characters i and j are look-alikes."""
+    index = {ch: i for i, ch in enumerate(alphabet)}
+    twins = np.zeros((len(alphabet), len(alphabet)))
+    for a, b in LOOKALIKES:
+        if a in index and b in index:
+            twins[index[a], index[b]] = twins[index[b], index[a]] = 1.0
+    return twins
 
 
 @dataclass(slots=True)
@@ -486,11 +516,11 @@ def _score(part: _Rows, rows: np.ndarray, width: int, is_digit: np.ndarray) -> _
 
 
 def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[str],
-                    top_n: int) -> list[tuple[str, str, str, float]]:
+                    top_n: int, min_length: int = 1) -> list[tuple[str, str, str, float]]:
     """Ranked (text, format, country, confidence) for a (len, alphabet) probability matrix.
 
     Usable on an averaged matrix from several frames (multi-frame voting). Empty when no
-    format fits the length. Candidates under MIN_REPORTED confidence are left out, except
+    format of at least `min_length` characters fits the length. Candidates under MIN_REPORTED confidence are left out, except
     the best one, so an uncertain read still yields its (low-confidence) best guess. A
     (window, format) row whose best string is under that floor is not searched at all:
     with over a hundred layouts most rows are, which keeps the beam cheap.
@@ -499,8 +529,8 @@ def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[s
         raise ValueError(f"char_probs must be (len, {len(alphabet)}), got {char_probs.shape}")
     if char_probs.shape[0] == 0:
         return []
-    table = _compile(alphabet, tuple(countries))
-    probs = _normalise(char_probs)
+    table = _compile(alphabet, tuple(countries), min_length)
+    probs = _normalise(char_probs, _twins(alphabet))
     parts = [_rows(probs, table.groups[length], kept, kinds)
              for length, kept, kinds in _windows(probs) if length in table.groups]
     if not parts:
@@ -551,8 +581,9 @@ class PlateFormatter:
     def __init__(self, config: PlatesConfig, alphabet: str) -> None:
         self.countries = tuple(config.countries)
         self.top_n = config.candidates
+        self.min_length = config.min_characters
         self.alphabet = alphabet
-        _compile(alphabet, self.countries)
+        _compile(alphabet, self.countries, self.min_length)
 
     def format(self, raw: str, char_probs: np.ndarray) -> PlateRead | None:
         """Best reading of one crop, or None when no format fits its length at all.
@@ -561,7 +592,7 @@ class PlateFormatter:
         """
         if len(raw) != len(char_probs):
             raise ValueError(f"raw has {len(raw)} characters but char_probs has {len(char_probs)} rows")
-        ranked = best_candidates(char_probs, self.alphabet, self.countries, self.top_n)
+        ranked = best_candidates(char_probs, self.alphabet, self.countries, self.top_n, self.min_length)
         if not ranked:
             return None
         text, name, country, confidence = ranked[0]

@@ -58,7 +58,10 @@ def confuse(probs: np.ndarray, position: int, wrong: str, right: str,
 
 
 def formatter(*countries: str, candidates: int = 5) -> PlateFormatter:
-    return PlateFormatter(PlatesConfig(countries=list(countries), candidates=candidates), ALPHABET)
+    """A formatter for layout tests: every plate length allowed, so short layouts (CH 'ZH1') are
+    tested too; the plates.min_characters filter has its own test."""
+    config = PlatesConfig(countries=list(countries), candidates=candidates, min_characters=1)
+    return PlateFormatter(config, ALPHABET)
 
 
 GB = formatter("gb")
@@ -374,14 +377,36 @@ def test_structured_grammar_restores_a_digit_inside_the_digit_group() -> None:
 @given(raw=PLAUSIBLE, countries=st.sampled_from([("eu", "generic"), ("us", "generic"), ("gb", "nl", "eu", "us")]),
        seed=st.integers(0, 2**32 - 1))
 def test_crisp_characters_are_never_substituted(raw: str, countries: tuple[str, ...], seed: int) -> None:
-    """Whatever the layouts, a read at >= 0.85 per character is at most cut at an end, never rewritten."""
+    """Whatever the layouts, a read at >= 0.85 per character is at most cut at an end, and
+    otherwise rewritten only to look-alike twins (a UK '1' read as 'I')."""
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.full(len(ALPHABET), 0.5), size=len(raw))
     top = rng.uniform(0.85, 0.99, size=len(raw))
     probs *= ((1.0 - top) / probs.sum(axis=1))[:, None]
     probs[np.arange(len(raw)), [ALPHABET.index(c) for c in raw]] += top
     read = formatter(*countries).format(raw, probs)
-    assert read is not None and read.text in {raw, raw[1:], raw[:-1]}
+    assert read is not None
+    assert any(len(read.text) == len(cut) and all(a == b or TWIN.get(a) == b or TWIN.get(b) == a
+                                                  for a, b in zip(read.text, cut))
+               for cut in (raw, raw[1:], raw[:-1]))
+
+
+def test_confident_look_alike_is_rewritten_only_where_the_layout_demands() -> None:
+    """Real UK '1's can come out as a near-certain 'I': the GB layout still restores the digit."""
+    probs = one_hot("RX6IGDU", top=0.97)
+    read = formatter("gb", "generic").format("RX6IGDU", probs)
+    assert read is not None and read.text == "RX61GDU" and read.format == "gb_current"
+    generic = formatter("generic").format("RX6IGDU", probs)
+    assert generic is not None and generic.text == "RX6IGDU"
+
+
+def test_reads_shorter_than_min_characters_are_not_plates() -> None:
+    short = PlateFormatter(PlatesConfig(countries=["gb", "generic"]), ALPHABET)
+    assert short.format("A12", one_hot("A12", top=0.99)) is None
+    assert short.format("A12B", one_hot("A12B", top=0.99)) is not None
+    allowed = PlateFormatter(PlatesConfig(countries=["gb", "generic"], min_characters=2), ALPHABET)
+    read = allowed.format("A1", one_hot("A1", top=0.99))
+    assert read is not None and read.text == "A1"
 
 
 US_LAYOUTS = ["LLLDDDD", "NLLLDDD", "DDDLLL", "LLLDDD"]  # ABC1234, 1ABC234 (CA), 123ABC, ABC123

@@ -1,0 +1,98 @@
+"""Measure the plate-format post-processing's free constants on data we may tune on.
+
+Why a tool: the formatter's look-alike rate (edge.formats.LOOKALIKE) and the swap floor
+trade exact reads against rewriting correct characters. They must be chosen on data the
+project is allowed to tune on, never on the evaluation photos: here that is the
+held-out split of the training-allowed real crops (openalpr-us-platecrops, read with
+`us,generic`) and synthetic plates of every style from their own random stream (read with
+the countries a unit for that style would configure). The recogniser runs once; each
+setting then only re-runs the formatter.
+
+    .venv/bin/python tools/tune_formats.py --synthetic 600 --lookalike 0 0.03 0.1 0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from edge import formats  # noqa: E402
+from edge.config import RecogniserConfig  # noqa: E402
+from edge.read import PlateRecogniser  # noqa: E402
+from edge.synth import render  # noqa: E402
+from train_recogniser import REAL_DIR, jitter_crop, load_real  # noqa: E402
+
+TUNE_STREAM = 2  # training uses stream 0 and validation stream 1
+COUNTRIES = {"gb": ["gb", "generic"], "eu": ["eu", "generic"], "pl": ["eu", "generic"],
+             "nl": ["nl", "eu", "generic"], "us": ["us", "generic"]}
+
+
+def synthetic_set(seed: int, count: int) -> list[tuple[np.ndarray, str, str]]:
+    """(crop, text, group) for `count` random plates, group = the style's country family."""
+    samples = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, TUNE_STREAM, index])
+        image, text, style = render.random_plate(rng)
+        seen = render.degrade(image, rng, rng.uniform(0.1, 1.0))
+        samples.append((jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text, style.split("_")[0]))
+    return samples
+
+
+def exact_rates(reads: list, truths: list[str], groups: list[str], alphabet: str, min_length: int) -> dict[str, float]:
+    """Exact whole-plate rate per group under the formatter's current constants."""
+    hits: dict[str, list[bool]] = {}
+    for raw, truth, group in zip(reads, truths, groups):
+        ranked = formats.best_candidates(raw.char_probs, alphabet, COUNTRIES[group], 1, min_length) if raw.text else []
+        hits.setdefault(group, []).append(bool(ranked) and ranked[0][0] == truth)
+    rates = {group: round(float(np.mean(values)), 4) for group, values in sorted(hits.items())}
+    rates["all"] = round(float(np.mean([v for values in hits.values() for v in values])), 4)
+    return rates
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--synthetic", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--lookalike", type=float, nargs="+", default=[0.0, 0.03, 0.1, 0.3])
+    parser.add_argument("--eu-drop-first", type=float, nargs="+", default=[formats.COUNTRY_WINDOW_PRIORS["eu"]["drop_first"]],
+                        help="prior that a continental read starts with a character made of the blue strip")
+    parser.add_argument("--drop-first", type=float, nargs="+", default=[formats.WINDOW_PRIORS["drop_first"]],
+                        help="prior that any other read starts with a stray character (a border, a bolt)")
+    parser.add_argument("--min-length", type=int, default=4)
+    args = parser.parse_args(argv)
+
+    recogniser = PlateRecogniser(RecogniserConfig(model_dir=ROOT / "models"))
+    synthetic = synthetic_set(args.seed, args.synthetic)
+    real = load_real(REAL_DIR)[1] if REAL_DIR.is_dir() else []
+    crops = [crop for crop, _, _ in synthetic] + [crop for crop, _ in real]
+    truths = [text for _, text, _ in synthetic] + [text for _, text in real]
+    groups = [group for _, _, group in synthetic] + ["us_real"] * len(real)
+    COUNTRIES["us_real"] = COUNTRIES["us"]
+    reads = recogniser.recognise(crops)
+    for drop_first, eu_drop_first, lookalike in itertools.product(args.drop_first, args.eu_drop_first, args.lookalike):
+        _set_drop_first(formats.WINDOW_PRIORS, drop_first)
+        _set_drop_first(formats.COUNTRY_WINDOW_PRIORS["eu"], eu_drop_first)
+        formats._compile.cache_clear()
+        formats.LOOKALIKE = lookalike
+        rates = exact_rates(reads, truths, groups, recogniser.alphabet, args.min_length)
+        print(json.dumps({"drop_first": drop_first, "eu_drop_first": eu_drop_first, "lookalike": lookalike,
+                          "exact": rates}))
+
+
+def _set_drop_first(priors: dict[str, float], value: float) -> None:
+    """Move prior mass between the whole read and its first-character cut."""
+    priors["full"] += priors["drop_first"] - value
+    priors["drop_first"] = value
+
+
+if __name__ == "__main__":
+    main()
