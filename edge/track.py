@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 
 _TEXT_WEIGHT = 2.0
 _FORBIDDEN = 1e9
+# An unpaired detection mostly inside the box of a plate tracked in the same frame, or on
+# its text line within one box width of it, is a piece of that plate (the localiser split
+# it, or boxed a half of it), not a new vehicle: plates of two vehicles lie further apart.
+_FRAGMENT_COVER = 0.5
 
 
 @dataclass(eq=False, slots=True)
@@ -124,13 +128,25 @@ def _text_gap(texts: tuple[str, ...], leaders: tuple[str, ...]) -> float:
     return min(text_distance(a, b) for a in texts for b in leaders)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every (cx, cy, w, h) row of `a` with every row of `b`: shape (len(a), len(b))."""
+def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection area of every (cx, cy, w, h) row of `a` with every row of `b`."""
     a_lo, a_hi = a[:, None, :2] - a[:, None, 2:] / 2, a[:, None, :2] + a[:, None, 2:] / 2
     b_lo, b_hi = b[None, :, :2] - b[None, :, 2:] / 2, b[None, :, :2] + b[None, :, 2:] / 2
-    overlap = np.clip(np.minimum(a_hi, b_hi) - np.maximum(a_lo, b_lo), 0, None).prod(axis=2)
+    return np.clip(np.minimum(a_hi, b_hi) - np.maximum(a_lo, b_lo), 0, None).prod(axis=2)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every (cx, cy, w, h) row of `a` with every row of `b`: shape (len(a), len(b))."""
+    overlap = _overlap(a, b)
     union = a[:, None, 2:].prod(axis=2) + b[None, :, 2:].prod(axis=2) - overlap
     return overlap / np.maximum(union, 1e-9)
+
+
+def covered(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """Largest fraction of each `inner` (cx, cy, w, h) row's area inside any `outer` row."""
+    if not len(inner) or not len(outer):
+        return np.zeros(len(inner))
+    return (_overlap(inner, outer) / inner[:, None, 2:].prod(axis=2)).max(axis=1)
 
 
 def geometric_cost(predicted: np.ndarray, observed: np.ndarray, max_distance: float) -> np.ndarray:
@@ -159,15 +175,22 @@ def assign_greedy(cost: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def assign(cost: np.ndarray) -> list[tuple[int, int]]:
-    """Minimum-total-cost pairs (row, col); entries that are inf are never paired."""
+def assign(cost: np.ndarray, unpaired: float = _FORBIDDEN) -> list[tuple[int, int]]:
+    """Minimum-total-cost pairs (row, col); inf entries, and those >= `unpaired`, never pair.
+
+    `unpaired` is what leaving one row and one column both unpaired costs. Without it the
+    solver pairs as many rows as it can before it minimises cost: a track whose only
+    reachable detection is its neighbour's plate would take it, and push the neighbour
+    onto a stray detection far away. Capping every entry at `unpaired` makes a far-fetched
+    pair no better than none, so the optimum pairs only where pairing truly pays.
+    """
     if cost.size == 0:
         return []
+    allowed = cost < unpaired
     if linear_sum_assignment is None:
-        return assign_greedy(cost)
-    finite = np.isfinite(cost)
-    rows, cols = linear_sum_assignment(np.where(finite, cost, _FORBIDDEN))
-    return [(r, c) for r, c in zip(rows.tolist(), cols.tolist()) if finite[r, c]]
+        return assign_greedy(np.where(allowed, cost, np.inf))
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, unpaired))
+    return [(r, c) for r, c in zip(rows.tolist(), cols.tolist()) if allowed[r, c]]
 
 
 def _as_cxcywh(boxes: Sequence[Box]) -> np.ndarray:
@@ -185,14 +208,17 @@ class Tracker:
         self.live: list[Track] = []
         self.confident_now: list[Track] = []
         self._ids = itertools.count(1)
+        # A pair dearer than a continuation at the edge of every gate (no overlap, the
+        # farthest allowed distance, reads as far apart as still tolerated) is no pair.
+        self._unpaired = 1.0 + config.max_distance + _TEXT_WEIGHT * config.max_text_distance
 
     def predict_confident(self, boxes: Sequence[Box], timestamp: float) -> np.ndarray:
         """True for each box that continues a confident track: it need not be read."""
         skip = np.zeros(len(boxes), dtype=bool)
         if not boxes or not any(t.confident for t in self.live):
             return skip
-        cost = self._geometric(_as_cxcywh(boxes), timestamp)
-        for i, j in assign(cost):
+        cost = self._geometric(self._predicted(timestamp), _as_cxcywh(boxes))
+        for i, j in assign(cost, self._unpaired):
             skip[j] = self.live[i].confident
         return skip
 
@@ -200,15 +226,21 @@ class Tracker:
         """Add one frame's detections; return the tracks that closed (oldest first)."""
         self.confident_now = []
         observed = _as_cxcywh([d.box for d in detections])
-        cost = self._geometric(observed, timestamp)
+        predicted = self._predicted(timestamp)
+        cost = self._geometric(predicted, observed)
         self._add_text_cost(cost, detections)
-        matched: set[int] = set()
-        for i, j in assign(cost):
+        pairs = assign(cost, self._unpaired)
+        for i, j in pairs:
             self._extend(self.live[i], detections[j])
-            matched.add(j)
-        for j, detection in enumerate(detections):
-            if j not in matched:
-                self.live.append(self._start(detection))
+        paired = {j for _, j in pairs}
+        unpaired = [j for j in range(len(detections)) if j not in paired]
+        if unpaired and pairs:
+            rows, cols = map(list, zip(*pairs))
+            pieces = observed[cols] * (1.0, 1.0, 3.0, 1.0)  # the rest of a plate boxed in part
+            present = np.concatenate([predicted[rows], pieces])
+            fragment = covered(observed[unpaired], present) >= _FRAGMENT_COVER
+            unpaired = [j for j, part in zip(unpaired, fragment.tolist()) if not part]
+        self.live.extend(self._start(detections[j]) for j in unpaired)
         return self._close(timestamp)
 
     def close_all(self) -> list[Track]:
@@ -216,10 +248,13 @@ class Tracker:
         closed, self.live = self.live, []
         return closed
 
-    def _geometric(self, observed: np.ndarray, timestamp: float) -> np.ndarray:
-        if not self.live or not len(observed):
-            return np.full((len(self.live), len(observed)), np.inf)
-        predicted = np.array([t.predict(timestamp) for t in self.live], dtype=np.float64)
+    def _predicted(self, timestamp: float) -> np.ndarray:
+        """Each live track's expected (cx, cy, w, h) at `timestamp`, one row per track."""
+        return np.array([t.predict(timestamp) for t in self.live], dtype=np.float64).reshape(-1, 4)
+
+    def _geometric(self, predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        if not len(predicted) or not len(observed):
+            return np.full((len(predicted), len(observed)), np.inf)
         return geometric_cost(predicted, observed, self.config.max_distance)
 
     def _add_text_cost(self, cost: np.ndarray, detections: Sequence[Detection]) -> None:

@@ -18,6 +18,11 @@ Character-level consensus: reads of the same length have aligned `char_probs`; t
 confidence-weighted mean can spell a plate that no single frame got right (one frame
 misses character 2, another character 5). That consensus text joins the candidate pool
 and is scored by the same rule, so it wins only when the frames support it.
+
+Pieces: a frame whose box held only part of the plate reads a substring of it ("4844CC"
+of "MA4844CC"). Counted as a rival text, such reads would split the vote between a
+plate and its pieces and leave none confident; instead a piece lends each longer text
+containing it a share of its confidence (see _PIECE), so pieces strengthen their whole.
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ from edge.types import Detection, PlateRead, ScoredText
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
 _FLOOR = 0.05
+# A frame that boxed only part of the plate (the localiser split it, or cut an end off)
+# reads a piece of its text. That read is no evidence against the whole: it lends each
+# pool text containing it this share of its confidence per character it did not see
+# (losing one or two characters is far likelier than losing half the plate).
+_PIECE = 0.5
+_MIN_PIECE = 3
 
 # Maps a (length x alphabet) probability matrix to format-valid readings
 # [(text, format, country, score)], e.g. functools.partial(edge.formats.best_candidates,
@@ -170,10 +181,28 @@ def _evidence_matrix(reads: Sequence[PlateRead], evidence: Sequence[dict[str, fl
             picked = probs[:, np.arange(length)[None, :], codes]  # frames x texts x positions
             logp[np.ix_(frames, columns)] = np.log(np.clip(picked, 1e-12, 1.0)).sum(axis=2)
     column = {text: k for k, text in enumerate(texts)}
+    wholes = _wholes(tuple(texts))
     for f, listed in enumerate(evidence):
         for text, confidence in listed.items():
             logp[f, column[text]] = math.log(max(confidence, 1e-12))
+        for text, confidence in listed.items():
+            for other, share in wholes.get(text, ()):
+                k = column[other]
+                logp[f, k] = max(logp[f, k], math.log(max(share * confidence, 1e-12)))
     return np.maximum(logp, math.log(_FLOOR))
+
+
+def _wholes(texts: tuple[str, ...]) -> dict[str, list[tuple[str, float]]]:
+    """For each pool text, the longer pool texts that contain it and the share of a read's
+    confidence it lends them: _PIECE per character it lacks."""
+    wholes: dict[str, list[tuple[str, float]]] = {}
+    for piece in texts:
+        if len(piece) < _MIN_PIECE:
+            continue
+        for whole in texts:
+            if len(whole) > len(piece) and piece in whole:
+                wholes.setdefault(piece, []).append((whole, _PIECE ** (len(whole) - len(piece))))
+    return wholes
 
 
 def _meta(reads: Sequence[PlateRead], plate: str,

@@ -87,6 +87,31 @@ def test_an_unsure_misread_joins_the_track() -> None:
     assert [len(t.detections) for t in tracker.live] == [4]
 
 
+def test_a_stray_track_never_takes_a_plate_by_pushing_its_track_onto_another_stray() -> None:
+    """The stray's track can reach only the plate, the plate's track also a far stray: the
+    plate must stay with its own track rather than pair everyone at any cost."""
+    tracker = Tracker(TrackingConfig())
+    tracker.update([detection(300, 300, 0, "AB12CDE", 0.6),
+                    detection(150, 200, 0, "WW1", 0.01, w=60, h=20)], 1000.0)
+    plate_track = tracker.live[0]
+    tracker.update([detection(300, 300, 1, "AB12CDE", 0.6),
+                    detection(520, 220, 1, "XQ7", 0.01, w=60, h=20)], 1000.1)
+    assert texts(plate_track) == {"AB12CDE"} and len(plate_track.detections) == 2
+    assert len(tracker.live) == 3
+
+
+def test_pieces_of_a_plate_boxed_apart_start_no_track_but_a_plate_beside_it_does() -> None:
+    tracker = Tracker(TrackingConfig())
+    for f in range(4):
+        tracker.update([detection(300 + 10 * f, 300, f, "AB12CDE")], 1000.0 + f / FPS)
+    halves = [detection(310, 300, 4, "AB12", 0.9, w=60), detection(365, 300, 4, "2CDE", 0.9, w=60)]
+    tracker.update(halves, 1000.4)
+    assert len(tracker.live) == 1 and len(tracker.live[0].detections) == 5
+    beside = [detection(350, 300, 5, "AB12CDE"), detection(750, 300, 5, "KL34MNO")]
+    tracker.update(beside, 1000.5)
+    assert sorted(len(t.detections) for t in tracker.live) == [1, 6]
+
+
 def test_missed_frames_keep_the_track_and_prediction_bridges_the_gap() -> None:
     frames = [[] if 4 <= f <= 9 else [detection(100 + 30 * f, 400, f, "AB12CDE")]
               for f in range(16)]
@@ -174,3 +199,10 @@ def test_assignment_minimises_total_cost() -> None:
     pytest.importorskip("scipy")
     assert sorted(assign(COST)) == [(0, 1), (1, 0)]
     assert assign(np.zeros((0, 3))) == []
+
+
+def test_assignment_leaves_pairs_unpaired_when_pairing_costs_more() -> None:
+    cost = np.array([[1.0, 4.0], [3.0, np.inf]])
+    assert sorted(assign(cost)) == [(0, 1), (1, 0)]
+    assert assign(cost, unpaired=2.5) == [(0, 0)]
+    assert assign(cost, unpaired=1.0) == []

@@ -154,3 +154,21 @@ def test_consensus_through_the_real_format_model() -> None:
     result = vote(detections(*reads), TRACKING, PLATES, rescore)
     assert result is not None and result.plate == truth
     assert result.country == "gb" and result.format
+
+
+def test_reads_of_pieces_of_the_plate_strengthen_the_whole() -> None:
+    """The localiser boxed halves of the plate in most frames: their reads are substrings
+    of the plate, not rivals, so the pass is the whole plate and confident."""
+    reads = ([read("MA4844CC", 0.92)] * 3 + [read("4844CC", 0.98)] * 3
+             + [read("MA484", 0.95)] * 2 + [read("844CC", 0.9)])
+    result = vote(detections(*reads), TRACKING, PLATES)
+    assert result is not None and result.plate == "MA4844CC"
+    assert result.confidence >= PLATES.min_confidence
+    assert result.frames_agreeing == 3
+
+
+def test_a_piece_does_not_outvote_a_longer_misread() -> None:
+    """Support goes only to texts containing the piece: an unrelated text gains nothing."""
+    reads = [read("AB12CDE", 0.9)] * 3 + [read("KL34MNO", 0.9)] * 3 + [read("12CDE", 0.9)] * 2
+    result = vote(detections(*reads), TRACKING, PLATES)
+    assert result is not None and result.plate == "AB12CDE"
