@@ -22,12 +22,19 @@ widths + |log width ratio| + a text term (normalised edit distance between the t
 leading texts and the read). Pairs further than `max_distance` plate widths are never
 joined, nor are confident reads that disagree with a track's confident text, so two plates
 side by side cannot swap even when their boxes touch. The assignment is optimal
-(scipy's linear_sum_assignment, when scipy is installed) or greedy on sorted costs.
+(scipy's linear_sum_assignment, when scipy is installed) or greedy on sorted costs, and
+leaves a track and a detection unpaired rather than pair them beyond every gate.
+
+One plate, one pass: the localiser sometimes boxes a plate in pieces, or a stray box
+beside the plate. An unpaired detection inside (or on the text line next to) a box
+tracked in the same frame starts no track; and a track that ends while a kin track
+(same time, same place, same plate or a piece of it) goes on is merged into that one.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,7 +45,7 @@ import numpy as np
 from edge.config import TrackingConfig
 from edge.record import new_pass_id
 from edge.types import Box, Detection, PlateRead
-from edge.vote import ReadTally, text_distance
+from edge.vote import ReadTally, same_plate, text_distance
 
 try:
     from scipy.optimize import linear_sum_assignment
@@ -97,6 +104,15 @@ class Track:
         dt = timestamp - self.last_seen
         (cx, cy), (vx, vy) = self._centre, self._velocity
         return (cx + vx * dt, cy + vy * dt, *self._size)
+
+    def merge(self, other: "Track", confident_reads: int) -> None:
+        """Take in `other`'s detections: both followed one plate (see Tracker._fold_kin)."""
+        self.detections = sorted(self.detections + other.detections, key=lambda d: d.timestamp)
+        for read in other.reads:
+            self.tally.add(read)
+        self.confident = self.confident or self.tally.strong_margin() >= confident_reads
+        if other.pass_id < self.pass_id and not self.confident:  # no preview went out yet
+            self.pass_id = other.pass_id
 
     def add(self, detection: Detection, confident_reads: int) -> bool:
         """Append a detection, update motion and tally; True when this made it confident."""
@@ -193,6 +209,20 @@ def assign(cost: np.ndarray, unpaired: float = _FORBIDDEN) -> list[tuple[int, in
     return [(r, c) for r, c in zip(rows.tolist(), cols.tolist()) if allowed[r, c]]
 
 
+def kin(a: Track, b: Track) -> bool:
+    """Whether tracks `a` and `b` followed one plate at once: seen at the same time, in the
+    same place, reading the same plate or pieces of it (a stray track that drifted onto
+    a piece of the plate, or a plate whose track split while it was boxed in pieces)."""
+    if b.first_seen > a.last_seen or a.first_seen > b.last_seen:
+        return False
+    if not any(same_plate(x, y) for x in a.tally.leaders for y in b.tally.leaders):
+        return False
+    near = min(b.detections, key=lambda d: abs(d.timestamp - a.last_seen)).box
+    last = a.detections[-1].box
+    (ax, ay), (bx, by) = last.centre, near.centre
+    return math.hypot(ax - bx, ay - by) <= max(last.w, near.w)
+
+
 def _as_cxcywh(boxes: Sequence[Box]) -> np.ndarray:
     data = np.asarray([(b.x, b.y, b.w, b.h) for b in boxes], dtype=np.float64).reshape(-1, 4)
     data[:, 2:] = np.maximum(data[:, 2:], 1.0)
@@ -246,7 +276,7 @@ class Tracker:
     def close_all(self) -> list[Track]:
         """End every live track (stream ended or shutting down)."""
         closed, self.live = self.live, []
-        return closed
+        return self._fold_kin(closed, [])
 
     def _predicted(self, timestamp: float) -> np.ndarray:
         """Each live track's expected (cx, cy, w, h) at `timestamp`, one row per track."""
@@ -290,4 +320,18 @@ class Tracker:
         if ended:
             gone = set(map(id, ended))
             self.live = [t for t in self.live if id(t) not in gone]
-        return ended
+        return self._fold_kin(ended, self.live)
+
+    def _fold_kin(self, ended: list[Track], live: list[Track]) -> list[Track]:
+        """The ended tracks that are passes of their own; each other one is merged into a
+        kin track (live or ended), so one vehicle makes one pass, with all its reads."""
+        hosts = live + ended
+        merged: set[int] = set()
+        for track in sorted(ended, key=lambda t: len(t.detections)):
+            host = next((h for h in hosts if h is not track and kin(track, h)), None)
+            if host is not None:
+                host.merge(track, self.config.confident_reads)
+                hosts.remove(track)
+                merged.add(id(track))
+                log.debug("track %d merged into track %d", track.id, host.id)
+        return [t for t in ended if id(t) not in merged]

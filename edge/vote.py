@@ -88,6 +88,15 @@ def text_distance(a: str, b: str) -> float:
     return edit_distance(a, b) / longest if longest else 0.0
 
 
+def same_plate(a: str, b: str) -> bool:
+    """Whether two reads may be one plate: one misread character, or one read a piece of
+    the other (at least half of it, and _MIN_PIECE + 1 characters: short texts match by chance)."""
+    shorter, longer = sorted((a, b), key=len)
+    if len(shorter) <= _MIN_PIECE:
+        return False
+    return (2 * len(shorter) >= len(longer) and shorter in longer) or edit_distance(a, b) <= 1
+
+
 @dataclass(slots=True)
 class _Count:
     reads: int = 0

@@ -112,6 +112,32 @@ def test_pieces_of_a_plate_boxed_apart_start_no_track_but_a_plate_beside_it_does
     assert sorted(len(t.detections) for t in tracker.live) == [1, 6]
 
 
+def test_a_track_that_followed_a_piece_of_a_plate_is_merged_into_the_plate_s_pass() -> None:
+    """A stray's track drifted onto the right half of a plate the localiser boxed twice:
+    when it ends, its reads join the plate's track instead of making a second pass."""
+    tracker = Tracker(TrackingConfig(close_after_s=0.3))
+    frames = []
+    for f in range(12):
+        frame = [detection(300 + 10 * f, 300, f, "AB12CDE", 0.9)]
+        if f < 3:
+            frame.append(detection(330 + 10 * f, 380, f, "WW1", 0.01, w=60, h=20))
+        elif f < 6:
+            frame.append(detection(330 + 10 * f, 300, f, "12CDE", 0.9, w=60))
+        frames.append(frame)
+    closed = [t for f, frame in enumerate(frames) for t in tracker.update(frame, 1000.0 + f / FPS)]
+    assert closed == [] and len(tracker.live) == 1
+    plate = tracker.live[0]
+    assert len(plate.detections) == 18 and "12CDE" in texts(plate)
+    assert plate.first_seen == 1000.0
+
+
+def test_neighbours_with_plates_one_character_apart_stay_two_passes() -> None:
+    frames = [[detection(300 + 10 * f, 300, f, "AB12CDE"), detection(800 + 10 * f, 300, f, "AB12CDF")]
+              for f in range(10)]
+    tracks = run(Tracker(TrackingConfig()), frames)
+    assert sorted(tuple(texts(t)) for t in tracks) == [("AB12CDE",), ("AB12CDF",)]
+
+
 def test_missed_frames_keep_the_track_and_prediction_bridges_the_gap() -> None:
     frames = [[] if 4 <= f <= 9 else [detection(100 + 30 * f, 400, f, "AB12CDE")]
               for f in range(16)]

@@ -10,7 +10,7 @@ import pytest
 from edge.config import PlatesConfig, TrackingConfig
 from edge.formats import best_candidates
 from edge.types import Box, Detection, PlateRead, ScoredText
-from edge.vote import ALPHABET, ReadTally, text_distance, vote
+from edge.vote import ALPHABET, ReadTally, same_plate, text_distance, vote
 
 TRACKING = TrackingConfig()
 PLATES = PlatesConfig()
@@ -172,3 +172,11 @@ def test_a_piece_does_not_outvote_a_longer_misread() -> None:
     reads = [read("AB12CDE", 0.9)] * 3 + [read("KL34MNO", 0.9)] * 3 + [read("12CDE", 0.9)] * 2
     result = vote(detections(*reads), TRACKING, PLATES)
     assert result is not None and result.plate == "AB12CDE"
+
+
+def test_same_plate_is_one_misread_character_or_a_piece_of_half_or_more() -> None:
+    assert same_plate("AB12CDE", "AB12C0E") and same_plate("MA4844CC", "4844CC")
+    assert same_plate("AB12CDE", "B12CDE")
+    assert not same_plate("MA4844CC", "844")  # too short: matches by chance
+    assert not same_plate("AB12CDE", "KL34MNO") and not same_plate("AB12CDE", "AB12XYZ")
+    assert not same_plate("ABCDEFGHIJ", "CDEF")  # under half the whole
