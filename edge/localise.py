@@ -56,6 +56,10 @@ _HEIGHT_RATIO = 0.75  # neighbouring glyphs of one row are at least this alike i
 _HEIGHT_SPREAD = 0.18  # ... and a row keeps only glyphs this close to its median height
 _TEXT_TO_PLATE_H = 1.75  # plate height / glyph height (EU 1.45, US ~2.1)
 _SIDE_MARGIN = 0.45  # plate margin beside the text, in glyph heights
+_JOIN_GAP = 2.5  # two rows this close (gap / glyph height) on one line may be one plate's halves
+_JOIN_OFFSET = 0.3  # ... with centre lines at most this far apart (/ glyph height)
+_JOIN_HEIGHT_RATIO = 0.8
+_JOIN_MAX_GLYPHS = 10
 _NMS_IOU = 0.3
 _NMS_INSIDE = 0.6  # a weaker candidate this much inside a kept one is a fragment of it
 _FALLBACKS = 2  # best coarse proposals kept even when the fine pass finds no row there
@@ -367,6 +371,43 @@ def _row_geometry(chars: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> _Rows
                  gap=_group_median(gaps[same], rows[order][1:][same], n_rows, 0.0), key=key)
 
 
+def _joinable_pairs(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    """(left, right) row pairs that may be two halves of one plate's text.
+
+    A plate's text breaks into two rows where an emblem, a sticker or a wide group gap sits
+    between its groups (Slovak 'RK [arms] 291AT', US 'ABC [logo] 123'): the halves share
+    one polarity, glyph height and centre line, and the right one starts a short way after
+    the left one ends. They may come from different proposals (the halves were proposed
+    apart), so only the polarity half of the glyph key must match.
+    """
+    a, b = np.nonzero(r.left[None, :] > r.left[:, None])
+    h = np.maximum(r.height[a], r.height[b])
+    gap = r.left[b] - r.right[a]
+    joint = 0.5 * (r.right[a] + r.left[b])
+    ok = ((np.minimum(r.height[a], r.height[b]) >= _JOIN_HEIGHT_RATIO * h) & (r.key[a] % 2 == r.key[b] % 2)
+          & (gap >= -0.2 * h) & (gap <= _JOIN_GAP * h)
+          & (np.abs(_line_y_at(r, a, joint) - _line_y_at(r, b, joint)) <= _JOIN_OFFSET * h)
+          & (r.count[a] + r.count[b] <= _JOIN_MAX_GLYPHS))
+    return a[ok], b[ok]
+
+
+def _line_y_at(r: _Rows, row: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return r.mid_y[row] + r.slope[row] * (x - r.mid_x[row])
+
+
+def _with_joined_rows(idx: np.ndarray, rows: np.ndarray, r: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    """Glyph rows plus, as extra rows, the union of every joinable pair (the halves stay too:
+    scoring and NMS decide which reading of the text is the plate)."""
+    left, right = _joinable_pairs(r)
+    if not len(left):
+        return idx, rows
+    n_rows = len(r.count)
+    members = [np.flatnonzero((rows == a) | (rows == b)) for a, b in zip(left.tolist(), right.tolist())]
+    extra_idx = np.concatenate([idx[m] for m in members])
+    extra_rows = np.repeat(n_rows + np.arange(len(members)), [len(m) for m in members])
+    return np.concatenate([idx, extra_idx]), np.concatenate([rows, extra_rows])
+
+
 def _plate_quads(r: _Rows) -> np.ndarray:
     """Plate quads (G x 4 x 2: tl, tr, br, bl) around each row's text.
 
@@ -547,9 +588,14 @@ def _boxes(quads: np.ndarray) -> np.ndarray:
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
 
 
-def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, threshold: float = _NMS_IOU) -> list[int]:
-    """Greedy non-maximum suppression; loops over kept candidates only (at most `limit`)."""
-    order = np.argsort(-scores, kind="stable")
+def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, glyphs: np.ndarray | None = None,
+         threshold: float = _NMS_IOU) -> list[int]:
+    """Greedy non-maximum suppression; loops over kept candidates only (at most `limit`).
+
+    Equal scores (plate-likeness saturates at 1) go to the row with more glyphs (up to a
+    plate's 9): a whole plate beats the half of it that scores as well on its own.
+    """
+    order = np.lexsort((-(glyphs if glyphs is not None else np.zeros_like(scores)), -scores))
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     kept: list[int] = []
     while order.size and len(kept) < limit:
@@ -585,17 +631,20 @@ class Localiser:
         proposals = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
         chars = _fine_glyphs(work, proposals.regions, proposals.heights)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
+        idx, rows = _with_joined_rows(idx, rows, _row_geometry(chars, idx, rows))
         r = _row_geometry(chars, idx, rows)
         quads = _plate_quads(r)
         scores = _row_score(r)
+        glyphs = np.minimum(r.count, 9)
         quads, scores = _with_fallbacks(quads, scores, proposals)
+        glyphs = np.concatenate([glyphs, np.zeros(len(scores) - len(glyphs))])
         quads /= np.float32(scale)
         boxes = _boxes(quads)
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
         ok = (boxes[:, 2] - boxes[:, 0] >= self.config.min_plate_width) & (boxes[:, 3] - boxes[:, 1] >= 4)
         quads, boxes, scores = quads[ok], boxes[ok], scores[ok]
-        kept = _nms(boxes, scores, self.config.max_candidates)
+        kept = _nms(boxes, scores, self.config.max_candidates, glyphs[ok])
         log.debug("localise: %d proposals, %d rows, %d candidates", len(proposals.scores), len(r.count), len(kept))
         return [self._candidate(quads[k], boxes[k], float(scores[k])) for k in kept]
 

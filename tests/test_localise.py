@@ -93,6 +93,20 @@ def test_light_text_on_dark_plate(localiser: Localiser) -> None:
     assert best_iou(localiser.find(image), box_of(quad)) >= 0.5
 
 
+def test_plate_split_by_an_emblem_is_found_whole(localiser: Localiser) -> None:
+    """'RK [arms] 291A': the two text groups are far apart, yet the best candidate spans both."""
+    plate = np.full((110, 520, 3), 235, np.uint8)
+    cv2.rectangle(plate, (2, 2), (517, 107), (40, 40, 40), 3)
+    cv2.putText(plate, "RK", (14, 82), FONT, 2.6, (20, 20, 20), 9, cv2.LINE_AA)
+    cv2.rectangle(plate, (150, 45), (225, 70), (200, 90, 40), -1)  # the coat of arms
+    cv2.putText(plate, "291A", (262, 82), FONT, 2.6, (20, 20, 20), 9, cv2.LINE_AA)
+    quad = rect_quad(500, 300, 260, 55)
+    best = localiser.find(place(street(5), plate, quad))[0]
+    truth = box_of(quad)
+    assert best.box.iou(truth) >= 0.5
+    assert best.box.x <= truth.x + 0.1 * truth.w and best.box.x + best.box.w >= truth.x + 0.9 * truth.w
+
+
 def test_skewed_plate_gives_its_corners(localiser: Localiser) -> None:
     truth = np.float32([[500, 330], [730, 380], [730, 432], [500, 382]])  # seen at an angle
     image = place(street(4), flat_plate("KL56 MNP", (235, 235, 235), (20, 20, 20)), truth)
