@@ -377,27 +377,14 @@ def test_structured_grammar_restores_a_digit_inside_the_digit_group() -> None:
 @given(raw=PLAUSIBLE, countries=st.sampled_from([("eu", "generic"), ("us", "generic"), ("gb", "nl", "eu", "us")]),
        seed=st.integers(0, 2**32 - 1))
 def test_crisp_characters_are_never_substituted(raw: str, countries: tuple[str, ...], seed: int) -> None:
-    """Whatever the layouts, a read at >= 0.85 per character is at most cut at an end, and
-    otherwise rewritten only to look-alike twins (a UK '1' read as 'I')."""
+    """Whatever the layouts, a read at >= 0.85 per character is at most cut at an end, never rewritten."""
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.full(len(ALPHABET), 0.5), size=len(raw))
     top = rng.uniform(0.85, 0.99, size=len(raw))
     probs *= ((1.0 - top) / probs.sum(axis=1))[:, None]
     probs[np.arange(len(raw)), [ALPHABET.index(c) for c in raw]] += top
     read = formatter(*countries).format(raw, probs)
-    assert read is not None
-    assert any(len(read.text) == len(cut) and all(a == b or TWIN.get(a) == b or TWIN.get(b) == a
-                                                  for a, b in zip(read.text, cut))
-               for cut in (raw, raw[1:], raw[:-1]))
-
-
-def test_confident_look_alike_is_rewritten_only_where_the_layout_demands() -> None:
-    """Real UK '1's can come out as a near-certain 'I': the GB layout still restores the digit."""
-    probs = one_hot("RX6IGDU", top=0.97)
-    read = formatter("gb", "generic").format("RX6IGDU", probs)
-    assert read is not None and read.text == "RX61GDU" and read.format == "gb_current"
-    generic = formatter("generic").format("RX6IGDU", probs)
-    assert generic is not None and generic.text == "RX6IGDU"
+    assert read is not None and read.text in {raw, raw[1:], raw[:-1]}
 
 
 def test_reads_shorter_than_min_characters_are_not_plates() -> None:
@@ -423,7 +410,8 @@ def test_us_layout_restores_look_alikes_but_keeps_o_and_zero(layout: str, data: 
     assume(positions)
     position = data.draw(st.sampled_from(positions))
     raw = truth[:position] + TWIN[truth[position]] + truth[position + 1:]
-    assume(not any(fits(raw, other) for other in US_SHAPES))
+    # A US slot takes O and 0 alike (soft twins), so 'IAAO000' already is an ABC1234 plate.
+    assume(not any(fits(raw.replace("O", "0"), other) or fits(raw.replace("0", "O"), other) for other in US_SHAPES))
     probs = one_hot(raw)
     confuse(probs, position, raw[position], truth[position])
     read = US_GENERIC.format(raw, probs)
