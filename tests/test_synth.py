@@ -98,6 +98,25 @@ def test_rendering_is_deterministic_given_the_generator() -> None:
     assert run(3) != run(4)
 
 
+def test_variant_glyphs_differ_only_where_plate_faces_differ() -> None:
+    """W, M and 1 have their DIN/UK shapes in the variant font; every other glyph is shared."""
+    def ink(text: str, font: str | None) -> np.ndarray:
+        plate, _boxes = render.render_plate(text, "gb_current", np.random.default_rng(1), font=font or "plate")
+        return plate
+
+    assert np.array_equal(ink("AB23CDE", None), ink("AB23CDE", render.VARIANT_FONT))
+    for text in ("AW23CDE", "AM23CDE", "AB21CDE"):
+        assert not np.array_equal(ink(text, None), ink(text, render.VARIANT_FONT))
+
+
+def test_variant_share_draws_the_variant_font_without_moving_the_default_stream() -> None:
+    default = render.random_plate(np.random.default_rng(5))
+    unshared = render.random_plate(np.random.default_rng(5), variant_share=0.0)
+    assert default[1:] == unshared[1:] and np.array_equal(default[0], unshared[0])
+    texts = [render.random_plate(np.random.default_rng(i), variant_share=1.0)[1] for i in range(3)]
+    assert all(re.fullmatch(r"[A-Z0-9]+", t) for t in texts)
+
+
 def test_degrade_keeps_shape_and_changes_pixels() -> None:
     rng = np.random.default_rng(2)
     plate, _text, _style = render.random_plate(rng)

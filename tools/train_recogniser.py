@@ -9,6 +9,12 @@ is reproducible and a resumed run sees exactly the samples it would have seen.
 
     .venv/bin/python tools/train_recogniser.py --steps 5000          # train (resumes if a checkpoint exists)
     .venv/bin/python tools/train_recogniser.py --eval-only            # figures for models/plate_rec.pth and stock english_g2
+
+A second stage fine-tunes shipped weights into a candidate folder, to be compared with the
+shipped model before it replaces it (the manifest records what it started from):
+
+    .venv/bin/python tools/train_recogniser.py --init models/plate_rec.pth --steps 2000 --lr 2e-4 \
+        --runs runs/recogniser-variant --out runs/recogniser-variant/model
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -107,8 +114,8 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return render.jpeg(small, int(rng.uniform(30, 96)))
 
 
-def synthetic_sample(rng: np.random.Generator) -> Sample:
-    image, text, _style = render.random_plate(rng)
+def synthetic_sample(rng: np.random.Generator, variant_share: float) -> Sample:
+    image, text, _style = render.random_plate(rng, variant_share)
     seen = render.degrade(image, rng, rng.uniform(0.1, 1.0))
     return jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text
 
@@ -121,8 +128,10 @@ def real_sample(samples: list[Sample], rng: np.random.Generator) -> Sample:
 class PlateSamples(Dataset):
     """Training sample `index` = a pure function of (seed, stream, index)."""
 
-    def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int]) -> None:
+    def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int],
+                 variant_share: float) -> None:
         self.real, self.seed, self.real_fraction, self.size = real, seed, real_fraction, size
+        self.variant_share = variant_share
 
     def __len__(self) -> int:
         return 2**31 - 1
@@ -130,7 +139,7 @@ class PlateSamples(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, index])
         use_real = self.real and rng.random() < self.real_fraction
-        image, text = real_sample(self.real, rng) if use_real else synthetic_sample(rng)
+        image, text = real_sample(self.real, rng) if use_real else synthetic_sample(rng, self.variant_share)
         return torch.from_numpy(preprocess([image], *self.size)[0]), text
 
 
@@ -138,9 +147,9 @@ def collate(batch: list[tuple[torch.Tensor, str]]) -> tuple[torch.Tensor, list[s
     return torch.stack([image for image, _ in batch]), [text for _, text in batch]
 
 
-def synthetic_validation(seed: int, count: int) -> list[Sample]:
+def synthetic_validation(seed: int, count: int, variant_share: float) -> list[Sample]:
     """Held-out synthetic crops: their own stream, so never among the training samples."""
-    return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i])) for i in range(count)]
+    return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i]), variant_share) for i in range(count)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -170,6 +179,12 @@ def build_model(alphabet: str) -> torch.nn.Module:
     stock["Prediction.bias"] = stock["Prediction.bias"][rows]
     model.load_state_dict(stock)
     return model
+
+
+def load_shipped(path: Path) -> dict[str, torch.Tensor]:
+    """A shipped fp16 'module.'-prefixed state dict, as float32 weights for `Model`."""
+    state = torch.load(path, map_location="cpu")
+    return {k.removeprefix("module."): v.float() for k, v in state.items()}
 
 
 def _yaml_spec() -> dict:
@@ -255,11 +270,16 @@ def half_copy(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], torch.nn
 
 
 def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures: dict) -> None:
-    """Write models/plate_rec.pth and its MANIFEST.json entry."""
+    """Write OUT/plate_rec.pth (with the network's .py/.yaml beside it) and its MANIFEST.json entry."""
     state, _ = half_copy(model)
-    weights = MODEL_DIR / f"{NETWORK}.pth"
+    args.out.mkdir(parents=True, exist_ok=True)
+    for suffix in (".py", ".yaml"):
+        source, target = MODEL_DIR / f"{NETWORK}{suffix}", args.out / f"{NETWORK}{suffix}"
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+    weights = args.out / f"{NETWORK}.pth"
     save_atomic(state, weights)
-    manifest_path = MODEL_DIR / "MANIFEST.json"
+    manifest_path = args.out / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"files": {}}
     entry = manifest["files"].get(weights.name, {})
     entry.update({
@@ -272,7 +292,10 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
         "input": f"grey {args.height}x{args.width}, crop stretched to fit, per-crop contrast stretch (edge.read.preprocess)",
         "training_data": (f"edge.synth.render random plates (GB/EU/NL/PL/US) + degrade + crop jitter, and "
                           f"openalpr-us-platecrops (file-hash split, 10% held out; plates {', '.join(sorted(EXCLUDED))} "
-                          f"excluded), augmented; real fraction {args.real_fraction}"),
+                          f"excluded), augmented; real fraction {args.real_fraction}; variant glyphs "
+                          f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates"),
+        "initialised_from": (f"{args.init.name} sha256 {file_sha256(args.init)}" if args.init
+                             else "english_g2"),
         "steps": step, "batch_size": args.batch_size, "seed": args.seed,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eval": figures,
@@ -296,10 +319,15 @@ def train(args: argparse.Namespace) -> None:
     characters = ["[blank]"] + list(alphabet)
     index = {c: i for i, c in enumerate(characters)}
     real_train, real_val = load_real(REAL_DIR) if REAL_DIR.is_dir() else ([], [])
-    validation = {"real_heldout": real_val, "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val)}
+    validation = {"real_heldout": real_val,
+                  "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
     log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
 
-    model = build_model(alphabet).to(device)
+    model = build_model(alphabet)
+    if args.init:
+        model.load_state_dict(load_shipped(args.init))
+        log.info("initialised from %s", args.init)
+    model = model.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, args.warmup, args.steps))
     checkpoint = args.runs / "last.pt"
@@ -312,7 +340,7 @@ def train(args: argparse.Namespace) -> None:
         step, best = state["step"], state["best"]
         log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
 
-    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, width))
+    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, width), args.variant_share)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
@@ -351,7 +379,7 @@ def _evaluate_and_export(model: torch.nn.Module, validation: dict[str, list[Samp
     log.info("step %d validation %s score %.4f (best %.4f)", step, json.dumps(figures), score, best)
     if score > best:
         export(model, args, step, figures)
-        log.info("exported models/%s.pth at step %d", NETWORK, step)
+        log.info("exported %s/%s.pth at step %d", args.out, NETWORK, step)
         return score
     return best
 
@@ -366,15 +394,16 @@ def eval_only(args: argparse.Namespace) -> None:
     from edge.config import RecogniserConfig
     from edge.read import PlateRecogniser
 
-    recogniser = PlateRecogniser(RecogniserConfig(model_dir=MODEL_DIR, threads=args.threads))
+    recogniser = PlateRecogniser(RecogniserConfig(model_dir=args.out, threads=args.threads))
     _, real_val = load_real(REAL_DIR)
-    validation = {"real_heldout": real_val, "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val)}
+    validation = {"real_heldout": real_val,
+                  "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
     ours = lambda crops: [read.text for read in recogniser.recognise(crops)]  # noqa: E731
     stock = stock_predictor(recogniser.alphabet)
     figures = {name: {"plate_rec": exact_rate(ours, samples), "english_g2": exact_rate(stock, samples)}
                for name, samples in validation.items()}
     print(json.dumps(figures, indent=2))
-    manifest_path = MODEL_DIR / "MANIFEST.json"
+    manifest_path = args.out / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["files"][f"{NETWORK}.pth"]["comparison"] = figures
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -396,6 +425,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "recogniser")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--init", type=Path, help="start from these shipped weights instead of english_g2")
+    parser.add_argument("--variant-share", type=float, default=0.3,
+                        help="share of synthetic plates drawn with the variant glyphs (DIN W/M, UK 1)")
+    parser.add_argument("--out", type=Path, default=MODEL_DIR,
+                        help="where the best weights and manifest are written (default: the shipped models/)")
     parser.add_argument("--eval-only", action="store_true")
     return parser.parse_args(argv)
 

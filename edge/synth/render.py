@@ -234,6 +234,16 @@ def _stroke_glyphs() -> dict[str, list[Stroke]]:
 
 
 _GLYPHS = _stroke_glyphs()
+# DIN 1451 / FE-Schrift / Italian and UK plate faces draw some glyphs differently from the
+# stroke font: W's middle apex and M's middle vertex run (nearly) the full height, and the
+# UK '1' has only a short flag. A recogniser that never saw these reads a real W as M and
+# a UK 1 as I, so training mixes them in (random_plate's `variant_share`).
+_VARIANT_GLYPHS: dict[str, list[Stroke]] = {
+    "W": [[(0, 0), (1.4, 10), (3, 0.4), (4.6, 10), (6, 0)]],
+    "M": [[(0, 10), (0, 0), (3, 8.6), (6, 0), (6, 10)]],
+    "1": [[(2.2, 1.4), (3.6, 0), (3.6, 10)]],
+}
+VARIANT_FONT = "plate_variant"
 _GLYPH_PX = 10  # pixels per grid unit when a glyph is first drawn
 FONTS = ("plate", "plate_narrow", "hershey_simplex", "hershey_duplex")
 _HERSHEY = {"hershey_simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey_duplex": cv2.FONT_HERSHEY_DUPLEX}
@@ -253,6 +263,8 @@ def _glyph_mask(char: str, font: str, weight: int) -> np.ndarray:
     canvas = np.zeros((10 * _GLYPH_PX + 2 * pad, width), np.uint8)
     if char == "-":
         strokes = [[(1.0, 5.0), (5.0, 5.0)]]
+    elif font == VARIANT_FONT:
+        strokes = _VARIANT_GLYPHS.get(char, _GLYPHS[char])
     else:
         strokes = _GLYPHS[char]
     for stroke in strokes:
@@ -395,7 +407,7 @@ def _draw_text(
             gaps.append((x - pitch, x - pitch + gap))
             x += gap - pitch
             continue
-        glyph = _glyph_mask(char, font if font in _HERSHEY else "plate", weight)
+        glyph = _glyph_mask(char, font if font in _HERSHEY or font == VARIANT_FONT else "plate", weight)
         boxes.append(_place_glyph(mask, glyph, x, y0, cw, ch))
         x += cw + (pitch if i + 1 < len(layout) else 0.0)
     return boxes, gaps
@@ -686,11 +698,13 @@ def render_plate(
     colour: PlateColour = "white",
     strip: str | None = None,
     layout: str | None = None,
+    font: str | None = None,
 ) -> tuple[np.ndarray, list[Box]]:
     """Draw a flat, front-on plate; returns (BGR uint8 image, one Box per character of `text`).
 
     `layout` may carry the group gaps ('AB12-CDE'); without it gaps are inferred from the
-    style. Boxes are in plate pixels, in reading order, and enclose each character's ink.
+    style. `font` (one of FONTS or VARIANT_FONT) overrides the style's random choice. Boxes
+    are in plate pixels, in reading order, and enclose each character's ink.
     """
     layout = layout if layout is not None else _infer_layout(text, style)
     if layout.replace("-", "") != text:
@@ -703,7 +717,7 @@ def render_plate(
     if us:
         _draw_us_decor(plate, rng, ink, colour == "dark")
     left = float(_draw_strip(plate, strip, rng)) if strip else geo.width * 0.03
-    font = _choose_font(style, rng)
+    font = font or _choose_font(style, rng)
     heavy = (13, 15, 17, 19) if us else (11, 13, 15, 17)
     weight = int(rng.choice(heavy) if font.startswith("plate") else rng.choice((9, 12, 15)))
     ch = geo.char_h * rng.uniform(0.94, 1.04)
@@ -848,14 +862,19 @@ def random_colour_and_strip(style: str, rng: np.random.Generator) -> tuple[Plate
     return ("white" if r < 0.7 else "dark" if r < 0.85 else "grey" if r < 0.93 else "yellow"), None
 
 
-def random_plate(rng: np.random.Generator) -> tuple[np.ndarray, str, str]:
-    """A random plate image with its label and style, mixed GB 35% / EU+NL+PL 35% / US 30%."""
+def random_plate(rng: np.random.Generator, variant_share: float = 0.0) -> tuple[np.ndarray, str, str]:
+    """A random plate image with its label and style, mixed GB 35% / EU+NL+PL 35% / US 30%.
+
+    `variant_share` of the plates use the stroke font's variant glyphs (VARIANT_FONT); at
+    0 no extra random draw is made, so the project's samples stay byte-identical.
+    """
     styles = list(_STYLE_WEIGHTS)
     style = styles[int(rng.choice(len(styles), p=list(_STYLE_WEIGHTS.values())))]
     layout = random_plate_layout(style, rng)
     colour, strip = random_colour_and_strip(style, rng)
     text = layout.replace("-", "")
-    image, _boxes = render_plate(text, style, rng, colour, strip, layout=layout)
+    font = VARIANT_FONT if variant_share > 0 and rng.random() < variant_share else None
+    image, _boxes = render_plate(text, style, rng, colour, strip, layout=layout, font=font)
     return image, text, style
 
 
