@@ -118,6 +118,20 @@ class CameraConfig(_Strict):
     read_timeout_s: float = Field(default=10.0, gt=0, le=300,
                                   description="a live camera silent this long is reconnected")
     zone: ZoneConfig | None = None
+    ignore: list[list[Point]] = Field(
+        default_factory=list,
+        description="polygons in image pixels where plates are never read: an on-screen "
+                    "timestamp, a shop sign, a parking bay in view")
+
+    @field_validator("ignore", mode="before")
+    @classmethod
+    def _polygons(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        for polygon in value:
+            if not isinstance(polygon, (list, tuple)) or len(polygon) < 3:
+                raise ValueError(f"expected polygons of three or more points [[x,y],...], got {polygon!r}")
+        return value
 
     @field_validator("read_timeout_s", mode="before")
     @classmethod

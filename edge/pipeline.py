@@ -21,7 +21,7 @@ from edge.config import CameraConfig, EdgeConfig, TrackingConfig
 from edge.errors import EdgeError
 from edge.formats import PlateFormatter, best_candidates
 from edge.imageio import load_image, to_bgr8
-from edge.localise import Localiser
+from edge.localise import IgnoreRegions, Localiser
 from edge.motion import MotionGate
 from edge.read import PlateRecogniser, rectify
 from edge.record import PassAssembler, PassRecord
@@ -54,16 +54,20 @@ class PlateReader:
         self.min_confidence = config.plates.min_confidence
 
     def read(self, image: np.ndarray, index: int = 0, timestamp: float = 0.0,
-             skip: SkipRule | None = None, keep_crops: bool = False) -> FrameReading:
+             skip: SkipRule | None = None, keep_crops: bool = False,
+             ignore: IgnoreRegions | None = None) -> FrameReading:
         """Read a frame in one batched recogniser call.
 
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
-        follows them. Read candidates that yield no plausible plate are dropped.
+        follows them. Read candidates that yield no plausible plate are dropped, and so are
+        candidates in the camera's `ignore` regions, before any reading.
         """
         image = to_bgr8(image)
         started = time.perf_counter()
         candidates = self.localiser.find(image)
+        if ignore and candidates:
+            candidates = [c for c, masked in zip(candidates, ignore.covers([c.box for c in candidates])) if not masked]
         localised = time.perf_counter()
         skipped = skip([c.box for c in candidates]) if skip and candidates else np.zeros(len(candidates), bool)
         to_read = [c for c, s in zip(candidates, skipped) if not s]
@@ -113,6 +117,7 @@ class CameraPipeline:
                           min_length=config.plates.min_characters)
         self.assembler = PassAssembler(config.unit.id, camera, tracking, config.plates, rescore)
         self.gate = MotionGate() if camera.motion_gate else None
+        self.ignore = IgnoreRegions(camera.ignore)
         self.last_reading: FrameReading | None = None
         self.frames_processed = 0
 
@@ -122,7 +127,8 @@ class CameraPipeline:
         self.last_reading = None
         if self._worth_reading(frame.image):
             skip = partial(self.tracker.predict_confident, timestamp=frame.timestamp)
-            self.last_reading = self.reader.read(frame.image, frame.index, frame.timestamp, skip=skip)
+            self.last_reading = self.reader.read(frame.image, frame.index, frame.timestamp, skip=skip,
+                                                 ignore=self.ignore)
             detections = self.last_reading.detections
             self.frames_processed += 1
         closed = self.tracker.update(detections, frame.timestamp)

@@ -14,11 +14,12 @@ import numpy as np
 from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.errors import ConfigError, EdgeError
 from edge.imageio import to_bgr8
+from edge.localise import IgnoreRegions
 from edge.pipeline import FrameReading, PlateReader
 from edge.source import open_source
 from edge.zone import inside_normal
 
-GREEN, RED, YELLOW, CYAN = (0, 200, 0), (0, 0, 230), (0, 220, 255), (255, 255, 0)
+GREEN, RED, YELLOW, CYAN, GREY = (0, 200, 0), (0, 0, 230), (0, 220, 255), (255, 255, 0), (160, 160, 160)
 REFRESH_S = 1.0
 
 
@@ -47,6 +48,15 @@ def draw_zone(image: np.ndarray, zone: ZoneConfig | None) -> None:
                 0.8, YELLOW, 2, cv2.LINE_AA)
 
 
+def draw_ignored(image: np.ndarray, camera: CameraConfig) -> None:
+    """Outline each ignore polygon, so an installer sees what is masked."""
+    for polygon in camera.ignore:
+        points = np.asarray(polygon, np.int32).reshape(-1, 1, 2)
+        cv2.polylines(image, [points], True, GREY, 2, cv2.LINE_AA)
+        x, y = points[0, 0]
+        cv2.putText(image, "ignored", (int(x) + 6, int(y) + 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, GREY, 2, cv2.LINE_AA)
+
+
 def draw_reading(image: np.ndarray, reading: FrameReading, min_confidence: float) -> None:
     for candidate in reading.candidates:
         b = candidate.box
@@ -62,8 +72,9 @@ def draw_reading(image: np.ndarray, reading: FrameReading, min_confidence: float
 
 
 def render(reader: PlateReader, camera: CameraConfig, image: np.ndarray) -> np.ndarray:
-    reading = reader.read(image)
+    reading = reader.read(image, ignore=IgnoreRegions(camera.ignore))
     canvas = to_bgr8(image).copy()
+    draw_ignored(canvas, camera)
     draw_zone(canvas, camera.zone)
     draw_reading(canvas, reading, reader.min_confidence)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())

@@ -49,6 +49,8 @@ def with_(**sections):
      "cameras[0].zone: `line` needs `inside`"),
     (with_(cameras=[{"name": "c", "source": "rtsp://x", "zone": {"name": "ccz", "line": [[0, 1], [2, 3]], "inside": "north"}}]),
      "cameras[0].zone.inside: Input should be 'above', 'below', 'left' or 'right'"),
+    (with_(cameras=[{"name": "c", "source": "rtsp://x", "ignore": [[[0, 0], [10, 10]]]}]),
+     "cameras[0].ignore: expected polygons of three or more points"),
     (with_(plates={"countries": ["gb", "mars"]}), "plates.countries[1]: Input should be"),
     (with_(spool={"max_bytes": "lots"}), "spool.max_bytes: expected a size like"),
     (with_(spool={"max_age_s": "3 weeks"}), "spool.max_age_s: expected a duration like"),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge.config import LocaliserConfig
-from edge.localise import Localiser
+from edge.localise import IgnoreRegions, Localiser
 from edge.types import Box
 
 DATASETS = Path(__file__).parents[1].parent / "shared/datasets"
@@ -193,3 +193,17 @@ def test_detection_on_labelled_photos(localiser: Localiser, name: str) -> None:
         truth = Box(*(int(row[k]) for k in "xywh"))
         hits += best_iou(localiser.find(image), truth) >= 0.3
     assert hits / len(rows) >= FLOORS[name]
+
+
+def test_ignore_regions_cover_box_centres_in_any_polygon() -> None:
+    """A concave (L-shaped) polygon and a triangle: centres inside either are covered."""
+    regions = IgnoreRegions([[(0, 0), (100, 0), (100, 20), (20, 20), (20, 100), (0, 100)],
+                             [(300, 300), (400, 300), (350, 380)]])
+    boxes = [Box(40, 0, 20, 10),    # centre (50, 5): in the L's top arm
+             Box(0, 60, 10, 10),    # (5, 65): in its left arm
+             Box(50, 50, 20, 20),   # (60, 60): in the L's notch, outside
+             Box(340, 310, 20, 20),  # (350, 320): in the triangle
+             Box(380, 360, 10, 10)]  # (385, 365): beside it
+    assert IgnoreRegions([]).covers(boxes).tolist() == [False] * 5
+    assert not IgnoreRegions([])
+    assert regions.covers(boxes).tolist() == [True, True, False, True, False]

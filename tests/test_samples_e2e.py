@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
+from edge.config import CameraConfig, load_config
 from edge.evaluate import evaluate_stills, load_labels
 from edge.pipeline import PlateReader
 from edge.record import to_payload, validate_payload
@@ -57,3 +57,17 @@ def test_each_vehicle_is_one_pass_with_the_right_zone_event(clip, config, reader
     got = sorted((p["plate"], p["zone"]["event"]) for p in passes)
     expected = sorted((row["plate"], row["event"]) for row in sequence_labels()[clip])
     assert got == expected
+
+
+def test_ignore_region_hides_a_plate_and_only_that_plate(config, reader):
+    """An installer's mask over the whole view leaves no pass; one over a corner changes nothing."""
+    clip = sorted(sequence_labels())[0]
+    camera = config.cameras[0] if config.cameras else None
+    base = camera.model_copy() if camera else CameraConfig(name="replay", source="x")
+
+    def passes(ignore: list) -> list[str]:
+        masked = config.model_copy(update={"cameras": [base.model_copy(update={"ignore": ignore})]})
+        return sorted(p["plate"] for p in (to_payload(r) for r in video_passes(reader, masked, SEQUENCES / clip, None)))
+
+    assert passes([[[0, 0], [20, 0], [0, 20]]]) == sorted(row["plate"] for row in sequence_labels()[clip])
+    assert passes([[[0, 0], [100000, 0], [100000, 100000], [0, 100000]]]) == []
