@@ -34,8 +34,8 @@ tracked in the same frame starts no track; and a track that ends while a kin tra
 from __future__ import annotations
 
 import itertools
-import math
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
