@@ -99,13 +99,13 @@ def test_rendering_is_deterministic_given_the_generator() -> None:
 
 
 def test_variant_glyphs_differ_only_where_plate_faces_differ() -> None:
-    """W, M and 1 have their DIN/UK shapes in the variant font; every other glyph is shared."""
+    """W, M, 1 and O have their DIN/UK shapes in the variant font; every other glyph is shared."""
     def ink(text: str, font: str | None) -> np.ndarray:
         plate, _boxes = render.render_plate(text, "gb_current", np.random.default_rng(1), font=font or "plate")
         return plate
 
     assert np.array_equal(ink("AB23CDE", None), ink("AB23CDE", render.VARIANT_FONT))
-    for text in ("AW23CDE", "AM23CDE", "AB21CDE"):
+    for text in ("AW23CDE", "AM23CDE", "AB21CDE", "AO23CDE"):
         assert not np.array_equal(ink(text, None), ink(text, render.VARIANT_FONT))
 
 

@@ -234,14 +234,17 @@ def _stroke_glyphs() -> dict[str, list[Stroke]]:
 
 
 _GLYPHS = _stroke_glyphs()
-# DIN 1451 / FE-Schrift / Italian and UK plate faces draw some glyphs differently from the
-# stroke font: W's middle apex and M's middle vertex run (nearly) the full height, and the
-# UK '1' has only a short flag. A recogniser that never saw these reads a real W as M and
-# a UK 1 as I, so training mixes them in (random_plate's `variant_share`).
+# Real plate faces draw some glyphs unlike the stroke font: DIN 1451 / FE-Schrift and the
+# Italian face run W's middle apex and M's middle vertex (nearly) the full height; many
+# UK plates print '1' as a plain bar, the same glyph as 'I'; DIN faces round 'O' into the
+# same stadium as '0'. A recogniser that never saw these reads a real W as M and a UK 1 as
+# a confident I. Trained on them (random_plate's `variant_share`), it learns that a bar or
+# a stadium may be either twin, so its probabilities leave the choice to the plate format.
 _VARIANT_GLYPHS: dict[str, list[Stroke]] = {
     "W": [[(0, 0), (1.4, 10), (3, 0.4), (4.6, 10), (6, 0)]],
     "M": [[(0, 10), (0, 0), (3, 8.6), (6, 0), (6, 10)]],
-    "1": [[(2.2, 1.4), (3.6, 0), (3.6, 10)]],
+    "1": _GLYPHS["I"],
+    "O": _GLYPHS["0"],
 }
 VARIANT_FONT = "plate_variant"
 _GLYPH_PX = 10  # pixels per grid unit when a glyph is first drawn
