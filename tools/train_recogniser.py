@@ -294,14 +294,27 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
                           f"openalpr-us-platecrops (file-hash split, 10% held out; plates {', '.join(sorted(EXCLUDED))} "
                           f"excluded), augmented; real fraction {args.real_fraction}; variant glyphs "
                           f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates"),
-        "initialised_from": (f"{args.init.name} sha256 {file_sha256(args.init)}" if args.init
-                             else "english_g2"),
+        "initialised_from": _init_record(args.init),
         "steps": step, "batch_size": args.batch_size, "seed": args.seed,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eval": figures,
     })
     manifest["files"][weights.name] = entry
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _init_record(init: Path | None) -> dict | str:
+    """What a fine-tuning run started from: the weights' hash and, from the manifest beside
+    them, how they were trained, so a two-stage model's manifest tells its whole recipe."""
+    if init is None:
+        return "english_g2"
+    record = {"file": init.name, "sha256": file_sha256(init)}
+    manifest = init.parent / "MANIFEST.json"
+    if manifest.is_file():
+        entry = json.loads(manifest.read_text()).get("files", {}).get(init.name, {})
+        if entry.get("sha256") == record["sha256"]:
+            record.update({k: entry[k] for k in ("training_data", "steps", "initialised_from", "eval") if k in entry})
+    return record
 
 
 def evaluate(model: torch.nn.Module, validation: dict[str, list[Sample]], args: argparse.Namespace,
