@@ -35,9 +35,8 @@ a character (the recogniser learned to skip the synthetic strip), and cutting a 
 needs the full correction; on the real evaluation photos the two were within 2 plates of
 each other in 356, so the plain correction stays. Summing the score over every string of
 every hypothesis is cheap in closed form (product of per-position class masses), so each
-candidate text's confidence is its
-summed score over that total: a posterior, hence in [0, 1] and summing to at most 1 over
-candidates. Only the top strings of each format are enumerated (a vectorised beam over
+candidate text's confidence is its summed score over that total: a posterior, hence in
+[0, 1] and summing to at most 1 over candidates. Only the top strings of each format are enumerated (a vectorised beam over
 the (len, alphabet) matrix). Formats marked "needs a digit" are modelled as
 all-alphanumeric for the total and give digit-free strings a 0.1 factor, so the total
 over-counts slightly and sums stay <= 1. A character under 10% of its row's best is
@@ -505,8 +504,9 @@ def best_candidates(char_probs: np.ndarray, alphabet: str, countries: Sequence[s
     """Ranked (text, format, country, confidence) for a (len, alphabet) probability matrix.
 
     Usable on an averaged matrix from several frames (multi-frame voting). Empty when no
-    format of at least `min_length` characters fits the length. Candidates under MIN_REPORTED confidence are left out, except
-    the best one, so an uncertain read still yields its (low-confidence) best guess. A
+    format of at least `min_length` characters fits the length. Candidates under
+    MIN_REPORTED confidence are left out, except the best one, so an uncertain read still
+    yields its (low-confidence) best guess. A
     (window, format) row whose best string is under that floor is not searched at all:
     with over a hundred layouts most rows are, which keeps the beam cheap.
     """

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -396,17 +396,16 @@ def _line_y_at(r: _Rows, row: np.ndarray, x: np.ndarray) -> np.ndarray:
     return r.mid_y[row] + r.slope[row] * (x - r.mid_x[row])
 
 
-def _with_joined_rows(idx: np.ndarray, rows: np.ndarray, r: _Rows) -> tuple[np.ndarray, np.ndarray]:
-    """Glyph rows plus, as extra rows, the union of every joinable pair (the halves stay too:
-    scoring and NMS decide which reading of the text is the plate)."""
+def _with_joined_rows(chars: np.ndarray, idx: np.ndarray, rows: np.ndarray, r: _Rows) -> _Rows:
+    """The rows `r` plus, as extra rows, the union of every joinable pair (the halves stay
+    too: scoring and NMS decide which reading of the text is the plate)."""
     left, right = _joinable_pairs(r)
     if not len(left):
-        return idx, rows
-    n_rows = len(r.count)
+        return r
     members = [np.flatnonzero((rows == a) | (rows == b)) for a, b in zip(left.tolist(), right.tolist())]
-    extra_idx = np.concatenate([idx[m] for m in members])
-    extra_rows = np.repeat(n_rows + np.arange(len(members)), [len(m) for m in members])
-    return np.concatenate([idx, extra_idx]), np.concatenate([rows, extra_rows])
+    joined = _row_geometry(chars, np.concatenate([idx[m] for m in members]),
+                           np.repeat(np.arange(len(members)), [len(m) for m in members]))
+    return _Rows(**{f.name: np.concatenate([getattr(r, f.name), getattr(joined, f.name)]) for f in fields(_Rows)})
 
 
 def _plate_quads(r: _Rows) -> np.ndarray:
@@ -589,14 +588,14 @@ def _boxes(quads: np.ndarray) -> np.ndarray:
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
 
 
-def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, glyphs: np.ndarray | None = None,
+def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, glyphs: np.ndarray,
          threshold: float = _NMS_IOU) -> list[int]:
     """Greedy non-maximum suppression; loops over kept candidates only (at most `limit`).
 
     Equal scores (plate-likeness saturates at 1) go to the row with more glyphs (up to a
     plate's 9): a whole plate beats the half of it that scores as well on its own.
     """
-    order = np.lexsort((-(glyphs if glyphs is not None else np.zeros_like(scores)), -scores))
+    order = np.lexsort((-glyphs, -scores))
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     kept: list[int] = []
     while order.size and len(kept) < limit:
@@ -632,8 +631,7 @@ class Localiser:
         proposals = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
         chars = _fine_glyphs(work, proposals.regions, proposals.heights)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
-        idx, rows = _with_joined_rows(idx, rows, _row_geometry(chars, idx, rows))
-        r = _row_geometry(chars, idx, rows)
+        r = _with_joined_rows(chars, idx, rows, _row_geometry(chars, idx, rows))
         quads = _plate_quads(r)
         scores = _row_score(r)
         glyphs = np.minimum(r.count, 9)

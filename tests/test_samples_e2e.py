@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import CameraConfig, load_config
+from edge.config import load_config
 from edge.evaluate import evaluate_stills, load_labels
 from edge.pipeline import PlateReader
 from edge.record import to_payload, validate_payload
-from edge.replay import video_passes
+from edge.replay import replay_camera, video_passes
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
@@ -62,8 +62,7 @@ def test_each_vehicle_is_one_pass_with_the_right_zone_event(clip, config, reader
 def test_ignore_region_hides_a_plate_and_only_that_plate(config, reader):
     """An installer's mask over the whole view leaves no pass; one over a corner changes nothing."""
     clip = sorted(sequence_labels())[0]
-    camera = config.cameras[0] if config.cameras else None
-    base = camera.model_copy() if camera else CameraConfig(name="replay", source="x")
+    base = replay_camera(config, SEQUENCES / clip)
 
     def passes(ignore: list) -> list[str]:
         masked = config.model_copy(update={"cameras": [base.model_copy(update={"ignore": ignore})]})

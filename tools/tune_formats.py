@@ -27,16 +27,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from train_recogniser import REAL_DIR, jitter_crop, load_real  # noqa: E402
+
 from edge import formats  # noqa: E402
 from edge.config import PlatesConfig, RecogniserConfig  # noqa: E402
 from edge.read import PlateRecogniser  # noqa: E402
 from edge.synth import render  # noqa: E402
-from train_recogniser import REAL_DIR, jitter_crop, load_real  # noqa: E402
 
 MIN_CONFIDENCE = PlatesConfig().min_confidence
 TUNE_STREAM = 2  # training uses stream 0 and validation stream 1
 COUNTRIES = {"gb": ["gb", "generic"], "eu": ["eu", "generic"], "pl": ["eu", "generic"],
-             "nl": ["nl", "eu", "generic"], "us": ["us", "generic"]}
+             "nl": ["nl", "eu", "generic"], "us": ["us", "generic"], "us_real": ["us", "generic"]}
 
 
 def synthetic_set(seed: int, count: int) -> list[tuple[np.ndarray, str, str]]:
@@ -82,7 +83,6 @@ def main(argv: list[str] | None = None) -> None:
     crops = [crop for crop, _, _ in synthetic] + [crop for crop, _ in real]
     truths = [text for _, text, _ in synthetic] + [text for _, text in real]
     groups = [group for _, _, group in synthetic] + ["us_real"] * len(real)
-    COUNTRIES["us_real"] = COUNTRIES["us"]
     reads = recogniser.recognise(crops)
     grid = itertools.product(args.drop_first, args.eu_drop_first, args.class_power)
     for drop_first, eu_drop_first, class_power in grid:
