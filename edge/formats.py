@@ -10,9 +10,9 @@ format allows* and say how sure we are, rather than blindly swapping characters.
 Model (Bayes, rows treated as calibrated per-character posteriors under a uniform
 character prior). A hypothesis is (window, format, string):
 
-* window: which rows belong to the plate. The whole raw string (prior 0.90), it without
-  its first (0.08) or last (0.02) character, because the blue EU strip or emblem on the
-  left, or a plate border, is often read as an extra character ('D', 'I', '9', 'B' ...),
+* window: which rows belong to the plate. The whole raw string (prior 0.97), it without
+  its first (0.01) or last (0.02) character, because the blue EU strip or emblem on the
+  left, or a plate border, is sometimes read as an extra character ('D', 'I', '9', 'B' ...),
   or it without one interior character (0.08 each) when that row is weak (top
   probability under 0.6, or under 0.8 when it repeats the previous row's character),
   the marks of a spurious glyph or a CTC double emission. Continental (eu) formats
@@ -72,7 +72,7 @@ eu         eu_<codes>         national layouts, table below     0.86 in all
 eu         eu_structured      L{1,3} D{1,4} L{0,3}              0.12, by length (2-10): .01,.03,
                                                                 .08,.15,.27,.30,.12,.03,.01
 eu         eu_generic         A{4..8}, needs a digit            0.02, by length 1,2,3,3,2
-us         us_<example>       state layouts, table below        0.70 in all
+us         us_<example>       state layouts, table below        0.70 in all (fleet .35, observed .35)
 us         us_generic         A{2..8}                           0.30, by length .5,1,1,2,4,5,1
 generic    generic            A{3..10}, needs a digit           by length 1,2,3,4,5,4,2,1
 =========  =================  ================================  ===========================
@@ -116,18 +116,25 @@ lv       0.8     LL DDDD
 lu       0.6     LL DDDD
 =======  ======  ============================================================
 
-US state layouts (classes l and d, so O/0 stay soft). Shares: the common shapes of
-state-issued series, weighted towards the big fleets (ABC1234 in TX, NY, PA, OH, MI, GA,
-NC, VA, WA, AZ; 1ABC234 in CA); vanity and specialty plates fall to us_generic.
+US state layouts (classes l and d, so O/0 stay soft). Two sources, half the layout
+share each: *fleet* shares of the big states' series (ABC1234 in TX, NY, PA, OH, MI, GA,
+NC, VA, WA, AZ; 1ABC234 in CA), and the *observed* shapes of the training split of
+openalpr-us-platecrops (672 plates, about 50 states; shapes seen at least 3 times, at
+their observed share). The fleet half says which series most cars carry; the observed
+half lists the shapes that exist at all (A123456, 123456, ABC12D ...), which a guessed
+list missed: a crisp first letter was then cut to fit a digits-only layout. Vanity and
+specialty plates fall to us_generic.
 
 ==========  ======  ==========  ======  ==========  ======  ==========  ======
-format      share   format      share   format      share   format      share
+fleet       share   fleet       share   fleet       share   fleet       share
 ==========  ======  ==========  ======  ==========  ======  ==========  ======
 us_abc1234  .30     us_1abc234  .15     us_123abc   .10     us_abc123   .10
 us_ab1234   .04     us_ab12345  .04     us_a12bcd   .03     us_1abc23   .03
 us_1ab234   .03     us_1ab2345  .02     us_abc12d   .02     us_1234ab   .02
 us_abcd12   .02     us_123456   .02     us_1234567  .02
 ==========  ======  ==========  ======  ==========  ======  ==========  ======
+
+The observed counts are `_US_OBSERVED` (regenerate: tools/tune_formats.py --us-layouts).
 
 When "generic" is not configured it is still present as a fallback with 2% of the
 prior, so an unexpected plate still gets a (low-confidence) reading.
@@ -176,7 +183,7 @@ _CLASSES = {
 _SOFT = {"d": "O", "l": "0"}
 SOFT_WEIGHT = 0.7
 
-WINDOW_PRIORS = {"full": 0.90, "drop_first": 0.08, "drop_last": 0.02, "drop_inner": 0.08}
+WINDOW_PRIORS = {"full": 0.97, "drop_first": 0.01, "drop_last": 0.02, "drop_inner": 0.08}
 # Continental plates carry the blue strip, which the recogniser often reads as a character
 # on real cameras (tools/tune_formats.py cannot measure this: its synthetic strips are ones
 # the recogniser learned to skip, so it favours lower first-cut priors than real crops need).
@@ -303,21 +310,45 @@ def _eu_formats() -> list[PlateFormat]:
     return formats
 
 
-_US_LAYOUTS = [
+_US_FLEET = [
     ("ABC1234", 0.30), ("1ABC234", 0.15), ("123ABC", 0.10), ("ABC123", 0.10), ("AB1234", 0.04),
     ("AB12345", 0.04), ("A12BCD", 0.03), ("1ABC23", 0.03), ("1AB234", 0.03), ("1AB2345", 0.02),
     ("ABC12D", 0.02), ("1234AB", 0.02), ("ABCD12", 0.02), ("123456", 0.02), ("1234567", 0.02),
 ]
-US_SHARES = {"layouts": 0.70, "generic": 0.30}
+# Shapes (L letter, D digit) of the openalpr-us-platecrops training split seen >= 3 times.
+_US_OBSERVED = {
+    "DDDLLL": 121, "LLLDDD": 97, "LLLDDDD": 61, "LLLLLLL": 26, "LLDDDD": 24, "DDDDDD": 23, "DDDDLL": 22,
+    "LLDDD": 19, "DDDD": 18, "DDDDDDD": 17, "LLLDDL": 15, "DLLLDDD": 15, "DDDDD": 14, "LLLLLL": 14,
+    "LDDDDDD": 13, "LLLLL": 9, "LDDDLL": 8, "DLLDDD": 8, "DDLLDD": 7, "LLDLDDD": 7, "DDDDDL": 5,
+    "DDDDL": 5, "DLDDDDL": 4, "LLLL": 4, "LLDLLLL": 4, "LLLLLLD": 4, "LDDDD": 4, "DDDLLD": 4, "D": 4,
+    "LLDLDL": 4, "DLDDDD": 4, "LDDDDD": 3, "LLDLL": 3, "LLLLDLL": 3, "DLLDDDD": 3, "DLDDD": 3,
+    "LDLDLL": 3, "DDLL": 3, "DLLLDD": 3, "LLLDD": 3, "DDD": 3,
+}
+US_SHARES = {"fleet": 0.35, "observed": 0.35, "generic": 0.30}
+
+
+def _us_shape(example: str) -> str:
+    return "".join("D" if ch.isdigit() else "L" for ch in example)
+
+
+def _us_name(shape: str) -> str:
+    """'LLDDDD' -> 'us_ab1234': letters and digits counted up in order, as in the table."""
+    letters, digits = iter("abcdefghij"), iter("1234567890")
+    return "us_" + "".join(next(letters) if ch == "L" else next(digits) for ch in shape)
 
 
 def _us_formats() -> list[PlateFormat]:
-    """State layouts in the soft O/0 classes (l, d), then the vanity-friendly A{2..8}."""
-    total = sum(share for _, share in _US_LAYOUTS)
-    formats = [PlateFormat("us_" + example.lower(), "us",
-                           "".join("d" if ch.isdigit() else "l" for ch in example),
-                           US_SHARES["layouts"] * share / total)
-               for example, share in _US_LAYOUTS]
+    """Fleet and observed state layouts in the soft O/0 classes (l, d), then the vanity-friendly A{2..8}."""
+    shares: dict[str, float] = {}
+    fleet_total = sum(share for _, share in _US_FLEET)
+    for example, share in _US_FLEET:
+        shape = _us_shape(example)
+        shares[shape] = shares.get(shape, 0.0) + US_SHARES["fleet"] * share / fleet_total
+    observed_total = sum(_US_OBSERVED.values())
+    for shape, count in _US_OBSERVED.items():
+        shares[shape] = shares.get(shape, 0.0) + US_SHARES["observed"] * count / observed_total
+    formats = [PlateFormat(_us_name(shape), "us", shape.replace("L", "l").replace("D", "d"), share)
+               for shape, share in shares.items()]
     lengths = [0.5, 1, 1, 2, 4, 5, 1]
     formats += [PlateFormat("us_generic", "us", "A" * (2 + i), US_SHARES["generic"] * w / sum(lengths))
                 for i, w in enumerate(lengths)]

@@ -405,8 +405,7 @@ def fits_us(text: str, layout: str) -> bool:
 
 US_LAYOUTS = ["LLLDDDD", "NLLLDDD", "DDDLLL", "LLLDDD"]  # ABC1234, 1ABC234 (CA), 123ABC, ABC123
 # Every state series shape the US syntax knows, for telling an ambiguous confusion apart.
-US_SHAPES = [*US_LAYOUTS, "LLDDDD", "LLDDDDD", "LDDLLL", "DLLLDD", "DLLDDD", "DLLDDDD", "LLLDDL", "DDDDLL",
-             "LLLLDD", "DDDDDD", "DDDDDDD"]
+US_SHAPES = sorted({f.pattern.upper() for f in FORMATS["us"] if f.name != "us_generic"})
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -438,6 +437,14 @@ def test_us_o_and_zero_change_only_on_a_close_call(raw: str, position: int, twin
     assert US_GENERIC.format(raw, probs).text == raw
     confuse(probs, position, raw[position], twin, top=0.50, runner_up=0.45)
     assert US_GENERIC.format(raw, probs).text == raw[:position] + twin + raw[position + 1:]
+
+
+@pytest.mark.parametrize("raw", ["R820503", "K179658", "5ABC123", "CLT0108"])
+def test_us_crisp_first_character_is_kept(raw: str) -> None:
+    """US plates carry no strip: a crisp first character is plate, even where cutting it
+    would leave a digits-only or a more common series shape."""
+    read = US_GENERIC.format(raw, one_hot(raw, top=0.98))
+    assert read is not None and read.text == raw
 
 
 def test_format_names_and_countries_are_consistent() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from collections import Counter
 import sys
 from pathlib import Path
 
@@ -64,6 +65,13 @@ def exact_rates(reads: list, truths: list[str], groups: list[str], alphabet: str
     return rates
 
 
+def observed_shapes(train: list[tuple[np.ndarray, str]], min_count: int = 3) -> dict[str, int]:
+    """Letter/digit shapes ('LLDDDD') of the training crops' plates seen at least `min_count`
+    times, most common first: the observed half of the US layout prior."""
+    counts = Counter("".join("D" if ch.isdigit() else "L" for ch in text) for _, text in train)
+    return {shape: count for shape, count in counts.most_common() if count >= min_count}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synthetic", type=int, default=600)
@@ -75,7 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--class-power", type=float, nargs="+", default=[formats.CLASS_PRIOR_POWER],
                         help="exponent of the layouts' class-mass correction")
     parser.add_argument("--min-length", type=int, default=4)
+    parser.add_argument("--us-layouts", action="store_true",
+                        help="print the plate shapes of the real training split (edge.formats._US_OBSERVED) and stop")
     args = parser.parse_args(argv)
+    if args.us_layouts:
+        print(json.dumps(observed_shapes(load_real(REAL_DIR)[0])))
+        return
 
     recogniser = PlateRecogniser(RecogniserConfig(model_dir=ROOT / "models"))
     synthetic = synthetic_set(args.seed, args.synthetic)
