@@ -255,6 +255,28 @@ def _link_costs(chars: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.nd
     return np.where(ok, cost, np.inf)
 
 
+def _skips(n: int, left: np.ndarray, right: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Mask of possible links that jump over a glyph which could link to both their ends.
+
+    Why: a glyph touching a frame or an underline grows taller, and the height term of the
+    link cost then lets its neighbours pair past it; the row breaks at that glyph and loses
+    it and the glyphs beyond (the plate's first or last characters). Text rows never skip a
+    glyph, so such a link is dropped and the row runs through the glyph instead. Two-hop
+    paths come from a sorted join of the links on their middle glyph.
+    """
+    ok = np.flatnonzero(np.isfinite(cost))
+    first, second = left[ok], right[ok]
+    order = np.argsort(first, kind="stable")
+    by_left = first[order]
+    lo = np.searchsorted(by_left, second, side="left")
+    counts = np.searchsorted(by_left, second, side="right") - lo
+    hop = np.repeat(np.arange(len(ok)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    ends = second[order[np.repeat(lo, counts) + offsets]]
+    two_hop = np.unique(first[hop].astype(np.int64) * n + ends)
+    return np.isin(left.astype(np.int64) * n + right, two_hop) & np.isfinite(cost)
+
+
 def _best_links(n: int, left: np.ndarray, right: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """Mask of links that are both the left glyph's best right and the right glyph's best left."""
     mutual = np.isfinite(cost)
@@ -301,6 +323,7 @@ def _group_rows(chars: np.ndarray, min_glyphs: int) -> tuple[np.ndarray, np.ndar
     swap = chars[i, _X] + chars[i, _W] / 2 > chars[j, _X] + chars[j, _W] / 2
     left, right = np.where(swap, j, i), np.where(swap, i, j)
     cost = _link_costs(chars, left, right)
+    cost[_skips(len(chars), left, right, cost)] = np.inf
     keep = _best_links(len(chars), left, right, cost)
     labels = _label_groups(len(chars), left[keep], right[keep])
     _, compact = np.unique(labels, return_inverse=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge.config import LocaliserConfig
-from edge.localise import IgnoreRegions, Localiser
+from edge.localise import IgnoreRegions, Localiser, _group_rows
 from edge.types import Box
 
 DATASETS = Path(__file__).parents[1].parent / "shared/datasets"
@@ -207,3 +207,15 @@ def test_ignore_regions_cover_box_centres_in_any_polygon() -> None:
     assert IgnoreRegions([]).covers(boxes).tolist() == [False] * 5
     assert not IgnoreRegions([])
     assert regions.covers(boxes).tolist() == [True, True, False, True, False]
+
+
+def test_row_runs_through_a_glyph_grown_by_a_frame() -> None:
+    """A glyph touching the frame grows taller; its neighbours must not link past it, or the
+    row breaks there and loses the plate's last characters ('00256' + tall 'M' + '1')."""
+    x = [694, 704, 714, 724, 734, 744, 755]
+    y = [256, 256, 256, 257, 257, 257, 258]
+    w = [8, 8, 9, 8, 8, 9, 8]
+    h = [19, 18, 19, 18, 19, 23, 19]
+    chars = np.array([[xi, yi, wi, hi, 0.5 * wi * hi, 0] for xi, yi, wi, hi in zip(x, y, w, h)], np.float32)
+    idx, rows = _group_rows(chars, 3)
+    assert {0, 6} <= set(idx.tolist()) and len(set(rows.tolist())) == 1
