@@ -500,7 +500,10 @@ class _Rows:
     masked: np.ndarray       # (W*F, n, C) probabilities times class weights
     prior: np.ndarray        # (W*F,) log priors: window, format and class-mass correction
     needs_digit: np.ndarray  # (W*F,) bool
-    log_total: np.ndarray    # (W*F,) log of each row's summed score over all its strings
+    # (W*F,) log of each row's summed score over all its strings, digit rule aside: the mass the
+    # rule takes from digit-free strings stays in the total as the chance that such a read
+    # (a badge, a dealer's name) is not a plate at all.
+    log_total: np.ndarray
     upper: np.ndarray        # (W*F,) log score of each row's best string, digit rule aside
 
 

@@ -447,6 +447,14 @@ def test_us_crisp_first_character_is_kept(raw: str) -> None:
     assert read is not None and read.text == raw
 
 
+def test_digit_free_word_is_not_a_confident_plate_where_plates_need_digits() -> None:
+    """A badge or a dealer's name reads crisply, but where every layout needs a digit the
+    mass the digit rule takes from it stays in the total: it is the chance that the text
+    is not a plate, so such a read stays under min_confidence."""
+    read = formatter("eu", "generic").format("TOYOTA", one_hot("TOYOTA", top=0.99))
+    assert read is not None and read.confidence < PlatesConfig().min_confidence
+
+
 def test_format_names_and_countries_are_consistent() -> None:
     """National eu formats are named after the countries sharing the pattern, one format per pattern."""
     for country, formats in FORMATS.items():
