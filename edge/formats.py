@@ -16,7 +16,9 @@ character prior). A hypothesis is (window, format, string):
   or it without one interior character (0.08 each) when that row is weak (top
   probability under 0.6, or under 0.8 when it repeats the previous row's character),
   the marks of a spurious glyph or a CTC double emission. Continental (eu) formats
-  expect the strip: for them the whole string has 0.78 and the first-dropped cut 0.20.
+  expect the strip: for them the whole string has 0.78 and the first-dropped cut 0.20,
+  but only when the first row is unsure (under CRISP_FIRST): a strip is no glyph, and a
+  crisp first row is a real first letter (Polish 'PSE 22800'), cut at the plain 0.01.
   A dropped character is uninformative junk, so a window pays only its prior, while
   keeping a row pays that row's likelihood: a weak row is cheap to drop.
 * format: a per-position list of allowed character classes with a relative prior
@@ -183,12 +185,18 @@ _CLASSES = {
 _SOFT = {"d": "O", "l": "0"}
 SOFT_WEIGHT = 0.7
 
-WINDOW_PRIORS = {"full": 0.97, "drop_first": 0.01, "drop_last": 0.02, "drop_inner": 0.08}
+WINDOW_PRIORS = {"full": 0.97, "drop_first": 0.01, "drop_crisp_first": 0.01, "drop_last": 0.02, "drop_inner": 0.08}
 # Continental plates carry the blue strip, which the recogniser often reads as a character
 # on real cameras (tools/tune_formats.py cannot measure this: its synthetic strips are ones
 # the recogniser learned to skip, so it favours lower first-cut priors than real crops need).
+# A strip is no glyph, so it reads unsure: the strip prior applies to a first row under
+# CRISP_FIRST, while a crisp first row (a real first letter, as on Polish plates) is cut
+# with the plain prior.
 COUNTRY_WINDOW_PRIORS = {"eu": {**WINDOW_PRIORS, "full": 0.78, "drop_first": 0.20}}
-_WINDOW_KINDS = ("full", "drop_first", "drop_last", "drop_inner")
+_WINDOW_KINDS = ("full", "drop_first", "drop_last", "drop_inner", "drop_crisp_first")
+# A correctly read first character reaches this probability in 96% of the reads of
+# tools/tune_formats.py's synthetic and held-out real crops.
+CRISP_FIRST = 0.9
 # An interior row is a drop candidate when its best character is under WEAK_ROW, or under
 # REPEAT_ROW when it repeats the previous row's best (a CTC double emission); a crisp
 # repeat is far more often a real double letter or digit.
@@ -450,7 +458,8 @@ def _windows(probs: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
     inner = probs.max(axis=1) < np.where(np.r_[False, best[1:] == best[:-1]], REPEAT_ROW, WEAK_ROW)
     drops = np.flatnonzero(inner[1:-1]) + 1
     kept = [rows[1:], rows[:-1]] + [np.delete(rows, drop) for drop in drops]
-    windows.append((length - 1, np.stack(kept), np.array([1, 2] + [3] * len(drops))))
+    first = _WINDOW_KINDS.index("drop_crisp_first" if probs[0].max() >= CRISP_FIRST else "drop_first")
+    windows.append((length - 1, np.stack(kept), np.array([first, 2] + [3] * len(drops))))
     return windows
 
 
