@@ -38,8 +38,8 @@ needs the full correction; on the real evaluation photos the two were within 2 p
 each other in 356, so the plain correction stays. Summing the score over every string of
 every hypothesis is cheap in closed form (product of per-position class masses), so each
 candidate text's confidence is its summed score over that total: a posterior, hence in
-[0, 1] and summing to at most 1 over candidates. Only the top strings of each format are enumerated (a vectorised beam over
-the (len, alphabet) matrix). Formats marked "needs a digit" are modelled as
+[0, 1] and summing to at most 1 over candidates. Only the top strings of each format are
+enumerated (a vectorised beam over the (len, alphabet) matrix). Formats marked "needs a digit" are modelled as
 all-alphanumeric for the total and give digit-free strings a 0.1 factor, so the total
 over-counts slightly and sums stay <= 1. A character under 10% of its row's best is
 treated as impossible (a softmax's far tail is not calibrated, and with over a hundred
@@ -335,8 +335,9 @@ _US_OBSERVED = {
 US_SHARES = {"fleet": 0.35, "observed": 0.35, "generic": 0.30}
 
 
-def _us_shape(example: str) -> str:
-    return "".join("D" if ch.isdigit() else "L" for ch in example)
+def plate_shape(text: str) -> str:
+    """'AB12CDE' -> 'LLDDLLL': the letter/digit shape a layout table is written in."""
+    return "".join("D" if ch.isdigit() else "L" for ch in text)
 
 
 def _us_name(shape: str) -> str:
@@ -350,7 +351,7 @@ def _us_formats() -> list[PlateFormat]:
     shares: dict[str, float] = {}
     fleet_total = sum(share for _, share in _US_FLEET)
     for example, share in _US_FLEET:
-        shape = _us_shape(example)
+        shape = plate_shape(example)
         shares[shape] = shares.get(shape, 0.0) + US_SHARES["fleet"] * share / fleet_total
     observed_total = sum(_US_OBSERVED.values())
     for shape, count in _US_OBSERVED.items():

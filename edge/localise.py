@@ -229,11 +229,15 @@ def _candidate_pairs(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sort_key = chars[order, _KEY] * span * 4 + cy[order]
     reach = sort_key + 0.6 * chars[order, _H]
     hi = np.searchsorted(sort_key, reach, side="right")
-    counts = np.maximum(hi - np.arange(len(order)) - 1, 0)
-    first = np.repeat(np.arange(len(order)), counts)
-    starts = np.cumsum(counts) - counts
-    second = first + 1 + (np.arange(counts.sum()) - np.repeat(starts, counts))
-    return order[first], order[second]
+    first, offset = _ranges(np.maximum(hi - np.arange(len(order)) - 1, 0))
+    return order[first], order[first + 1 + offset]
+
+
+def _ranges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expand per-item run lengths without a loop: (item index, position within its run)
+    for every element of every run, e.g. counts [2, 0, 1] -> ([0, 0, 2], [0, 1, 0])."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def _link_costs(chars: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -269,10 +273,8 @@ def _skips(n: int, left: np.ndarray, right: np.ndarray, cost: np.ndarray) -> np.
     order = np.argsort(first, kind="stable")
     by_left = first[order]
     lo = np.searchsorted(by_left, second, side="left")
-    counts = np.searchsorted(by_left, second, side="right") - lo
-    hop = np.repeat(np.arange(len(ok)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    ends = second[order[np.repeat(lo, counts) + offsets]]
+    hop, offset = _ranges(np.searchsorted(by_left, second, side="right") - lo)
+    ends = second[order[lo[hop] + offset]]
     two_hop = np.unique(first[hop].astype(np.int64) * n + ends)
     return np.isin(left.astype(np.int64) * n + right, two_hop) & np.isfinite(cost)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from collections import Counter
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,7 @@ def exact_rates(reads: list, truths: list[str], groups: list[str], alphabet: str
 def observed_shapes(train: list[tuple[np.ndarray, str]], min_count: int = 3) -> dict[str, int]:
     """Letter/digit shapes ('LLDDDD') of the training crops' plates seen at least `min_count`
     times, most common first: the observed half of the US layout prior."""
-    counts = Counter("".join("D" if ch.isdigit() else "L" for ch in text) for _, text in train)
+    counts = Counter(formats.plate_shape(text) for _, text in train)
     return {shape: count for shape, count in counts.most_common() if count >= min_count}
 
 
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eu-drop-first", type=float, nargs="+", default=[formats.COUNTRY_WINDOW_PRIORS["eu"]["drop_first"]],
                         help="prior that a continental read starts with a character made of the blue strip")
     parser.add_argument("--drop-first", type=float, nargs="+", default=[formats.WINDOW_PRIORS["drop_first"]],
-                        help="prior that any other read starts with a stray character (a border, a bolt)")
+                        help="prior that a read starts with a stray character that is no strip (a border, a bolt): "
+                             "any crisp first row, and any first row outside eu")
     parser.add_argument("--class-power", type=float, nargs="+", default=[formats.CLASS_PRIOR_POWER],
                         help="exponent of the layouts' class-mass correction")
     parser.add_argument("--min-length", type=int, default=4)
@@ -100,12 +101,20 @@ def main(argv: list[str] | None = None) -> None:
     grid = itertools.product(args.drop_first, args.eu_drop_first, args.class_power)
     for drop_first, eu_drop_first, class_power in grid:
         formats.CLASS_PRIOR_POWER = class_power
-        _set_drop_first(formats.WINDOW_PRIORS, drop_first)
+        _set_plain_first_cut(drop_first)
         _set_drop_first(formats.COUNTRY_WINDOW_PRIORS["eu"], eu_drop_first)
         formats._compile.cache_clear()
         rates = exact_rates(reads, truths, groups, recogniser.alphabet, args.min_length)
         print(json.dumps({"drop_first": drop_first, "eu_drop_first": eu_drop_first, "class_power": class_power,
                           "exact": rates}))
+
+
+def _set_plain_first_cut(value: float) -> None:
+    """Set the prior of cutting a first character that is not a strip: every country's
+    crisp first row and the non-continental countries' unsure one (edge.formats.CRISP_FIRST)."""
+    _set_drop_first(formats.WINDOW_PRIORS, value)
+    formats.WINDOW_PRIORS["drop_crisp_first"] = value
+    formats.COUNTRY_WINDOW_PRIORS["eu"]["drop_crisp_first"] = value
 
 
 def _set_drop_first(priors: dict[str, float], value: float) -> None:
