@@ -29,6 +29,10 @@ One plate, one pass: the localiser sometimes boxes a plate in pieces, or a stray
 beside the plate. An unpaired detection inside (or on the text line next to) a box
 tracked in the same frame starts no track; and a track that ends while a kin track
 (same time, same place, same plate or a piece of it) goes on is merged into that one.
+
+One vehicle, one pass: other text on a vehicle (a grille badge, a dealer's frame, a
+van's lettering) can read like a short plate. A track that kept close to a longer
+track's plate, at a fixed offset, is such text, and is dropped (`rides_on`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,12 @@ _FORBIDDEN = 1e9
 # its text line within one box width of it, is a piece of that plate (the localiser split
 # it, or boxed a half of it), not a new vehicle: plates of two vehicles lie further apart.
 _FRAGMENT_COVER = 0.5
+# Text on the same vehicle as a plate stays put beside the plate, moving or not. Another
+# vehicle's plate is never that close: the plate's own vehicle body (boot, grille, bumper)
+# fills several plate heights around it and hides what is behind. In the plate's heights:
+# a rider sits at most _RIDE_REACH above or below it, within one plate width sideways, and
+# its offset drifts at most _RIDE_SLACK (a vehicle passing by in the next lane drifts).
+_RIDE_REACH, _RIDE_SLACK = 3.5, 0.5
 
 
 @dataclass(eq=False, slots=True)
@@ -223,6 +233,30 @@ def kin(a: Track, b: Track) -> bool:
     return math.hypot(ax - bx, ay - by) <= max(last.w, near.w)
 
 
+def rides_on(rider: Track, host: Track) -> bool:
+    """Whether `rider` is other text carried by `host`'s vehicle: seen fewer times than
+    the plate, close to it and keeping a fixed offset from it.
+
+    The host's centre is interpolated at the rider's sighting times, so the two need not
+    be seen in the same frames; the rider needs two sightings within the host's time span.
+    """
+    if len(rider.detections) >= len(host.detections):
+        return False
+    host_times, host_centres = host.timestamps(), host.centres()
+    times = rider.timestamps()
+    within = (times >= host_times[0]) & (times <= host_times[-1])
+    if within.sum() < 2:
+        return False
+    times = times[within]
+    under = np.column_stack([np.interp(times, host_times, host_centres[:, k]) for k in (0, 1)])
+    height = float(np.median([d.box.h for d in host.detections]))
+    width = float(np.median([d.box.w for d in host.detections]))
+    offset = rider.centres()[within] - under
+    drift = float(np.ptp(offset, axis=0).max())
+    reach_x, reach_y = np.abs(offset).max(axis=0).tolist()
+    return drift <= _RIDE_SLACK * height and reach_y <= _RIDE_REACH * height and reach_x <= width
+
+
 def _as_cxcywh(boxes: Sequence[Box]) -> np.ndarray:
     data = np.asarray([(b.x, b.y, b.w, b.h) for b in boxes], dtype=np.float64).reshape(-1, 4)
     data[:, 2:] = np.maximum(data[:, 2:], 1.0)
@@ -237,6 +271,8 @@ class Tracker:
         self.config = config
         self.live: list[Track] = []
         self.confident_now: list[Track] = []
+        # Closed passes that a live track overlaps in time: possible hosts of a rider.
+        self._recent: list[Track] = []
         self._ids = itertools.count(1)
         # A pair dearer than a continuation at the edge of every gate (no overlap, the
         # farthest allowed distance, reads as far apart as still tolerated) is no pair.
@@ -276,7 +312,7 @@ class Tracker:
     def close_all(self) -> list[Track]:
         """End every live track (stream ended or shutting down)."""
         closed, self.live = self.live, []
-        return self._fold_kin(closed, [])
+        return self._passes(closed)
 
     def _predicted(self, timestamp: float) -> np.ndarray:
         """Each live track's expected (cx, cy, w, h) at `timestamp`, one row per track."""
@@ -320,7 +356,20 @@ class Tracker:
         if ended:
             gone = set(map(id, ended))
             self.live = [t for t in self.live if id(t) not in gone]
-        return self._fold_kin(ended, self.live)
+        return self._passes(ended)
+
+    def _passes(self, ended: list[Track]) -> list[Track]:
+        """The ended tracks that are vehicle passes: kin merged, riders dropped."""
+        passes = self._fold_kin(ended, self.live)
+        hosts = self.live + passes + self._recent
+        riders = {id(t) for t in passes if any(h is not t and rides_on(t, h) for h in hosts)}
+        for track in passes:
+            if id(track) in riders:
+                log.debug("track %d dropped: other text on a tracked plate's vehicle", track.id)
+        passes = [t for t in passes if id(t) not in riders]
+        oldest_live = min((t.first_seen for t in self.live), default=math.inf)
+        self._recent = [t for t in self._recent + passes if t.last_seen >= oldest_live]
+        return passes
 
     def _fold_kin(self, ended: list[Track], live: list[Track]) -> list[Track]:
         """The ended tracks that are passes of their own; each other one is merged into a

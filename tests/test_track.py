@@ -232,3 +232,46 @@ def test_assignment_leaves_pairs_unpaired_when_pairing_costs_more() -> None:
     assert sorted(assign(cost)) == [(0, 1), (1, 0)]
     assert assign(cost, unpaired=2.5) == [(0, 0)]
     assert assign(cost, unpaired=1.0) == []
+
+
+def _vehicle_with(second: tuple[float, float] | None, frames: int = 30, speed: float = 8.0,
+                  second_speed: float | None = None, second_frames: range = range(10, 14)) -> list:
+    """A plate moving down the image (seen every frame) and a second short text seen in
+    `second_frames`, offset by `second` (dx, dy) from where the plate starts, moving at
+    `second_speed` (default: with the plate)."""
+    rows = []
+    for f in range(frames):
+        y = 200 + speed * f
+        frame = [detection(400, y, f, "AB12CDE", 0.95)]
+        if second is not None and f in second_frames:
+            dy = (second_speed if second_speed is not None else speed) * f
+            frame.append(detection(400 + second[0], 200 + second[1] + dy, f, "S740", 0.6, w=80, h=30))
+        rows.append(frame)
+    return rows
+
+
+@pytest.mark.parametrize("speed", [0.0, 0.3, 8.0])
+def test_text_riding_on_a_vehicle_above_its_plate_is_no_pass(speed: float) -> None:
+    """A grille badge read as 'S740' 2.5 plate heights above the plate, moving with it or
+    standing with it, is part of the vehicle: one pass, the plate's."""
+    tracks = run(Tracker(TrackingConfig()), _vehicle_with((10, -75), speed=speed))
+    assert [texts(t) for t in tracks] == [{"AB12CDE"}]
+
+
+def test_a_rider_is_dropped_even_when_it_ends_after_its_plate_s_pass_closed() -> None:
+    tracker = Tracker(TrackingConfig(close_after_s=0.3))
+    frames = _vehicle_with((0, -75), frames=12, second_frames=range(8, 13))
+    frames += [[detection(400, 200 + 8 * 12 - 75, 12, "S740", 0.6, w=80)]] + [[] for _ in range(5)]
+    assert [texts(t) for t in run(tracker, frames)] == [{"AB12CDE"}]
+
+
+@pytest.mark.parametrize("offset, second_speed", [
+    ((0, -240), None),   # a following vehicle's plate, eight plate heights behind
+    ((300, -30), None),  # a vehicle alongside in the next lane
+    ((0, -90), 2.0),     # a plate close above, but moving at its own pace: another vehicle
+])
+def test_another_vehicle_s_plate_near_a_plate_is_its_own_pass(offset: tuple[float, float],
+                                                             second_speed: float | None) -> None:
+    tracks = run(Tracker(TrackingConfig()), _vehicle_with(offset, second_speed=second_speed,
+                                                          second_frames=range(5, 20)))
+    assert sorted(tuple(texts(t)) for t in tracks) == [("AB12CDE",), ("S740",)]
