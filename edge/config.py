@@ -162,10 +162,10 @@ class LocaliserConfig(_Strict):
     working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost."""
 
     min_plate_width: int = Field(default=40, ge=16, le=2000)
-    max_candidates: int = Field(default=8, ge=1, le=64)
+    max_candidates: int = Field(default=10, ge=1, le=64)
     work_width: int = Field(default=1280, ge=320, le=4096)
     proposal_width: int = Field(default=640, ge=160, le=4096)
-    max_proposals: int = Field(default=24, ge=1, le=500)
+    max_proposals: int = Field(default=32, ge=1, le=500)
 
 
 class RecogniserConfig(_Strict):
