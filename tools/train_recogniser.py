@@ -15,6 +15,11 @@ shipped model before it replaces it (the manifest records what it started from):
 
     .venv/bin/python tools/train_recogniser.py --init models/plate_rec.pth --steps 2000 --lr 2e-4 \
         --runs runs/recogniser-variant --out runs/recogniser-variant/model
+
+Validation reads the held-out real crops twice: as they are (sharp scans) and through the
+synthetic camera model (`degraded_views`), the roadside view. `--real-degrade-share` sends
+that share of the real training crops through the camera model too (default 0: the
+shipped recipe).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ MODEL_DIR = ROOT / "models"
 REAL_DIR = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops"
 # Plates that also appear in the openalpr-us evaluation photos: never train on them.
 EXCLUDED = {"520MRK", "5VCF203", "627WWI", "9185914", "EAZ6913"}
-TRAIN_STREAM, SYNTH_VAL_STREAM = 0, 1
+TRAIN_STREAM, SYNTH_VAL_STREAM, DEGRADED_VAL_STREAM = 0, 1, 2
 Sample = tuple[np.ndarray, str]
 
 
@@ -120,18 +125,33 @@ def synthetic_sample(rng: np.random.Generator, variant_share: float) -> Sample:
     return jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text
 
 
-def real_sample(samples: list[Sample], rng: np.random.Generator) -> Sample:
+def real_sample(samples: list[Sample], rng: np.random.Generator, degrade_share: float) -> Sample:
+    """A real crop, re-cut and then either re-lit (`photometric`) or put through the synthetic camera model.
+
+    The real crops are sharp, well-lit scans of whole plates; roadside cameras see blurred,
+    skewed, low-contrast plates. `render.degrade` is the camera model the synthetic plates
+    get, so real glyph shapes learn those degradations too.
+    """
     image, text = samples[int(rng.integers(len(samples)))]
-    return photometric(jitter_crop(image, rng, cut=0.04, pad=0.10, roll=4.0), rng), text
+    crop = jitter_crop(image, rng, cut=0.04, pad=0.10, roll=4.0)
+    if rng.random() < degrade_share:
+        return render.degrade(crop, rng, rng.uniform(0.2, 1.0)), text
+    return photometric(crop, rng), text
+
+
+def degraded_views(samples: list[Sample]) -> list[Sample]:
+    """The held-out crops through the camera model at strength 0.5-1 (fixed per crop): the roadside view."""
+    return [(render.degrade(image, np.random.default_rng([DEGRADED_VAL_STREAM, i]), 0.5 + 0.5 * ((i * 0.618) % 1)), text)
+            for i, (image, text) in enumerate(samples)]
 
 
 class PlateSamples(Dataset):
     """Training sample `index` = a pure function of (seed, stream, index)."""
 
     def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int],
-                 variant_share: float) -> None:
+                 variant_share: float, degrade_share: float) -> None:
         self.real, self.seed, self.real_fraction, self.size = real, seed, real_fraction, size
-        self.variant_share = variant_share
+        self.variant_share, self.degrade_share = variant_share, degrade_share
 
     def __len__(self) -> int:
         return 2**31 - 1
@@ -139,7 +159,8 @@ class PlateSamples(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, index])
         use_real = self.real and rng.random() < self.real_fraction
-        image, text = real_sample(self.real, rng) if use_real else synthetic_sample(rng, self.variant_share)
+        image, text = (real_sample(self.real, rng, self.degrade_share) if use_real
+                       else synthetic_sample(rng, self.variant_share))
         return torch.from_numpy(preprocess([image], *self.size)[0]), text
 
 
@@ -292,7 +313,8 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
         "input": f"grey {args.height}x{args.width}, crop stretched to fit, per-crop contrast stretch (edge.read.preprocess)",
         "training_data": (f"edge.synth.render random plates (GB/EU/NL/PL/US) + degrade + crop jitter, and "
                           f"openalpr-us-platecrops (file-hash split, 10% held out; plates {', '.join(sorted(EXCLUDED))} "
-                          f"excluded), augmented; real fraction {args.real_fraction}; variant glyphs "
+                          f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade); real fraction "
+                          f"{args.real_fraction}; variant glyphs "
                           f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates"),
         "initialised_from": _init_record(args.init),
         "steps": step, "batch_size": args.batch_size, "seed": args.seed,
@@ -332,7 +354,7 @@ def train(args: argparse.Namespace) -> None:
     characters = ["[blank]"] + list(alphabet)
     index = {c: i for i, c in enumerate(characters)}
     real_train, real_val = load_real(REAL_DIR) if REAL_DIR.is_dir() else ([], [])
-    validation = {"real_heldout": real_val,
+    validation = {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
                   "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
     log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
 
@@ -353,7 +375,8 @@ def train(args: argparse.Namespace) -> None:
         step, best = state["step"], state["best"]
         log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
 
-    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, width), args.variant_share)
+    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, width), args.variant_share,
+                           args.real_degrade_share)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
@@ -409,7 +432,7 @@ def eval_only(args: argparse.Namespace) -> None:
 
     recogniser = PlateRecogniser(RecogniserConfig(model_dir=args.out, threads=args.threads))
     _, real_val = load_real(REAL_DIR)
-    validation = {"real_heldout": real_val,
+    validation = {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
                   "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
     ours = lambda crops: [read.text for read in recogniser.recognise(crops)]  # noqa: E731
     stock = stock_predictor(recogniser.alphabet)
@@ -441,6 +464,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init", type=Path, help="start from these shipped weights instead of english_g2")
     parser.add_argument("--variant-share", type=float, default=0.3,
                         help="share of synthetic plates drawn with the variant glyphs (DIN W/M, UK 1)")
+    parser.add_argument("--real-degrade-share", type=float, default=0.0,
+                        help="share of real crops put through the synthetic camera model (render.degrade)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR,
                         help="where the best weights and manifest are written (default: the shipped models/)")
     parser.add_argument("--eval-only", action="store_true")
