@@ -360,13 +360,14 @@ class Tracker:
 
     def _passes(self, ended: list[Track]) -> list[Track]:
         """The ended tracks that are vehicle passes: kin merged, riders dropped."""
-        passes = self._fold_kin(ended, self.live)
-        hosts = self.live + passes + self._recent
-        riders = {id(t) for t in passes if any(h is not t and rides_on(t, h) for h in hosts)}
-        for track in passes:
-            if id(track) in riders:
+        folded = self._fold_kin(ended, self.live)
+        hosts = self.live + folded + self._recent
+        passes = []
+        for track in folded:
+            if any(host is not track and rides_on(track, host) for host in hosts):
                 log.debug("track %d dropped: other text on a tracked plate's vehicle", track.id)
-        passes = [t for t in passes if id(t) not in riders]
+            else:
+                passes.append(track)
         oldest_live = min((t.first_seen for t in self.live), default=math.inf)
         self._recent = [t for t in self._recent + passes if t.last_seen >= oldest_live]
         return passes

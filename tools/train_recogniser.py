@@ -173,6 +173,12 @@ def synthetic_validation(seed: int, count: int, variant_share: float) -> list[Sa
     return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i]), variant_share) for i in range(count)]
 
 
+def validation_sets(real_val: list[Sample], args: argparse.Namespace) -> dict[str, list[Sample]]:
+    """Held-out data every run is scored on: real crops as scanned and as a roadside camera sees them, and synthetic plates."""
+    return {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
+            "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
+
+
 # ---------------------------------------------------------------------------------------
 # Model
 # ---------------------------------------------------------------------------------------
@@ -354,8 +360,7 @@ def train(args: argparse.Namespace) -> None:
     characters = ["[blank]"] + list(alphabet)
     index = {c: i for i, c in enumerate(characters)}
     real_train, real_val = load_real(REAL_DIR) if REAL_DIR.is_dir() else ([], [])
-    validation = {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
-                  "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
+    validation = validation_sets(real_val, args)
     log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
 
     model = build_model(alphabet)
@@ -432,8 +437,7 @@ def eval_only(args: argparse.Namespace) -> None:
 
     recogniser = PlateRecogniser(RecogniserConfig(model_dir=args.out, threads=args.threads))
     _, real_val = load_real(REAL_DIR)
-    validation = {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
-                  "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
+    validation = validation_sets(real_val, args)
     ours = lambda crops: [read.text for read in recogniser.recognise(crops)]  # noqa: E731
     stock = stock_predictor(recogniser.alphabet)
     figures = {name: {"plate_rec": exact_rate(ours, samples), "english_g2": exact_rate(stock, samples)}
