@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import string
 from pathlib import Path
 
 import cv2
@@ -115,6 +116,36 @@ def test_variant_share_draws_the_variant_font_without_moving_the_default_stream(
     assert default[1:] == unshared[1:] and np.array_equal(default[0], unshared[0])
     texts = [render.random_plate(np.random.default_rng(i), variant_share=1.0)[1] for i in range(3)]
     assert all(re.fullmatch(r"[A-Z0-9]+", t) for t in texts)
+
+
+def test_typeface_share_draws_truetype_plates_without_moving_the_default_stream() -> None:
+    default = render.random_plate(np.random.default_rng(5))
+    unshared = render.random_plate(np.random.default_rng(5), typeface_share=0.0)
+    assert default[1:] == unshared[1:] and np.array_equal(default[0], unshared[0])
+    for seed in range(4):
+        image, text, style = render.random_plate(np.random.default_rng(seed), typeface_share=1.0)
+        assert re.fullmatch(r"[A-Z0-9]+", text) and style in render.STYLES and image.dtype == np.uint8
+
+
+def test_truetype_faces_draw_stroke_contrast_the_stroke_font_lacks() -> None:
+    """Every face draws every plate character, and its M differs from the stroke font's."""
+    def plate(text: str, font: str) -> np.ndarray:
+        return render.render_plate(text, "eu", np.random.default_rng(3), font=font)[0]
+
+    alphabet = string.ascii_uppercase + string.digits
+    for face in render.TYPEFACES:
+        drawn = plate(alphabet[:7], face)
+        assert drawn.std() > 20  # ink on the plate
+        assert not np.array_equal(plate("CM852DJ", face), plate("CM852DJ", "plate"))
+        for char in alphabet:
+            glyph = render._glyph_mask(char, face, 12)
+            assert glyph.ndim == 2 and min(glyph.shape) > 5, (face, char)
+
+
+def test_missing_typeface_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(render, "TYPEFACE_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="fonts-dejavu-core"):
+        render.typeface_path("DejaVuSans-Bold.ttf")
 
 
 def test_degrade_keeps_shape_and_changes_pixels() -> None:

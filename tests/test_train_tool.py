@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def test_a_sample_is_a_pure_function_of_seed_and_index(tool) -> None:
         assert text_a == text_b and np.array_equal(image_a.numpy(), image_b.numpy())
     other_seed = tool.PlateSamples(plates(4), 8, 0.5, size, 0.3, 0.5)
     assert any(not np.array_equal(a[i][0].numpy(), other_seed[i][0].numpy()) for i in range(4))
+
+
+def test_typeface_share_changes_synthetic_samples_but_not_their_labels(tool) -> None:
+    plain = [tool.synthetic_sample(np.random.default_rng([2, i]), 0.0, 0.0) for i in range(6)]
+    typed = [tool.synthetic_sample(np.random.default_rng([2, i]), 0.0, 1.0) for i in range(6)]
+    assert all(re.fullmatch(r"[A-Z0-9]+", text) for _, text in typed)
+    assert any(p.shape != t.shape or not np.array_equal(p, t) for (p, _), (t, _) in zip(plain, typed))
 
 
 def test_real_crops_go_through_the_camera_model_at_the_degrade_share(tool) -> None:

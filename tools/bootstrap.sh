@@ -50,6 +50,10 @@ if [ "$want_tests" = 1 ]; then
     # The tests start their own broker on a free port; don't leave the system one running.
     as_root systemctl disable --now mosquitto >/dev/null 2>&1 || as_root service mosquitto stop >/dev/null 2>&1 || true
   fi
+  if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then
+    echo "bootstrap: installing fonts-dejavu-core (TrueType plates for recogniser training and its tests)" >&2
+    apt_install fonts-dejavu-core
+  fi
 else
   "${pip[@]}" -e .
 fi

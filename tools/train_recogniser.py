@@ -19,7 +19,9 @@ shipped model before it replaces it (the manifest records what it started from):
 Validation reads the held-out real crops twice: as they are (sharp scans) and through the
 synthetic camera model (`degraded_views`), the roadside view. `--real-degrade-share` sends
 that share of the real training crops through the camera model too (default 0: the
-shipped recipe).
+shipped recipe). `--typeface-share` draws that share of the synthetic plates in TrueType
+faces (edge.synth.render.TYPEFACES, from fonts-dejavu-core), whose stroke contrast the
+stroke font lacks.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -119,8 +122,8 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return render.jpeg(small, int(rng.uniform(30, 96)))
 
 
-def synthetic_sample(rng: np.random.Generator, variant_share: float) -> Sample:
-    image, text, _style = render.random_plate(rng, variant_share)
+def synthetic_sample(rng: np.random.Generator, variant_share: float, typeface_share: float = 0.0) -> Sample:
+    image, text, _style = render.random_plate(rng, variant_share, typeface_share)
     seen = render.degrade(image, rng, rng.uniform(0.1, 1.0))
     return jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text
 
@@ -149,9 +152,9 @@ class PlateSamples(Dataset):
     """Training sample `index` = a pure function of (seed, stream, index)."""
 
     def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int],
-                 variant_share: float, degrade_share: float) -> None:
+                 variant_share: float, degrade_share: float, typeface_share: float = 0.0) -> None:
         self.real, self.seed, self.real_fraction, self.size = real, seed, real_fraction, size
-        self.variant_share, self.degrade_share = variant_share, degrade_share
+        self.variant_share, self.degrade_share, self.typeface_share = variant_share, degrade_share, typeface_share
 
     def __len__(self) -> int:
         return 2**31 - 1
@@ -160,7 +163,7 @@ class PlateSamples(Dataset):
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, index])
         use_real = self.real and rng.random() < self.real_fraction
         image, text = (real_sample(self.real, rng, self.degrade_share) if use_real
-                       else synthetic_sample(rng, self.variant_share))
+                       else synthetic_sample(rng, self.variant_share, self.typeface_share))
         return torch.from_numpy(preprocess([image], *self.size)[0]), text
 
 
@@ -168,15 +171,16 @@ def collate(batch: list[tuple[torch.Tensor, str]]) -> tuple[torch.Tensor, list[s
     return torch.stack([image for image, _ in batch]), [text for _, text in batch]
 
 
-def synthetic_validation(seed: int, count: int, variant_share: float) -> list[Sample]:
+def synthetic_validation(seed: int, count: int, variant_share: float, typeface_share: float = 0.0) -> list[Sample]:
     """Held-out synthetic crops: their own stream, so never among the training samples."""
-    return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i]), variant_share) for i in range(count)]
+    return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i]), variant_share, typeface_share)
+            for i in range(count)]
 
 
 def validation_sets(real_val: list[Sample], args: argparse.Namespace) -> dict[str, list[Sample]]:
     """Held-out data every run is scored on: real crops as scanned and as a roadside camera sees them, and synthetic plates."""
     return {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
-            "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share)}
+            "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share, args.typeface_share)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -300,10 +304,11 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
     """Write OUT/plate_rec.pth (with the network's .py/.yaml beside it) and its MANIFEST.json entry."""
     state, _ = half_copy(model)
     args.out.mkdir(parents=True, exist_ok=True)
-    for suffix in (".py", ".yaml"):
-        source, target = MODEL_DIR / f"{NETWORK}{suffix}", args.out / f"{NETWORK}{suffix}"
-        if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
+    source, target = MODEL_DIR / f"{NETWORK}.py", args.out / f"{NETWORK}.py"
+    if source.resolve() != target.resolve():
+        shutil.copyfile(source, target)
+    spec = (MODEL_DIR / f"{NETWORK}.yaml").read_text()
+    (args.out / f"{NETWORK}.yaml").write_text(re.sub(r"(?m)^imgW: \d+$", f"imgW: {args.width}", spec))
     weights = args.out / f"{NETWORK}.pth"
     save_atomic(state, weights)
     manifest_path = args.out / "MANIFEST.json"
@@ -321,7 +326,8 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
                           f"openalpr-us-platecrops (file-hash split, 10% held out; plates {', '.join(sorted(EXCLUDED))} "
                           f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade); real fraction "
                           f"{args.real_fraction}; variant glyphs "
-                          f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates"),
+                          f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, TrueType faces "
+                          f"(edge.synth.render.TYPEFACES) on {args.typeface_share:.0%} of the others"),
         "initialised_from": _init_record(args.init),
         "steps": step, "batch_size": args.batch_size, "seed": args.seed,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -356,9 +362,13 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     height, width, alphabet = load_spec(MODEL_DIR, NETWORK)
-    args.height, args.width = height, width
+    width = args.width = args.width or width
+    args.height = height
     characters = ["[blank]"] + list(alphabet)
     index = {c: i for i, c in enumerate(characters)}
+    if args.typeface_share > 0:  # fail now, not in a data-loader worker an hour in
+        for face in render.TYPEFACES:
+            render.typeface_path(face.removeprefix("ttf:"))
     real_train, real_val = load_real(REAL_DIR) if REAL_DIR.is_dir() else ([], [])
     validation = validation_sets(real_val, args)
     log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
@@ -381,7 +391,7 @@ def train(args: argparse.Namespace) -> None:
         log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
 
     dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, width), args.variant_share,
-                           args.real_degrade_share)
+                           args.real_degrade_share, args.typeface_share)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
@@ -468,6 +478,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init", type=Path, help="start from these shipped weights instead of english_g2")
     parser.add_argument("--variant-share", type=float, default=0.3,
                         help="share of synthetic plates drawn with the variant glyphs (DIN W/M, UK 1)")
+    parser.add_argument("--width", type=int,
+                        help="input width the crops are stretched to (default: imgW of models/plate_rec.yaml); "
+                             "wider gives the CTC more columns per character")
+    parser.add_argument("--typeface-share", type=float, default=0.0,
+                        help="share of the other synthetic plates drawn in a TrueType face (needs fonts-dejavu-core)")
     parser.add_argument("--real-degrade-share", type=float, default=0.0,
                         help="share of real crops put through the synthetic camera model (render.degrade)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR,

@@ -2,9 +2,10 @@
 
 Why synthetic: the recogniser needs far more labelled plates (UK, EU, NL, PL, US layouts,
 light and dark plates, every character in every position) than the small real sets hold,
-and those real sets are mostly reserved for measurement. Everything here is drawn with
-OpenCV only (no font files, no extra dependencies) and is a pure function of the numpy
-Generator passed in, so a seed reproduces a training set or a sample image byte for byte.
+and those real sets are mostly reserved for measurement. Everything here is a pure function
+of the numpy Generator passed in, so a seed reproduces a training set or a sample image byte
+for byte. The samples are drawn with OpenCV only; training may add TrueType faces
+(`typeface_share`), read from the system's DejaVu fonts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import string
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -247,6 +249,14 @@ _VARIANT_GLYPHS: dict[str, list[Stroke]] = {
     "O": _GLYPHS["0"],
 }
 VARIANT_FONT = "plate_variant"
+# Real typefaces have stroke contrast the uniform stroke font lacks: Italian and DIN faces
+# draw M and W with hairline diagonals between heavy stems, which a recogniser trained on
+# even strokes reads as H (two stems, nothing between). Training draws a share of plates in
+# these TrueType faces (Debian package fonts-dejavu-core); glyphs are squeezed into the
+# plate's cells, so the wide book faces become condensed plate-like ones.
+TYPEFACE_DIR = Path("/usr/share/fonts/truetype/dejavu")
+TYPEFACES = tuple(f"ttf:{name}" for name in (
+    "DejaVuSans-Bold.ttf", "DejaVuSans.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono.ttf"))
 _GLYPH_PX = 10  # pixels per grid unit when a glyph is first drawn
 FONTS = ("plate", "plate_narrow", "hershey_simplex", "hershey_duplex")
 _HERSHEY = {"hershey_simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey_duplex": cv2.FONT_HERSHEY_DUPLEX}
@@ -260,6 +270,8 @@ def _glyph_mask(char: str, font: str, weight: int) -> np.ndarray:
     """
     if font in _HERSHEY:
         return _hershey_mask(char, _HERSHEY[font], max(1, weight // 2))
+    if font in TYPEFACES:
+        return _typeface_mask(char, font.removeprefix("ttf:"))
     pad = weight // 2 + 2
     scale = 16  # cv2 fixed-point shift 4
     width = 6 * _GLYPH_PX + 2 * pad
@@ -293,6 +305,26 @@ def _hershey_mask(char: str, face: int, thickness: int) -> np.ndarray:
     rows = np.flatnonzero(canvas.max(axis=1))
     cols = np.flatnonzero(canvas.max(axis=0))
     return canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def typeface_path(name: str) -> Path:
+    """The TrueType file of a training face, or a clear error naming the package to install."""
+    path = TYPEFACE_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(f"typeface {path} not found: install fonts-dejavu-core "
+                                "(only recogniser training draws TrueType plates)")
+    return path
+
+
+def _typeface_mask(char: str, name: str) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont  # Pillow comes with easyocr; training only
+
+    face = ImageFont.truetype(str(typeface_path(name)), 120)
+    canvas = Image.new("L", (200, 200), 0)
+    ImageDraw.Draw(canvas).text((40, 20), char, fill=255, font=face)
+    ink = np.asarray(canvas)
+    rows, cols = np.flatnonzero(ink.max(axis=1)), np.flatnonzero(ink.max(axis=0))
+    return np.ascontiguousarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
 def _place_glyph(
@@ -410,7 +442,8 @@ def _draw_text(
             gaps.append((x - pitch, x - pitch + gap))
             x += gap - pitch
             continue
-        glyph = _glyph_mask(char, font if font in _HERSHEY or font == VARIANT_FONT else "plate", weight)
+        drawn_as = font if font in _HERSHEY or font in TYPEFACES or font == VARIANT_FONT else "plate"
+        glyph = _glyph_mask(char, drawn_as, weight)
         boxes.append(_place_glyph(mask, glyph, x, y0, cw, ch))
         x += cw + (pitch if i + 1 < len(layout) else 0.0)
     return boxes, gaps
@@ -706,7 +739,7 @@ def render_plate(
     """Draw a flat, front-on plate; returns (BGR uint8 image, one Box per character of `text`).
 
     `layout` may carry the group gaps ('AB12-CDE'); without it gaps are inferred from the
-    style. `font` (one of FONTS or VARIANT_FONT) overrides the style's random choice. Boxes
+    style. `font` (one of FONTS, TYPEFACES or VARIANT_FONT) overrides the style's random choice. Boxes
     are in plate pixels, in reading order, and enclose each character's ink.
     """
     layout = layout if layout is not None else _infer_layout(text, style)
@@ -865,11 +898,14 @@ def random_colour_and_strip(style: str, rng: np.random.Generator) -> tuple[Plate
     return ("white" if r < 0.7 else "dark" if r < 0.85 else "grey" if r < 0.93 else "yellow"), None
 
 
-def random_plate(rng: np.random.Generator, variant_share: float = 0.0) -> tuple[np.ndarray, str, str]:
+def random_plate(
+    rng: np.random.Generator, variant_share: float = 0.0, typeface_share: float = 0.0
+) -> tuple[np.ndarray, str, str]:
     """A random plate image with its label and style, mixed GB 35% / EU+NL+PL 35% / US 30%.
 
-    `variant_share` of the plates use the stroke font's variant glyphs (VARIANT_FONT); at
-    0 no extra random draw is made, so the project's samples stay byte-identical.
+    `variant_share` of the plates use the stroke font's variant glyphs (VARIANT_FONT) and
+    `typeface_share` of the others one of the TrueType TYPEFACES; at 0 no extra random draw
+    is made, so the project's samples stay byte-identical.
     """
     styles = list(_STYLE_WEIGHTS)
     style = styles[int(rng.choice(len(styles), p=list(_STYLE_WEIGHTS.values())))]
@@ -877,6 +913,8 @@ def random_plate(rng: np.random.Generator, variant_share: float = 0.0) -> tuple[
     colour, strip = random_colour_and_strip(style, rng)
     text = layout.replace("-", "")
     font = VARIANT_FONT if variant_share > 0 and rng.random() < variant_share else None
+    if font is None and typeface_share > 0 and rng.random() < typeface_share:
+        font = TYPEFACES[int(rng.integers(len(TYPEFACES)))]
     image, _boxes = render_plate(text, style, rng, colour, strip, layout=layout, font=font)
     return image, text, style
 
