@@ -127,7 +127,7 @@ def test_typeface_share_draws_truetype_plates_without_moving_the_default_stream(
         assert re.fullmatch(r"[A-Z0-9]+", text) and style in render.STYLES and image.dtype == np.uint8
 
 
-def test_truetype_faces_draw_stroke_contrast_the_stroke_font_lacks() -> None:
+def test_truetype_faces_draw_every_plate_character() -> None:
     """Every face draws every plate character, and its M differs from the stroke font's."""
     def plate(text: str, font: str) -> np.ndarray:
         return render.render_plate(text, "eu", np.random.default_rng(3), font=font)[0]

@@ -250,10 +250,9 @@ _VARIANT_GLYPHS: dict[str, list[Stroke]] = {
 }
 VARIANT_FONT = "plate_variant"
 # Real typefaces have stroke contrast the uniform stroke font lacks: Italian and DIN faces
-# draw M and W with hairline diagonals between heavy stems, which a recogniser trained on
-# even strokes reads as H (two stems, nothing between). Training draws a share of plates in
-# these TrueType faces (Debian package fonts-dejavu-core); glyphs are squeezed into the
-# plate's cells, so the wide book faces become condensed plate-like ones.
+# draw M and W with hairline diagonals between heavy stems. Training may draw a share of
+# plates in these TrueType faces (Debian package fonts-dejavu-core) for that variety; glyphs
+# are squeezed into the plate's cells, so the wide book faces become condensed plate-like ones.
 TYPEFACE_DIR = Path("/usr/share/fonts/truetype/dejavu")
 TYPEFACES = tuple(f"ttf:{name}" for name in (
     "DejaVuSans-Bold.ttf", "DejaVuSans.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono.ttf"))
