@@ -145,7 +145,7 @@ def test_truetype_faces_draw_every_plate_character() -> None:
 def test_missing_typeface_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(render, "TYPEFACE_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="fonts-dejavu-core"):
-        render.typeface_path("DejaVuSans-Bold.ttf")
+        render.typeface_path(render.TYPEFACES[0])
 
 
 def test_degrade_keeps_shape_and_changes_pixels() -> None:

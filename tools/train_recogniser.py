@@ -361,14 +361,13 @@ def evaluate(model: torch.nn.Module, validation: dict[str, list[Sample]], args: 
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    height, width, alphabet = load_spec(MODEL_DIR, NETWORK)
-    width = args.width = args.width or width
-    args.height = height
+    height, shipped_width, alphabet = load_spec(MODEL_DIR, NETWORK)
+    args.height, args.width = height, args.width or shipped_width
     characters = ["[blank]"] + list(alphabet)
     index = {c: i for i, c in enumerate(characters)}
     if args.typeface_share > 0:  # fail now, not in a data-loader worker an hour in
         for face in render.TYPEFACES:
-            render.typeface_path(face.removeprefix("ttf:"))
+            render.typeface_path(face)
     real_train, real_val = load_real(REAL_DIR) if REAL_DIR.is_dir() else ([], [])
     validation = validation_sets(real_val, args)
     log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
@@ -390,7 +389,7 @@ def train(args: argparse.Namespace) -> None:
         step, best = state["step"], state["best"]
         log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
 
-    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, width), args.variant_share,
+    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, args.width), args.variant_share,
                            args.real_degrade_share, args.typeface_share)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,

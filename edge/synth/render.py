@@ -270,7 +270,7 @@ def _glyph_mask(char: str, font: str, weight: int) -> np.ndarray:
     if font in _HERSHEY:
         return _hershey_mask(char, _HERSHEY[font], max(1, weight // 2))
     if font in TYPEFACES:
-        return _typeface_mask(char, font.removeprefix("ttf:"))
+        return _typeface_mask(char, font)
     pad = weight // 2 + 2
     scale = 16  # cv2 fixed-point shift 4
     width = 6 * _GLYPH_PX + 2 * pad
@@ -306,21 +306,27 @@ def _hershey_mask(char: str, face: int, thickness: int) -> np.ndarray:
     return canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def typeface_path(name: str) -> Path:
-    """The TrueType file of a training face, or a clear error naming the package to install."""
-    path = TYPEFACE_DIR / name
+def typeface_path(font: str) -> Path:
+    """The TrueType file of a TYPEFACES entry, or a clear error naming the package to install."""
+    path = TYPEFACE_DIR / font.removeprefix("ttf:")
     if not path.is_file():
         raise FileNotFoundError(f"typeface {path} not found: install fonts-dejavu-core "
                                 "(only recogniser training draws TrueType plates)")
     return path
 
 
-def _typeface_mask(char: str, name: str) -> np.ndarray:
-    from PIL import Image, ImageDraw, ImageFont  # Pillow comes with easyocr; training only
+@lru_cache(maxsize=len(TYPEFACES))
+def _typeface(font: str):  # -> PIL.ImageFont.FreeTypeFont, loaded once per face
+    from PIL import ImageFont  # Pillow comes with easyocr; training only
 
-    face = ImageFont.truetype(str(typeface_path(name)), 120)
+    return ImageFont.truetype(str(typeface_path(font)), 120)
+
+
+def _typeface_mask(char: str, font: str) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
     canvas = Image.new("L", (200, 200), 0)
-    ImageDraw.Draw(canvas).text((40, 20), char, fill=255, font=face)
+    ImageDraw.Draw(canvas).text((40, 20), char, fill=255, font=_typeface(font))
     ink = np.asarray(canvas)
     rows, cols = np.flatnonzero(ink.max(axis=1)), np.flatnonzero(ink.max(axis=0))
     return np.ascontiguousarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
@@ -441,8 +447,7 @@ def _draw_text(
             gaps.append((x - pitch, x - pitch + gap))
             x += gap - pitch
             continue
-        drawn_as = font if font in _HERSHEY or font in TYPEFACES or font == VARIANT_FONT else "plate"
-        glyph = _glyph_mask(char, drawn_as, weight)
+        glyph = _glyph_mask(char, font, weight)
         boxes.append(_place_glyph(mask, glyph, x, y0, cw, ch))
         x += cw + (pitch if i + 1 < len(layout) else 0.0)
     return boxes, gaps
