@@ -72,7 +72,7 @@ def bench_frames(tracks: int, count: int, confident_reads: int) -> tuple[Samples
         boxes = [box for box, _ in row]
         reads = [synthetic_read(rng, plate) for _, plate in row]  # the recogniser's work, not timed
         start = _clock()
-        skip = tracker.predict_confident(boxes, t)
+        skip = tracker.predict_settled(boxes, t)
         detections = [Detection(box, 0.9, None if skip[j] else reads[j], index, t)
                       for j, box in enumerate(boxes)]
         tracker.update(detections, t)

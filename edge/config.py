@@ -190,8 +190,11 @@ class TrackingConfig(_Strict):
     # A parked vehicle would otherwise grow one track without bound: its pass is emitted
     # after this long, and the dedup window merges the passes that follow.
     max_track_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    # Text that has not moved for this long is a fixture (an on-screen clock, a sign, a
+    # parked car): it is not read again, and is no pass unless it moved later. 0: off.
+    fixture_after_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
 
-    @field_validator("close_after_s", "dedup_window_s", "max_track_s", mode="before")
+    @field_validator("close_after_s", "dedup_window_s", "max_track_s", "fixture_after_s", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return _parse_duration(value)

@@ -126,7 +126,7 @@ class CameraPipeline:
         detections: list[Detection] = []
         self.last_reading = None
         if self._worth_reading(frame.image):
-            skip = partial(self.tracker.predict_confident, timestamp=frame.timestamp)
+            skip = partial(self.tracker.predict_settled, timestamp=frame.timestamp)
             self.last_reading = self.reader.read(frame.image, frame.index, frame.timestamp, skip=skip,
                                                  ignore=self.ignore)
             detections = self.last_reading.detections
@@ -139,7 +139,7 @@ class CameraPipeline:
         """Read when something moved, and always while a track still needs reads: a vehicle
         that stops in view would otherwise never be read often enough to make a pass."""
         moved = self.gate is None or self.gate.changed(image)
-        return moved or any(not track.confident for track in self.tracker.live)
+        return moved or any(not track.settled for track in self.tracker.live)
 
     def process_idle(self, timestamp: float) -> list[PassRecord]:
         """No frame arrived (camera stalled): still close the tracks whose vehicles left."""

@@ -3,7 +3,7 @@
 One Tracker per camera. Intended call order, once per frame:
 
     boxes = [c.box for c in localise(frame)]
-    skip = tracker.predict_confident(boxes, frame.timestamp)   # bool per box
+    skip = tracker.predict_settled(boxes, frame.timestamp)     # bool per box
     detections = [Detection(box, score, None if skip[i] else read(crop_i),
                             frame.index, frame.timestamp) for i, ...]
     closed = tracker.update(detections, frame.timestamp)       # passes that just ended
@@ -11,10 +11,17 @@ One Tracker per camera. Intended call order, once per frame:
     records = [assembler.final(t) for t in closed]              # None: too thin, or a repeat
     ... at end of stream: [assembler.final(t) for t in tracker.close_all()]
 
-`predict_confident` saves the recogniser's time: a box that matches a confident track
+`predict_settled` saves the recogniser's time: a box that matches a confident track
 (its leading text has `confident_reads` more reads at `confident_confidence` or above
-than any rival text) is not read again. Skipped boxes still go to
+than any rival text) or a fixture (below) is not read again. Skipped boxes still go to
 `update` (with read=None) so the track keeps its path and stays open.
+
+Fixtures: text that stays put is not a passing vehicle. An on-screen clock burned into
+the video, a sign, a parked car: a track that has kept its place (all but a few boxes
+centred where its boxes were in its first second) for `fixture_after_s` is a
+fixture. It is not read again while it stays, and it is no pass when it ends unless it
+moved by then (a parked car that drives off). A vehicle that stops in view is no
+fixture: it moved to get there.
 
 Association: each live track predicts its plate centre with a constant-velocity model;
 the cost of pairing track i with detection j is (1 - IoU) + centre distance in plate
@@ -59,6 +66,13 @@ except ImportError:  # scipy comes with easyocr; the greedy fallback is near-opt
 log = logging.getLogger(__name__)
 
 _TEXT_WEIGHT = 2.0
+# A plate's box never doubles or halves in width from one sighting to the next: a vehicle
+# nearing the camera grows its plate by a few per cent a frame. A box that size apart is
+# other text (a long on-screen caption, a sign), however close its centre.
+_MAX_SCALE_STEP = math.log(2.0)
+# A box is left unread only when it overlaps a settled track's predicted box this much:
+# one that merely lies within reach may be other text, and its read keeps it off the track.
+_SKIP_IOU = 0.3
 _FORBIDDEN = 1e9
 # An unpaired detection mostly inside the box of a plate tracked in the same frame, or on
 # its text line within one box width of it, is a piece of that plate (the localiser split
@@ -70,6 +84,10 @@ _FRAGMENT_COVER = 0.5
 # a rider sits at most _RIDE_REACH above or below it, within one plate width sideways, and
 # its offset drifts at most _RIDE_SLACK (a vehicle passing by in the next lane drifts).
 _RIDE_REACH, _RIDE_SLACK = 3.5, 0.5
+# A fixture's boxes stay centred in its home: the boxes of its first _HOME_S seconds, each
+# grown by _STILL_SPREAD box heights; this share of them may stray (other text joins it
+# now and then).
+_HOME_S, _STILL_SPREAD, _STILL_STRAYS = 1.0, 0.5, 0.1
 
 
 @dataclass(eq=False, slots=True)
@@ -85,6 +103,11 @@ class Track:
     tally: ReadTally
     detections: list[Detection] = field(default_factory=list)
     confident: bool = False
+    fixture: bool = False
+    # Where it was in its first _HOME_S seconds (x0, y0, x1, y1: the union of its boxes, grown
+    # by _STILL_SPREAD box heights), and how many later detections were centred elsewhere.
+    home: tuple[float, float, float, float] | None = None
+    strays: int = 0
     # Motion state as plain floats: numpy calls on 2-vectors would cost more than the maths.
     _centre: tuple[float, float] = (0.0, 0.0)
     _size: tuple[float, float] = (1.0, 1.0)
@@ -97,6 +120,15 @@ class Track:
     @property
     def last_seen(self) -> float:
         return self.detections[-1].timestamp
+
+    @property
+    def settled(self) -> bool:
+        """Needs no more reads: its plate is sure, or it is a fixture."""
+        return self.confident or self.fixture
+
+    def held_still(self) -> bool:
+        """Whether nearly all of its boxes stayed where the first one was."""
+        return self.strays <= _STILL_STRAYS * len(self.detections)
 
     @property
     def reads(self) -> list[PlateRead]:
@@ -118,6 +150,9 @@ class Track:
     def merge(self, other: "Track", confident_reads: int) -> None:
         """Take in `other`'s detections: both followed one plate (see Tracker._fold_kin)."""
         self.detections = sorted(self.detections + other.detections, key=lambda d: d.timestamp)
+        self.home, self.strays = None, 0
+        for detection in self.detections:
+            self._place(detection)
         for read in other.reads:
             self.tally.add(read)
         self.confident = self.confident or self.tally.strong_margin() >= confident_reads
@@ -138,12 +173,33 @@ class Track:
         self._centre = (cx, cy)
         self._size = (float(max(box.w, 1)), float(max(box.h, 1)))
         self.detections.append(detection)
+        self._place(detection)
         if detection.read is None:
             return False
         self.tally.add(detection.read)
         was = self.confident
         self.confident = self.tally.strong_margin() >= confident_reads
         return self.confident and not was
+
+    def _place(self, detection: Detection) -> None:
+        """Grow the home while the track is young; later, count a detection centred outside it.
+
+        A home of the first second's boxes, not the first box: the localiser boxes a
+        caption or a clock in changing pieces, all within the line they share.
+        """
+        box = detection.box
+        if detection.timestamp - self.first_seen <= _HOME_S:
+            grow = _STILL_SPREAD * box.h
+            x0, y0, x1, y1 = box.x - grow, box.y - grow, box.x + box.w + grow, box.y + box.h + grow
+            if self.home is not None:
+                x0, y0 = min(x0, self.home[0]), min(y0, self.home[1])
+                x1, y1 = max(x1, self.home[2]), max(y1, self.home[3])
+            self.home = (x0, y0, x1, y1)
+            return
+        cx, cy = box.centre
+        x0, y0, x1, y1 = self.home
+        if not (x0 <= cx <= x1 and y0 <= cy <= y1):
+            self.strays += 1
 
 
 @lru_cache(maxsize=4096)
@@ -182,7 +238,7 @@ def geometric_cost(predicted: np.ndarray, observed: np.ndarray, max_distance: fl
     distance = np.hypot(offset[..., 0], offset[..., 1]) / widths
     scale = np.abs(np.log(predicted[:, None, 2] / observed[None, :, 2]))
     cost = (1.0 - _iou(predicted, observed)) + distance + scale
-    cost[distance > max_distance] = np.inf
+    cost[(distance > max_distance) | (scale > _MAX_SCALE_STEP)] = np.inf
     return cost
 
 
@@ -278,14 +334,16 @@ class Tracker:
         # farthest allowed distance, reads as far apart as still tolerated) is no pair.
         self._unpaired = 1.0 + config.max_distance + _TEXT_WEIGHT * config.max_text_distance
 
-    def predict_confident(self, boxes: Sequence[Box], timestamp: float) -> np.ndarray:
-        """True for each box that continues a confident track: it need not be read."""
+    def predict_settled(self, boxes: Sequence[Box], timestamp: float) -> np.ndarray:
+        """True for each box that continues a settled track (confident or a fixture): it need not be read."""
         skip = np.zeros(len(boxes), dtype=bool)
-        if not boxes or not any(t.confident for t in self.live):
+        if not boxes or not any(t.settled for t in self.live):
             return skip
-        cost = self._geometric(self._predicted(timestamp), _as_cxcywh(boxes))
+        predicted, observed = self._predicted(timestamp), _as_cxcywh(boxes)
+        cost = self._geometric(predicted, observed)
+        overlap = _iou(predicted, observed)
         for i, j in assign(cost, self._unpaired):
-            skip[j] = self.live[i].confident
+            skip[j] = self.live[i].settled and overlap[i, j] >= _SKIP_IOU
         return skip
 
     def update(self, detections: Sequence[Detection], timestamp: float) -> list[Track]:
@@ -348,6 +406,20 @@ class Tracker:
         if track.add(detection, self.config.confident_reads):
             self.confident_now.append(track)
             log.debug("track %d confident after %d detections", track.id, len(track.detections))
+        self._check_fixture(track)
+
+    def _check_fixture(self, track: Track) -> None:
+        """Mark a track that held still for fixture_after_s a fixture; unmark it once it moves."""
+        after = self.config.fixture_after_s
+        if track.fixture and not track.held_still():
+            track.fixture = False
+            log.info("track %d moved after %.0f s still: a vehicle, read again", track.id,
+                     track.last_seen - track.first_seen)
+        elif not track.fixture and after and track.last_seen - track.first_seen >= after and track.held_still():
+            track.fixture = True
+            log.info("track %d held still for %.0f s in region %s (x0, y0, x1, y1): a fixture (an on-screen "
+                     "clock, a sign or a parked vehicle), not read again; cameras[].ignore can mask it",
+                     track.id, after, [round(v) for v in track.home])
 
     def _close(self, timestamp: float) -> list[Track]:
         config = self.config
@@ -364,7 +436,9 @@ class Tracker:
         hosts = self.live + folded + self._recent
         passes = []
         for track in folded:
-            if any(host is not track and rides_on(track, host) for host in hosts):
+            if track.fixture:
+                log.debug("track %d dropped: a fixture, it never moved", track.id)
+            elif any(host is not track and rides_on(track, host) for host in hosts):
                 log.debug("track %d dropped: other text on a tracked plate's vehicle", track.id)
             else:
                 passes.append(track)

@@ -34,7 +34,7 @@ def drive(tracker: Tracker, text: str, start: float, frames: int = 12, x: float 
     for f in range(frames):
         t = start + f * 0.1
         box = Box(int(x - 60), int(250 + 25 * f), 120, 30)
-        skip = tracker.predict_confident([box], t)
+        skip = tracker.predict_settled([box], t)
         read = None if skip[0] or f < reads_from else plate_read(text, 0.9)
         closed += tracker.update([Detection(box, 0.9, read, f, t)], t)
     return closed
@@ -149,7 +149,7 @@ def test_assembler_emits_one_entry_per_pass_with_a_preview_that_shares_the_id() 
     for f in range(12):
         t = T0 + f * 0.1
         box = Box(540, 250 + 25 * f, 120, 30)
-        skip = tracker.predict_confident([box], t)
+        skip = tracker.predict_settled([box], t)
         read = None if skip[0] else plate_read("AB12CDE", 0.9)
         tracker.update([Detection(box, 0.9, read, f, t)], t)
         previews += [r for r in map(assembler.preview, tracker.confident_now) if r is not None]

@@ -7,8 +7,10 @@ pass with the right plate and the right zone event (100% asserted, as the issue 
 from __future__ import annotations
 
 import csv
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import cv2
 import pytest
 
 from edge.config import load_config
@@ -70,3 +72,44 @@ def test_ignore_region_hides_a_plate_and_only_that_plate(config, reader):
 
     assert passes([[[0, 0], [20, 0], [0, 20]]]) == sorted(row["plate"] for row in sequence_labels()[clip])
     assert passes([[[0, 0], [100000, 0], [100000, 100000], [0, 100000]]]) == []
+
+
+def _with_on_screen_clock(clip: Path, out: Path) -> Path:
+    """`clip` with a camera's burned-in caption and clock: a date-time line at the top
+    left and the time at the bottom right, changing every second, as many CCTV cameras do."""
+    capture = cv2.VideoCapture(str(clip))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    writer = None
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        height, width = frame.shape[:2]
+        writer = writer or cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        clock = (datetime(2014, 5, 9, 7, 38, 50) + timedelta(seconds=index / fps)).strftime("%Y-%m-%d %H:%M:%S")
+        for thickness, colour in ((4, (0, 0, 0)), (2, (255, 255, 255))):
+            cv2.putText(frame, "CAM3 " + clock, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, colour, thickness)
+        cv2.putText(frame, clock[-8:], (width - 200, height - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+        writer.write(frame)
+        index += 1
+    capture.release()
+    writer.release()
+    return out
+
+
+def test_on_screen_clock_is_a_fixture_not_a_pass(config, reader, tmp_path):
+    """A camera's burned-in clock reads as plate-like text in every frame; it must make
+    no pass, nor pull the vehicle's track off its plate (the pass keeps its zone event)."""
+    clip = SEQUENCES / "seq01_entry.mp4"
+    video = _with_on_screen_clock(clip, tmp_path / "clock.mp4")
+    expected = sorted((row["plate"], row["event"]) for row in sequence_labels()[clip.name])
+
+    def passes(fixture_after_s: float) -> list[tuple[str, str]]:
+        tracking = config.tracking.model_copy(update={"fixture_after_s": fixture_after_s})
+        tuned = config.model_copy(update={"tracking": tracking})
+        return sorted((p["plate"], p["zone"]["event"])
+                      for p in (to_payload(r) for r in video_passes(reader, tuned, video, None)))
+
+    assert passes(1.5) == expected
+    assert len(passes(0.0)) > len(expected)  # with fixtures off the clock makes passes: the test has teeth

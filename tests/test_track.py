@@ -176,7 +176,7 @@ def test_confident_track_is_reported_once_and_its_boxes_need_no_read() -> None:
     newly = []
     for f in range(6):
         boxes = [detection(200 + 20 * f, 300, f).box, detection(900, 600, f).box]
-        skip = tracker.predict_confident(boxes, 1000.0 + f / FPS)
+        skip = tracker.predict_settled(boxes, 1000.0 + f / FPS)
         dets = [detection(200 + 20 * f, 300, f, None if skip[0] else "AB12CDE", 0.9),
                 detection(900, 600, f, None if skip[1] else "KL34MNO", 0.6)]
         tracker.update(dets, 1000.0 + f / FPS)
@@ -188,11 +188,11 @@ def test_confident_track_is_reported_once_and_its_boxes_need_no_read() -> None:
     assert len(plate_a.detections) == 6 and len(plate_a.reads) == 3
 
 
-def test_predict_confident_is_all_false_without_confident_tracks() -> None:
+def test_predict_settled_is_all_false_without_confident_tracks() -> None:
     tracker = Tracker(TrackingConfig())
-    assert tracker.predict_confident([], 1000.0).tolist() == []
+    assert tracker.predict_settled([], 1000.0).tolist() == []
     tracker.update([detection(300, 300, 0, "AB12CDE")], 1000.0)
-    assert tracker.predict_confident([Box(240, 285, 120, 30)], 1000.1).tolist() == [False]
+    assert tracker.predict_settled([Box(240, 285, 120, 30)], 1000.1).tolist() == [False]
 
 
 def test_pass_ids_differ_and_follow_first_sighting() -> None:
@@ -275,3 +275,76 @@ def test_another_vehicle_s_plate_near_a_plate_is_its_own_pass(offset: tuple[floa
     tracks = run(Tracker(TrackingConfig()), _vehicle_with(offset, second_speed=second_speed,
                                                           second_frames=range(5, 20)))
     assert sorted(tuple(texts(t)) for t in tracks) == [("AB12CDE",), ("S740",)]
+
+
+def clock_frames(frames: int, start: int = 0) -> list[Detection]:
+    """An on-screen clock at the top left: its text changes each second and the localiser
+    boxes it whole or in pieces (wider, narrower, shifted along its line)."""
+    pieces = [(150, 20, 240), (110, 20, 160), (190, 20, 160), (150, 21, 250)]
+    out = []
+    for f in range(start, start + frames):
+        cx, cy, w = pieces[f % len(pieces)]
+        out.append(detection(cx, cy, f, f"0738{50 + f // 10:02d}", 0.7, w=w, h=40))
+    return out
+
+
+def test_text_that_holds_still_is_a_fixture_read_no_more_and_no_pass() -> None:
+    tracker = Tracker(TrackingConfig(fixture_after_s=3.0))
+    closed, skipped = [], []
+    for det in clock_frames(60):
+        skip = tracker.predict_settled([det.box], det.timestamp)[0]
+        skipped.append(bool(skip))
+        unread = detection(*det.box.centre, det.frame_index, w=det.box.w, h=det.box.h)
+        closed += tracker.update([unread if skip else det], det.timestamp)
+    assert [t.fixture for t in tracker.live] == [True]
+    assert not any(skipped[:31])  # read until it has held still for 3 s
+    assert sum(skipped[32:]) >= 0.7 * len(skipped[32:])  # then only the pieces off its last box are read
+    assert closed + tracker.close_all() == []
+
+
+def test_parked_vehicle_that_drives_off_is_a_pass() -> None:
+    """Still for 4 s (a fixture), then it moves: reads resume and its track is a pass."""
+    tracker = Tracker(TrackingConfig(fixture_after_s=3.0, confident_reads=100))
+    frames = [[detection(400, 300, f, "AB12CDE")] for f in range(40)]
+    frames += [[detection(400, 300 + 15 * (f - 39), f, "AB12CDE")] for f in range(40, 70)]
+    closed = []
+    for f, dets in enumerate(frames):
+        closed += tracker.update(dets, 1000.0 + f / FPS)
+        if f == 39:
+            assert tracker.live[0].fixture
+    closed += tracker.close_all()
+    assert [len(t.detections) for t in closed] == [70] and not closed[0].fixture
+
+
+def test_vehicle_that_stops_in_view_is_no_fixture() -> None:
+    """It moved to get there: however long it then waits, its track is a pass."""
+    frames = [[detection(400, 100 + 15 * f, f, "AB12CDE")] for f in range(20)]
+    frames += [[detection(400, 385, f, "AB12CDE")] for f in range(20, 120)]
+    tracks = run(Tracker(TrackingConfig(fixture_after_s=3.0)), frames)
+    assert [len(t.detections) for t in tracks] == [120]
+
+
+def test_fixtures_are_off_at_zero() -> None:
+    tracks = run(Tracker(TrackingConfig(fixture_after_s=0.0)), [[d] for d in clock_frames(60)])
+    assert len(tracks) == 1 and not tracks[0].fixture
+
+
+def test_a_box_twice_as_wide_never_joins_a_track() -> None:
+    """A long caption boxed near a plate whose own box went missing is other text."""
+    tracker = Tracker(TrackingConfig())
+    for f in range(5):
+        tracker.update([detection(400, 300, f)], 1000.0 + f / FPS)
+    tracker.update([detection(400, 330, 5, w=260, h=40)], 1000.0 + 5 / FPS)
+    assert sorted(len(t.detections) for t in tracker.live) == [1, 5]
+
+
+def test_a_box_near_a_confident_track_but_not_on_it_is_read() -> None:
+    """Only a box over the settled track's predicted place skips its read; one merely in
+    reach might be other text, and reading it is what keeps it off the track."""
+    tracker = Tracker(TrackingConfig(confident_reads=2))
+    for f in range(3):
+        tracker.update([detection(400, 300, f, "AB12CDE")], 1000.0 + f / FPS)
+    assert tracker.live[0].confident
+    on, beside = detection(405, 302, 3).box, detection(400, 420, 3).box
+    assert tracker.predict_settled([on], 1000.0 + 3 / FPS).tolist() == [True]
+    assert tracker.predict_settled([beside], 1000.0 + 3 / FPS).tolist() == [False]
