@@ -88,6 +88,8 @@ _RIDE_REACH, _RIDE_SLACK = 3.5, 0.5
 # grown by _STILL_SPREAD box heights; this share of them may stray (other text joins it
 # now and then).
 _HOME_S, _STILL_SPREAD, _STILL_STRAYS = 1.0, 0.5, 0.1
+# A fixture whose latest this many boxes all left its home is moving off: a vehicle again.
+_MOVED_RUN = 3
 
 
 @dataclass(eq=False, slots=True)
@@ -108,6 +110,7 @@ class Track:
     # by _STILL_SPREAD box heights), and how many later detections were centred elsewhere.
     home: tuple[float, float, float, float] | None = None
     strays: int = 0
+    stray_run: int = 0  # of the latest detections, how many in a row were strays
     # Motion state as plain floats: numpy calls on 2-vectors would cost more than the maths.
     _centre: tuple[float, float] = (0.0, 0.0)
     _size: tuple[float, float] = (1.0, 1.0)
@@ -127,8 +130,12 @@ class Track:
         return self.confident or self.fixture
 
     def held_still(self) -> bool:
-        """Whether nearly all of its boxes stayed where the first one was."""
+        """Whether nearly all of its boxes stayed in its home."""
         return self.strays <= _STILL_STRAYS * len(self.detections)
+
+    def moving_off(self) -> bool:
+        """Whether its latest boxes all left its home: a parked car driving off, however long it stood."""
+        return self.stray_run >= _MOVED_RUN
 
     @property
     def reads(self) -> list[PlateRead]:
@@ -150,7 +157,7 @@ class Track:
     def merge(self, other: "Track", confident_reads: int) -> None:
         """Take in `other`'s detections: both followed one plate (see Tracker._fold_kin)."""
         self.detections = sorted(self.detections + other.detections, key=lambda d: d.timestamp)
-        self.home, self.strays = None, 0
+        self.home, self.strays, self.stray_run = None, 0, 0
         for detection in self.detections:
             self._place(detection)
         for read in other.reads:
@@ -198,8 +205,11 @@ class Track:
             return
         cx, cy = box.centre
         x0, y0, x1, y1 = self.home
-        if not (x0 <= cx <= x1 and y0 <= cy <= y1):
+        if x0 <= cx <= x1 and y0 <= cy <= y1:
+            self.stray_run = 0
+        else:
             self.strays += 1
+            self.stray_run += 1
 
 
 @lru_cache(maxsize=4096)
@@ -411,11 +421,12 @@ class Tracker:
     def _check_fixture(self, track: Track) -> None:
         """Mark a track that held still for fixture_after_s a fixture; unmark it once it moves."""
         after = self.config.fixture_after_s
-        if track.fixture and not track.held_still():
+        if track.fixture and track.moving_off():
             track.fixture = False
-            log.info("track %d moved after %.0f s still: a vehicle, read again", track.id,
+            log.info("track %d moves off after %.0f s: a vehicle, read again", track.id,
                      track.last_seen - track.first_seen)
-        elif not track.fixture and after and track.last_seen - track.first_seen >= after and track.held_still():
+        elif (not track.fixture and after and track.last_seen - track.first_seen >= after
+              and track.held_still() and not track.moving_off()):
             track.fixture = True
             log.info("track %d held still for %.0f s in region %s (x0, y0, x1, y1): a fixture (an on-screen "
                      "clock, a sign or a parked vehicle), not read again; cameras[].ignore can mask it",

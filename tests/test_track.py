@@ -303,17 +303,18 @@ def test_text_that_holds_still_is_a_fixture_read_no_more_and_no_pass() -> None:
 
 
 def test_parked_vehicle_that_drives_off_is_a_pass() -> None:
-    """Still for 4 s (a fixture), then it moves: reads resume and its track is a pass."""
+    """Still for 60 s (a fixture), then it moves: reads resume and its track is a pass."""
     tracker = Tracker(TrackingConfig(fixture_after_s=3.0, confident_reads=100))
-    frames = [[detection(400, 300, f, "AB12CDE")] for f in range(40)]
-    frames += [[detection(400, 300 + 15 * (f - 39), f, "AB12CDE")] for f in range(40, 70)]
+    still = 600
+    frames = [[detection(400, 300, f, "AB12CDE")] for f in range(still)]
+    frames += [[detection(400, 300 + 15 * (f - still + 1), f, "AB12CDE")] for f in range(still, still + 20)]
     closed = []
     for f, dets in enumerate(frames):
         closed += tracker.update(dets, 1000.0 + f / FPS)
-        if f == 39:
+        if f == still - 1:
             assert tracker.live[0].fixture
     closed += tracker.close_all()
-    assert [len(t.detections) for t in closed] == [70] and not closed[0].fixture
+    assert [len(t.detections) for t in closed] == [still + 20] and not closed[0].fixture
 
 
 def test_vehicle_that_stops_in_view_is_no_fixture() -> None:
