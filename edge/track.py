@@ -26,8 +26,8 @@ fixture: it moved to get there.
 Association: each live track predicts its plate centre with a constant-velocity model;
 the cost of pairing track i with detection j is (1 - IoU) + centre distance in plate
 widths + |log width ratio| + a text term (normalised edit distance between the track's
-leading texts and the read). Pairs further than `max_distance` plate widths are never
-joined, nor are confident reads that disagree with a track's confident text, so two plates
+leading texts and the read). Pairs further than `max_distance` plate widths, or twice or
+half as wide, are never joined, nor are confident reads that disagree with a track's confident text, so two plates
 side by side cannot swap even when their boxes touch. The assignment is optimal
 (scipy's linear_sum_assignment, when scipy is installed) or greedy on sorted costs, and
 leaves a track and a detection unpaired rather than pair them beyond every gate.
