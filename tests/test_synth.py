@@ -127,6 +127,22 @@ def test_typeface_share_draws_truetype_plates_without_moving_the_default_stream(
         assert re.fullmatch(r"[A-Z0-9]+", text) and style in render.STYLES and image.dtype == np.uint8
 
 
+def test_furniture_share_dresses_continental_plates_only_and_keeps_labels() -> None:
+    """Share 0 leaves the stream as it was; at 1 continental plates change (coat of arms,
+    right-hand band, dealer's line) but not their labels, and other styles do not change."""
+    default = render.random_plate(np.random.default_rng(5))
+    unshared = render.random_plate(np.random.default_rng(5), furniture_share=0.0)
+    assert default[1:] == unshared[1:] and np.array_equal(default[0], unshared[0])
+    changed = {"eu": 0, "other": 0}
+    for seed in range(40):
+        plain = render.random_plate(np.random.default_rng(seed))
+        dressed = render.random_plate(np.random.default_rng(seed), furniture_share=1.0)
+        assert plain[1:] == dressed[1:]
+        differs = plain[0].shape != dressed[0].shape or not np.array_equal(plain[0], dressed[0])
+        changed["eu" if plain[2] == "eu" else "other"] += differs
+    assert changed["eu"] >= 3 and changed["other"] == 0
+
+
 def test_truetype_faces_draw_every_plate_character() -> None:
     """Every face draws every plate character, and its M differs from the stroke font's."""
     def plate(text: str, font: str) -> np.ndarray:

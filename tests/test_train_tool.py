@@ -35,20 +35,26 @@ def plates(count: int) -> list[tuple[np.ndarray, str]]:
 
 def test_a_sample_is_a_pure_function_of_seed_and_index(tool) -> None:
     size = (32, 128)
-    a = tool.PlateSamples(plates(4), 7, 0.5, size, 0.3, 0.5)
-    b = tool.PlateSamples(plates(4), 7, 0.5, size, 0.3, 0.5)
+    a = tool.PlateSamples(plates(4), 7, 0.5, size, tool.SynthMix(variant=0.3), 0.5)
+    b = tool.PlateSamples(plates(4), 7, 0.5, size, tool.SynthMix(variant=0.3), 0.5)
     for index in (0, 3, 11):
         (image_a, text_a), (image_b, text_b) = a[index], b[index]
         assert text_a == text_b and np.array_equal(image_a.numpy(), image_b.numpy())
-    other_seed = tool.PlateSamples(plates(4), 8, 0.5, size, 0.3, 0.5)
+    other_seed = tool.PlateSamples(plates(4), 8, 0.5, size, tool.SynthMix(variant=0.3), 0.5)
     assert any(not np.array_equal(a[i][0].numpy(), other_seed[i][0].numpy()) for i in range(4))
 
 
 def test_typeface_share_changes_synthetic_samples_but_not_their_labels(tool) -> None:
-    plain = [tool.synthetic_sample(np.random.default_rng([2, i]), 0.0, 0.0) for i in range(6)]
-    typed = [tool.synthetic_sample(np.random.default_rng([2, i]), 0.0, 1.0) for i in range(6)]
+    plain = [tool.synthetic_sample(np.random.default_rng([2, i]), tool.SynthMix()) for i in range(6)]
+    typed = [tool.synthetic_sample(np.random.default_rng([2, i]), tool.SynthMix(typeface=1.0)) for i in range(6)]
     assert all(re.fullmatch(r"[A-Z0-9]+", text) for _, text in typed)
     assert any(p.shape != t.shape or not np.array_equal(p, t) for (p, _), (t, _) in zip(plain, typed))
+
+
+def test_synthetic_mix_comes_from_the_command_line(tool) -> None:
+    args = tool.parse_args(["--variant-share", "0.2", "--typeface-share", "0.25", "--furniture-share", "0.5"])
+    assert tool.SynthMix.from_args(args) == tool.SynthMix(variant=0.2, typeface=0.25, furniture=0.5)
+    assert tool.SynthMix.from_args(tool.parse_args([])).furniture == 0.0  # the shipped recipe: none
 
 
 def test_real_crops_go_through_the_camera_model_at_the_degrade_share(tool) -> None:

@@ -21,7 +21,9 @@ synthetic camera model (`degraded_views`), the roadside view. `--real-degrade-sh
 that share of the real training crops through the camera model too (default 0: the
 shipped recipe). `--typeface-share` draws that share of the synthetic plates in TrueType
 faces (edge.synth.render.TYPEFACES, from fonts-dejavu-core), whose stroke contrast the
-stroke font lacks.
+stroke font lacks. `--furniture-share` dresses that share of the continental plates with
+what real ones carry beside the number (a coat of arms, a right-hand band, a dealer's
+line), marks a reader must learn not to spell.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import re
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -122,8 +125,22 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return render.jpeg(small, int(rng.uniform(30, 96)))
 
 
-def synthetic_sample(rng: np.random.Generator, variant_share: float, typeface_share: float = 0.0) -> Sample:
-    image, text, _style = render.random_plate(rng, variant_share, typeface_share)
+@dataclass(frozen=True)
+class SynthMix:
+    """Shares of the synthetic plates drawn with variant glyphs, in TrueType faces, and (of the
+    continental plates) with furniture: a coat of arms, a right-hand band, a dealer's line."""
+
+    variant: float = 0.0
+    typeface: float = 0.0
+    furniture: float = 0.0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "SynthMix":
+        return cls(args.variant_share, args.typeface_share, args.furniture_share)
+
+
+def synthetic_sample(rng: np.random.Generator, mix: SynthMix) -> Sample:
+    image, text, _style = render.random_plate(rng, mix.variant, mix.typeface, mix.furniture)
     seen = render.degrade(image, rng, rng.uniform(0.1, 1.0))
     return jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text
 
@@ -152,9 +169,9 @@ class PlateSamples(Dataset):
     """Training sample `index` = a pure function of (seed, stream, index)."""
 
     def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int],
-                 variant_share: float, degrade_share: float, typeface_share: float = 0.0) -> None:
+                 mix: SynthMix, degrade_share: float) -> None:
         self.real, self.seed, self.real_fraction, self.size = real, seed, real_fraction, size
-        self.variant_share, self.degrade_share, self.typeface_share = variant_share, degrade_share, typeface_share
+        self.mix, self.degrade_share = mix, degrade_share
 
     def __len__(self) -> int:
         return 2**31 - 1
@@ -163,7 +180,7 @@ class PlateSamples(Dataset):
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, index])
         use_real = self.real and rng.random() < self.real_fraction
         image, text = (real_sample(self.real, rng, self.degrade_share) if use_real
-                       else synthetic_sample(rng, self.variant_share, self.typeface_share))
+                       else synthetic_sample(rng, self.mix))
         return torch.from_numpy(preprocess([image], *self.size)[0]), text
 
 
@@ -171,16 +188,15 @@ def collate(batch: list[tuple[torch.Tensor, str]]) -> tuple[torch.Tensor, list[s
     return torch.stack([image for image, _ in batch]), [text for _, text in batch]
 
 
-def synthetic_validation(seed: int, count: int, variant_share: float, typeface_share: float = 0.0) -> list[Sample]:
+def synthetic_validation(seed: int, count: int, mix: SynthMix) -> list[Sample]:
     """Held-out synthetic crops: their own stream, so never among the training samples."""
-    return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i]), variant_share, typeface_share)
-            for i in range(count)]
+    return [synthetic_sample(np.random.default_rng([seed, SYNTH_VAL_STREAM, i]), mix) for i in range(count)]
 
 
 def validation_sets(real_val: list[Sample], args: argparse.Namespace) -> dict[str, list[Sample]]:
     """Held-out data every run is scored on: real crops as scanned and as a roadside camera sees them, and synthetic plates."""
     return {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
-            "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, args.variant_share, args.typeface_share)}
+            "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, SynthMix.from_args(args))}
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,7 +343,9 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
                           f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade); real fraction "
                           f"{args.real_fraction}; variant glyphs "
                           f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, TrueType faces "
-                          f"(edge.synth.render.TYPEFACES) on {args.typeface_share:.0%} of the others"),
+                          f"(edge.synth.render.TYPEFACES) on {args.typeface_share:.0%} of the others, furniture "
+                          f"(coat of arms, right-hand band, dealer's line) on {args.furniture_share:.0%} of the "
+                          f"continental plates"),
         "initialised_from": _init_record(args.init),
         "steps": step, "batch_size": args.batch_size, "seed": args.seed,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -389,8 +407,8 @@ def train(args: argparse.Namespace) -> None:
         step, best = state["step"], state["best"]
         log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
 
-    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, args.width), args.variant_share,
-                           args.real_degrade_share, args.typeface_share)
+    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, args.width), SynthMix.from_args(args),
+                           args.real_degrade_share)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
@@ -482,6 +500,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "wider gives the CTC more columns per character")
     parser.add_argument("--typeface-share", type=float, default=0.0,
                         help="share of the other synthetic plates drawn in a TrueType face (needs fonts-dejavu-core)")
+    parser.add_argument("--furniture-share", type=float, default=0.0,
+                        help="share of the continental synthetic plates with a coat of arms, a right-hand band "
+                             "or a dealer's line beside the number")
     parser.add_argument("--real-degrade-share", type=float, default=0.0,
                         help="share of real crops put through the synthetic camera model (render.degrade)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR,

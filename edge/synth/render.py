@@ -492,6 +492,39 @@ def _draw_strip(plate: np.ndarray, code: str, rng: np.random.Generator) -> int:
     return w
 
 
+def _draw_furniture(
+    plate: np.ndarray, rng: np.random.Generator, left: float, right: float, no_strip: bool
+) -> tuple[float, float]:
+    """Marks beside the number that a reader must not spell: a coat of arms with its small
+    country code where there is no band (older Slovak, Croatian plates), and a blue band on
+    the right with a small province code and year (Italian plates). Returns the text's new
+    left and right limits."""
+    h = plate.shape[0]
+    if no_strip and rng.random() < 0.7:
+        size = h * rng.uniform(0.28, 0.36)
+        cx = left + 0.7 * size
+        _draw_emblem(plate, (cx - size, cx + size), h * 0.4, size / 0.42, "emblem", False, rng)
+        mask = np.zeros(plate.shape[:2], np.uint8)
+        code = ("SK", "HR", "SLO", "CH", "BIH")[int(rng.integers(5))]
+        ch = h * 0.16
+        cw = min(1.6 * size / len(code), ch * 0.62)
+        _draw_text(mask, code, cx - (len(code) * cw + len(code) - 1) / 2, h * 0.62, ch, cw, 1.0, 1.0, "plate", 14)
+        _composite(plate, mask, np.array([40, 40, 40], np.float32))
+        left = cx + 1.0 * size
+    if rng.random() < 0.5:
+        w = int(round(h * rng.uniform(0.34, 0.42)))
+        x0 = int(round(right)) - w
+        plate[:, x0 : int(round(right))] = _jitter(rng, _EU_BLUE, 10)
+        mask = np.zeros(plate.shape[:2], np.uint8)
+        ch = h * 0.2
+        cw = min(w * 0.8 / 2 - 2, ch * 0.62)
+        for y, text in ((h * 0.15, _pick(rng, _LETTERS, 2)), (h * 0.62, _pick(rng, "0123456789", 2))):
+            _draw_text(mask, text, x0 + (w - 2 * cw - 2) / 2, y, ch, cw, 2.0, 2.0, "plate", 14)
+        _composite(plate, mask, np.array([40, 210, 245], np.float32))
+        right = x0 - h * 0.05
+    return left, right
+
+
 def _choose_separator(style: str, rng: np.random.Generator) -> Separator:
     """What fills a group gap: Dutch plates print dashes, Slovak ones a dash or the coat of
     arms, Czech ones inspection stickers, many US states a small state emblem."""
@@ -739,12 +772,14 @@ def render_plate(
     strip: str | None = None,
     layout: str | None = None,
     font: str | None = None,
+    furniture: bool = False,
 ) -> tuple[np.ndarray, list[Box]]:
     """Draw a flat, front-on plate; returns (BGR uint8 image, one Box per character of `text`).
 
     `layout` may carry the group gaps ('AB12-CDE'); without it gaps are inferred from the
     style. `font` (one of FONTS, TYPEFACES or VARIANT_FONT) overrides the style's random choice. Boxes
-    are in plate pixels, in reading order, and enclose each character's ink.
+    are in plate pixels, in reading order, and enclose each character's ink. `furniture`
+    adds the marks beside the number that are no part of it (see `_draw_furniture`).
     """
     layout = layout if layout is not None else _infer_layout(text, style)
     if layout.replace("-", "") != text:
@@ -757,6 +792,9 @@ def render_plate(
     if us:
         _draw_us_decor(plate, rng, ink, colour == "dark")
     left = float(_draw_strip(plate, strip, rng)) if strip else geo.width * 0.03
+    right = geo.width * 0.97
+    if furniture:
+        left, right = _draw_furniture(plate, rng, left, right, strip is None)
     font = font or _choose_font(style, rng)
     heavy = (13, 15, 17, 19) if us else (11, 13, 15, 17)
     weight = int(rng.choice(heavy) if font.startswith("plate") else rng.choice((9, 12, 15)))
@@ -764,7 +802,7 @@ def render_plate(
     separator = _choose_separator(style, rng) if "-" in layout else "gap"
     narrow = 0.85 if font == "plate_narrow" else 1.0
     min_gap = 0.5 * ch if separator in ("emblem", "stickers") else 0.0
-    cw, pitch, gap, x0 = _text_layout(layout, geo, rng, left, geo.width * 0.97, narrow, min_gap)
+    cw, pitch, gap, x0 = _text_layout(layout, geo, rng, left, right, narrow, min_gap)
     y0 = (geo.height - ch) / 2 + (geo.height * 0.05 if us else 0.0) + rng.uniform(-2, 2)
     mask = np.zeros((geo.height, geo.width), np.uint8)
     boxes, gaps = _draw_text(mask, layout, x0, y0, ch, cw, pitch, gap, font, weight)
@@ -775,7 +813,7 @@ def render_plate(
     _composite(plate, mask, ink)
     if separator in ("emblem", "stickers"):
         _draw_emblem(plate, gaps[0], y0 + ch / 2, ch, separator, us or rng.random() < 0.3, rng)
-    _finish(plate, rng, style, ink, boxes, y0 + ch)
+    _finish(plate, rng, style, ink, boxes, y0 + ch, dealer_line=furniture)
     return np.clip(plate, 0, 255).astype(np.uint8), boxes
 
 
@@ -795,8 +833,10 @@ def _finish(
     ink: np.ndarray,
     boxes: list[Box],
     text_bottom: float,
+    dealer_line: bool = False,
 ) -> None:
-    """Border, supplier's line under the number (GB), screws and grime, all in place."""
+    """Border, supplier's line under the number (GB, or any plate with `dealer_line`), screws
+    and grime, all in place."""
     h, w = plate.shape[:2]
     ink_t = tuple(float(c) for c in ink)
     if rng.random() < 0.5:
@@ -809,7 +849,7 @@ def _finish(
             border,
             cv2.LINE_AA,
         )
-    if style.startswith("gb") and rng.random() < 0.3 and h - text_bottom > 8:
+    if (style.startswith("gb") or dealer_line) and rng.random() < 0.3 and h - text_bottom > 8:
         dealer = ("MOTOR CENTRE", "AUTO SALES LTD", "PLATES DIRECT", "GARAGE SERVICES")[
             int(rng.integers(0, 4))
         ]
@@ -903,13 +943,18 @@ def random_colour_and_strip(style: str, rng: np.random.Generator) -> tuple[Plate
 
 
 def random_plate(
-    rng: np.random.Generator, variant_share: float = 0.0, typeface_share: float = 0.0
+    rng: np.random.Generator,
+    variant_share: float = 0.0,
+    typeface_share: float = 0.0,
+    furniture_share: float = 0.0,
 ) -> tuple[np.ndarray, str, str]:
     """A random plate image with its label and style, mixed GB 35% / EU+NL+PL 35% / US 30%.
 
-    `variant_share` of the plates use the stroke font's variant glyphs (VARIANT_FONT) and
-    `typeface_share` of the others one of the TrueType TYPEFACES; at 0 no extra random draw
-    is made, so the project's samples stay byte-identical.
+    `variant_share` of the plates use the stroke font's variant glyphs (VARIANT_FONT),
+    `typeface_share` of the others one of the TrueType TYPEFACES, and `furniture_share` of
+    the continental (eu) plates carry a coat of arms, a right-hand band or a dealer's line
+    (`_draw_furniture`); at 0 no extra random draw is made, so the project's samples stay
+    byte-identical.
     """
     styles = list(_STYLE_WEIGHTS)
     style = styles[int(rng.choice(len(styles), p=list(_STYLE_WEIGHTS.values())))]
@@ -919,7 +964,10 @@ def random_plate(
     font = VARIANT_FONT if variant_share > 0 and rng.random() < variant_share else None
     if font is None and typeface_share > 0 and rng.random() < typeface_share:
         font = TYPEFACES[int(rng.integers(len(TYPEFACES)))]
-    image, _boxes = render_plate(text, style, rng, colour, strip, layout=layout, font=font)
+    furniture = furniture_share > 0 and style == "eu" and rng.random() < furniture_share
+    if furniture and rng.random() < 0.4:
+        strip = None  # a coat of arms instead of the band
+    image, _boxes = render_plate(text, style, rng, colour, strip, layout=layout, font=font, furniture=furniture)
     return image, text, style
 
 
