@@ -20,8 +20,9 @@ Fixtures: text that stays put is not a passing vehicle. An on-screen clock burne
 the video, a sign, a parked car: a track that has kept its place (all but a few boxes
 centred where its boxes were in its first second) for `fixture_after_s` is a
 fixture. It is not read again while it stays, and it is no pass when it ends unless it
-moved by then (a parked car that drives off). A vehicle that stops in view is no
-fixture: it moved to get there.
+moved by then (a parked car that drives off). A short track that stood still inside a
+fixture's home is a piece of it (the localiser boxes a caption in changing parts), no
+pass either. A vehicle that stops in view is no fixture: it moved to get there.
 
 Association: each live track predicts its plate centre with a constant-velocity model;
 the cost of pairing track i with detection j is (1 - IoU) + centre distance in plate
@@ -188,6 +189,13 @@ class Track:
         self.confident = self.tally.strong_margin() >= confident_reads
         return self.confident and not was
 
+    def at_home(self, box: Box) -> bool:
+        """Whether `box` is centred in the track's home (see _place)."""
+        if self.home is None:
+            return False
+        (cx, cy), (x0, y0, x1, y1) = box.centre, self.home
+        return x0 <= cx <= x1 and y0 <= cy <= y1
+
     def _place(self, detection: Detection) -> None:
         """Grow the home while the track is young; later, count a detection centred outside it.
 
@@ -203,9 +211,7 @@ class Track:
                 x1, y1 = max(x1, self.home[2]), max(y1, self.home[3])
             self.home = (x0, y0, x1, y1)
             return
-        cx, cy = box.centre
-        x0, y0, x1, y1 = self.home
-        if x0 <= cx <= x1 and y0 <= cy <= y1:
+        if self.at_home(box):
             self.stray_run = 0
         else:
             self.strays += 1
@@ -445,10 +451,13 @@ class Tracker:
         """The ended tracks that are vehicle passes: kin merged, riders dropped."""
         folded = self._fold_kin(ended, self.live)
         hosts = self.live + folded + self._recent
+        fixtures = [t for t in self.live + folded if t.fixture]
         passes = []
         for track in folded:
             if track.fixture:
                 log.debug("track %d dropped: a fixture, it never moved", track.id)
+            elif track.held_still() and any(f.at_home(track.detections[-1].box) for f in fixtures):
+                log.debug("track %d dropped: a piece of a fixture (a caption boxed in parts)", track.id)
             elif any(host is not track and rides_on(track, host) for host in hosts):
                 log.debug("track %d dropped: other text on a tracked plate's vehicle", track.id)
             else:
