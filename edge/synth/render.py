@@ -503,6 +503,7 @@ def _draw_furniture(
     if no_strip and rng.random() < 0.7:
         size = h * rng.uniform(0.28, 0.36)
         cx = left + 0.7 * size
+        # _draw_emblem sizes a shield 0.42 glyph heights tall: ask for one `size` tall.
         _draw_emblem(plate, (cx - size, cx + size), h * 0.4, size / 0.42, "emblem", False, rng)
         mask = np.zeros(plate.shape[:2], np.uint8)
         code = ("SK", "HR", "SLO", "CH", "BIH")[int(rng.integers(5))]
@@ -779,7 +780,8 @@ def render_plate(
     `layout` may carry the group gaps ('AB12-CDE'); without it gaps are inferred from the
     style. `font` (one of FONTS, TYPEFACES or VARIANT_FONT) overrides the style's random choice. Boxes
     are in plate pixels, in reading order, and enclose each character's ink. `furniture`
-    adds the marks beside the number that are no part of it (see `_draw_furniture`).
+    adds marks that are no part of the number: a coat of arms or a right-hand band
+    (`_draw_furniture`), and now and then a dealer's line under it (`_finish`).
     """
     layout = layout if layout is not None else _infer_layout(text, style)
     if layout.replace("-", "") != text:
