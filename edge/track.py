@@ -28,8 +28,8 @@ Association: each live track predicts its plate centre with a constant-velocity 
 the cost of pairing track i with detection j is (1 - IoU) + centre distance in plate
 widths + |log width ratio| + a text term (normalised edit distance between the track's
 leading texts and the read). Pairs further than `max_distance` plate widths, or twice or
-half as wide, are never joined, nor are confident reads that disagree with a track's confident text, so two plates
-side by side cannot swap even when their boxes touch. The assignment is optimal
+half as wide, are never joined, nor are confident reads that disagree with a track's
+confident text, so two plates side by side cannot swap even when their boxes touch. The assignment is optimal
 (scipy's linear_sum_assignment, when scipy is installed) or greedy on sorted costs, and
 leaves a track and a detection unpaired rather than pair them beyond every gate.
 
@@ -247,13 +247,16 @@ def covered(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
     return (_overlap(inner, outer) / inner[:, None, 2:].prod(axis=2)).max(axis=1)
 
 
-def geometric_cost(predicted: np.ndarray, observed: np.ndarray, max_distance: float) -> np.ndarray:
-    """Pairing cost from boxes alone; np.inf where the centres are too far apart."""
+def geometric_cost(predicted: np.ndarray, observed: np.ndarray, max_distance: float,
+                   iou: np.ndarray | None = None) -> np.ndarray:
+    """Pairing cost from boxes alone; np.inf where the centres are too far apart or the
+    widths too unalike. `iou` (of the same rows) may be passed by a caller that needs it too."""
+    iou = _iou(predicted, observed) if iou is None else iou
     offset = predicted[:, None, :2] - observed[None, :, :2]
     widths = 0.5 * (predicted[:, None, 2] + observed[None, :, 2])
     distance = np.hypot(offset[..., 0], offset[..., 1]) / widths
     scale = np.abs(np.log(predicted[:, None, 2] / observed[None, :, 2]))
-    cost = (1.0 - _iou(predicted, observed)) + distance + scale
+    cost = (1.0 - iou) + distance + scale
     cost[(distance > max_distance) | (scale > _MAX_SCALE_STEP)] = np.inf
     return cost
 
@@ -356,8 +359,8 @@ class Tracker:
         if not boxes or not any(t.settled for t in self.live):
             return skip
         predicted, observed = self._predicted(timestamp), _as_cxcywh(boxes)
-        cost = self._geometric(predicted, observed)
         overlap = _iou(predicted, observed)
+        cost = geometric_cost(predicted, observed, self.config.max_distance, overlap)
         for i, j in assign(cost, self._unpaired):
             skip[j] = self.live[i].settled and overlap[i, j] >= _SKIP_IOU
         return skip

@@ -483,13 +483,19 @@ def _draw_strip(plate: np.ndarray, code: str, rng: np.random.Generator) -> int:
             int(round(ring_c[1] + radius * math.sin(a))),
         )
         cv2.circle(plate, centre, star, (0, 210, 255), -1, cv2.LINE_AA)
-    mask = np.zeros(plate.shape[:2], np.uint8)
     ch = h * 0.28
     cw = min(w * 0.8 / max(1, len(code)) - 2, ch * 0.62)
-    x = (w - len(code) * cw - (len(code) - 1) * 2) / 2
-    _draw_text(mask, code, x, h * 0.6, ch, cw, 2.0, 2.0, "plate", 14)
-    _composite(plate, mask, np.array([245, 245, 245], np.float32))
+    _print_small(plate, code, (w - len(code) * cw - (len(code) - 1) * 2) / 2, h * 0.6, ch, cw, (245, 245, 245))
     return w
+
+
+def _print_small(plate: np.ndarray, text: str, x: float, y: float, ch: float, cw: float,
+                 colour: tuple[int, int, int], spacing: float = 2.0) -> None:
+    """Small print that is no part of the number (a country code, a province, a year),
+    in the plain stroke font, top-left at (x, y)."""
+    mask = np.zeros(plate.shape[:2], np.uint8)
+    _draw_text(mask, text, x, y, ch, cw, spacing, spacing, "plate", 14)
+    _composite(plate, mask, np.array(colour, np.float32))
 
 
 def _draw_furniture(
@@ -505,23 +511,19 @@ def _draw_furniture(
         cx = left + 0.7 * size
         # _draw_emblem sizes a shield 0.42 glyph heights tall: ask for one `size` tall.
         _draw_emblem(plate, (cx - size, cx + size), h * 0.4, size / 0.42, "emblem", False, rng)
-        mask = np.zeros(plate.shape[:2], np.uint8)
         code = ("SK", "HR", "SLO", "CH", "BIH")[int(rng.integers(5))]
         ch = h * 0.16
         cw = min(1.6 * size / len(code), ch * 0.62)
-        _draw_text(mask, code, cx - (len(code) * cw + len(code) - 1) / 2, h * 0.62, ch, cw, 1.0, 1.0, "plate", 14)
-        _composite(plate, mask, np.array([40, 40, 40], np.float32))
+        _print_small(plate, code, cx - (len(code) * cw + len(code) - 1) / 2, h * 0.62, ch, cw, (40, 40, 40), 1.0)
         left = cx + 1.0 * size
     if rng.random() < 0.5:
         w = int(round(h * rng.uniform(0.34, 0.42)))
         x0 = int(round(right)) - w
         plate[:, x0 : int(round(right))] = _jitter(rng, _EU_BLUE, 10)
-        mask = np.zeros(plate.shape[:2], np.uint8)
         ch = h * 0.2
         cw = min(w * 0.8 / 2 - 2, ch * 0.62)
         for y, text in ((h * 0.15, _pick(rng, _LETTERS, 2)), (h * 0.62, _pick(rng, "0123456789", 2))):
-            _draw_text(mask, text, x0 + (w - 2 * cw - 2) / 2, y, ch, cw, 2.0, 2.0, "plate", 14)
-        _composite(plate, mask, np.array([40, 210, 245], np.float32))
+            _print_small(plate, text, x0 + (w - 2 * cw - 2) / 2, y, ch, cw, (40, 210, 245))
         right = x0 - h * 0.05
     return left, right
 
