@@ -24,6 +24,11 @@ from edge.types import Box
 from edge.vote import edit_distance
 
 
+# plates.min_confidence values an eval of photos also scores, so that an installer can
+# choose a site's trade-off between missed plates and false reads from one run.
+OPERATING_POINTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
 @dataclass(slots=True)
 class Label:
     plate: str
@@ -64,6 +69,19 @@ class StillScore:
     localise_ms: list[float] = field(default_factory=list)
     read_ms: list[float] = field(default_factory=list)
     misses: list[dict] = field(default_factory=list)
+    # Per image: its labelled plates and every read of a distinct text with its confidence,
+    # whatever the threshold, so one run can score any plates.min_confidence.
+    scored_reads: list[tuple[list[str], list[tuple[str, float]]]] = field(default_factory=list)
+
+    def at_min_confidence(self, threshold: float) -> dict:
+        """Exact reads and false reads per image had plates.min_confidence been `threshold`."""
+        exact = false_reads = 0
+        for truths, reads in self.scored_reads:
+            kept = {text for text, confidence in reads if confidence >= threshold}
+            exact += sum(1 for truth in truths if truth in kept)
+            false_reads += len(kept - set(truths))
+        return {"min_confidence": threshold, "exact": exact,
+                "false_reads_per_image": round(false_reads / max(self.images, 1), 3)}
 
     def summary(self, name: str) -> dict:
         def median(values: list[float]) -> float | None:
@@ -78,6 +96,7 @@ class StillScore:
             "failed_files": self.failed_files,
             "median_ms": median(self.total_ms), "median_localise_ms": median(self.localise_ms),
             "median_read_ms": median(self.read_ms),
+            "by_min_confidence": [self.at_min_confidence(t) for t in OPERATING_POINTS],
         }
 
 
@@ -88,6 +107,8 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
     score.read_ms.append(reading.read_s * 1000)
     score.total_ms.append((reading.localise_s + reading.read_s) * 1000)
     reads = [d.read.text for d in reader.plates(reading)]
+    every_read = [(d.read.text, d.read.confidence) for d in reader.plates(reading, min_confidence=0.0)]
+    score.scored_reads.append(([label.plate for label in labels], every_read))
     truths = {label.plate for label in labels}
     score.false_reads += sum(1 for r in reads if r not in truths)
     for label in labels:
@@ -203,6 +224,9 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
               f"detection {detection}, char accuracy {summary['char_accuracy']}, false reads/image "
               f"{summary['false_reads_per_image']}, median {summary['median_ms']} ms "
               f"(localise {summary['median_localise_ms']}, read {summary['median_read_ms']})")
+        print("by plates.min_confidence: " + " | ".join(
+            f"{point['min_confidence']}: {point['exact']} exact, {point['false_reads_per_image']} false/image"
+            for point in summary["by_min_confidence"]))
         if report_dir is not None:
             print(f"report: {write_report(report_dir, dataset.name, score)}")
     if json_out:

@@ -86,12 +86,16 @@ class PlateReader:
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised)
 
-    def plates(self, reading: FrameReading) -> list[Detection]:
-        """Confident reads of distinct plates, best first: what a still-image read reports."""
+    def plates(self, reading: FrameReading, min_confidence: float | None = None) -> list[Detection]:
+        """Confident reads of distinct plates, best first: what a still-image read reports.
+
+        `min_confidence` overrides the configured plates.min_confidence (0 keeps every read).
+        """
+        floor = self.min_confidence if min_confidence is None else min_confidence
         best: dict[str, Detection] = {}
         for detection in reading.detections:
             read = detection.read
-            if read is None or read.confidence < self.min_confidence:
+            if read is None or read.confidence < floor:
                 continue
             kept = best.get(read.text)
             if kept is None or read.confidence > kept.read.confidence:

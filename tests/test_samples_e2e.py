@@ -49,6 +49,11 @@ def test_stills_are_read(config):
     assert summary["detection_rate"] >= 0.95, summary
     assert summary["exact_rate"] >= 0.8, summary
     assert summary["false_reads_per_image"] <= 0.15, summary
+    configured = config.plates.min_confidence
+    point = next(p for p in summary["by_min_confidence"] if p["min_confidence"] == configured)
+    assert (point["exact"], point["false_reads_per_image"]) == (summary["exact"], summary["false_reads_per_image"])
+    exact = [p["exact"] for p in summary["by_min_confidence"]]
+    assert exact == sorted(exact, reverse=True)  # a higher threshold never adds a read
 
 
 @pytest.mark.parametrize("clip", sorted(sequence_labels()))

@@ -1,0 +1,29 @@
+"""Scoring of `edge eval` on photos: the operating curve over plates.min_confidence."""
+
+from __future__ import annotations
+
+from edge.evaluate import OPERATING_POINTS, StillScore
+
+
+def score_of(images: list[tuple[list[str], list[tuple[str, float]]]]) -> StillScore:
+    score = StillScore(images=len(images))
+    score.scored_reads = images
+    return score
+
+
+def test_each_threshold_keeps_only_the_reads_at_or_above_it() -> None:
+    score = score_of([
+        (["AB12CDE"], [("AB12CDE", 0.95), ("SALE", 0.45)]),   # right and sure; a sign, unsure
+        (["KX07ABC"], [("KX07ABO", 0.62)]),                  # wrong, middling
+        (["LM65XYZ", "CD34EFG"], [("LM65XYZ", 0.35), ("CD34EFG", 0.8)]),
+    ])
+    assert score.at_min_confidence(0.3) == {"min_confidence": 0.3, "exact": 3, "false_reads_per_image": 0.667}
+    assert score.at_min_confidence(0.5) == {"min_confidence": 0.5, "exact": 2, "false_reads_per_image": 0.333}
+    assert score.at_min_confidence(0.9) == {"min_confidence": 0.9, "exact": 1, "false_reads_per_image": 0.0}
+
+
+def test_summary_lists_every_operating_point_in_order() -> None:
+    summary = score_of([(["AB12CDE"], [("AB12CDE", 0.75)])]).summary("tiny")
+    points = summary["by_min_confidence"]
+    assert [p["min_confidence"] for p in points] == list(OPERATING_POINTS)
+    assert [p["exact"] for p in points] == [1 if t <= 0.75 else 0 for t in OPERATING_POINTS]
