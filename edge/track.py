@@ -29,9 +29,10 @@ the cost of pairing track i with detection j is (1 - IoU) + centre distance in p
 widths + |log width ratio| + a text term (normalised edit distance between the track's
 leading texts and the read). Pairs further than `max_distance` plate widths, or twice or
 half as wide, are never joined, nor are confident reads that disagree with a track's
-confident text, so two plates side by side cannot swap even when their boxes touch. The assignment is optimal
-(scipy's linear_sum_assignment, when scipy is installed) or greedy on sorted costs, and
-leaves a track and a detection unpaired rather than pair them beyond every gate.
+confident text, so two plates side by side cannot swap even when their boxes touch. The
+assignment is optimal (scipy's linear_sum_assignment, when scipy is installed) or greedy
+on sorted costs, and leaves a track and a detection unpaired rather than pair them beyond
+every gate.
 
 One plate, one pass: the localiser sometimes boxes a plate in pieces, or a stray box
 beside the plate. An unpaired detection inside (or on the text line next to) a box
@@ -360,7 +361,7 @@ class Tracker:
             return skip
         predicted, observed = self._predicted(timestamp), _as_cxcywh(boxes)
         overlap = _iou(predicted, observed)
-        cost = geometric_cost(predicted, observed, self.config.max_distance, overlap)
+        cost = self._geometric(predicted, observed, overlap)
         for i, j in assign(cost, self._unpaired):
             skip[j] = self.live[i].settled and overlap[i, j] >= _SKIP_IOU
         return skip
@@ -395,10 +396,10 @@ class Tracker:
         """Each live track's expected (cx, cy, w, h) at `timestamp`, one row per track."""
         return np.array([t.predict(timestamp) for t in self.live], dtype=np.float64).reshape(-1, 4)
 
-    def _geometric(self, predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    def _geometric(self, predicted: np.ndarray, observed: np.ndarray, iou: np.ndarray | None = None) -> np.ndarray:
         if not len(predicted) or not len(observed):
             return np.full((len(predicted), len(observed)), np.inf)
-        return geometric_cost(predicted, observed, self.config.max_distance)
+        return geometric_cost(predicted, observed, self.config.max_distance, iou)
 
     def _add_text_cost(self, cost: np.ndarray, detections: Sequence[Detection]) -> None:
         """Add text disagreement to the geometrically possible pairs; forbid sure mismatches."""

@@ -349,4 +349,3 @@ def test_a_box_near_a_confident_track_but_not_on_it_is_read() -> None:
     on, beside = detection(405, 302, 3).box, detection(400, 420, 3).box
     assert tracker.predict_settled([on], 1000.0 + 3 / FPS).tolist() == [True]
     assert tracker.predict_settled([beside], 1000.0 + 3 / FPS).tolist() == [False]
-
