@@ -146,8 +146,15 @@ class CameraConfig(_Strict):
         return _parse_duration(value)
 
 
+# Plate syntaxes (edge/formats.py): the regions, then each European country's own layouts,
+# which a unit in that country lists first so that home plates win close calls.
+COUNTRY_CODES = ("generic", "gb", "eu", "us", "nl",
+                 "be", "bg", "ch", "cz", "de", "dk", "ee", "es", "fi", "fr", "gr", "hr", "hu", "ie",
+                 "it", "lt", "lu", "lv", "no", "pl", "pt", "ro", "se", "sk")
+
+
 class PlatesConfig(_Strict):
-    countries: list[Literal["generic", "gb", "eu", "us", "nl"]] = Field(
+    countries: list[Literal[COUNTRY_CODES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["generic"], min_length=1)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
     candidates: int = Field(default=5, ge=1, le=20)

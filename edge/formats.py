@@ -74,6 +74,8 @@ eu         eu_<codes>         national layouts, table below     0.86 in all
 eu         eu_structured      L{1,3} D{1,4} L{0,3}              0.12, by length (2-10): .01,.03,
                                                                 .08,.15,.27,.30,.12,.03,.01
 eu         eu_generic         A{4..8}, needs a digit            0.02, by length 1,2,3,3,2
+<code>     <code>_<example>   that country's national layouts   the shares of the table below
+                              (de, fr, es, pl, cz, ...)         (a unit in that country)
 us         us_<example>       state layouts, table below        0.70 in all (fleet .35, observed .35)
 us         us_generic         A{2..8}                           0.30, by length .5,1,1,2,4,5,1
 generic    generic            A{3..10}, needs a digit           by length 1,2,3,4,5,4,2,1
@@ -193,6 +195,9 @@ WINDOW_PRIORS = {"full": 0.97, "drop_first": 0.01, "drop_crisp_first": 0.01, "dr
 # CRISP_FIRST, while a crisp first row (a real first letter, as on Polish plates) is cut
 # with the plain prior.
 COUNTRY_WINDOW_PRIORS = {"eu": {**WINDOW_PRIORS, "full": 0.78, "drop_first": 0.20}}
+# Every national code of _EU_NATIONAL with the strip shares the "eu" priors (the same dict,
+# so tools/tune_formats.py tunes them together); Swiss plates carry no strip.
+_STRIPLESS = {"ch"}
 _WINDOW_KINDS = ("full", "drop_first", "drop_last", "drop_inner", "drop_crisp_first")
 # A correctly read first character reaches this probability in 96% of the reads of
 # tools/tune_formats.py's synthetic and held-out real crops.
@@ -208,6 +213,7 @@ FALLBACK_SHARE = 0.02
 # Exponent k of the class-mass correction (see the module docstring for why it is 1).
 CLASS_PRIOR_POWER = 1.0
 _FLOOR = 1e-9
+_DIGIT_CLASSES = "DNd"
 MIN_REPORTED = 1e-4
 
 
@@ -290,6 +296,7 @@ _EU_NATIONAL: list[tuple[str, float, list[tuple[str, float]]]] = [
     ("lv", 0.8, [("LLDDDD", 1.0)]),
     ("lu", 0.6, [("LLDDDD", 1.0)]),
 ]
+_NATIONAL_CODES = frozenset(code for code, _, _ in _EU_NATIONAL)
 EU_SHARES = {"national": 0.86, "structured": 0.12, "generic": 0.02}
 # The grammar's mass by plate length: most European plates have 6-7 characters, and the
 # long ones are national layouts already, so a long grammar reading is rarely the plate.
@@ -340,10 +347,10 @@ def plate_shape(text: str) -> str:
     return "".join("D" if ch.isdigit() else "L" for ch in text)
 
 
-def _us_name(shape: str) -> str:
-    """'LLDDDD' -> 'us_ab1234': letters and digits counted up in order, as in the table."""
+def _layout_name(country: str, pattern: str) -> str:
+    """('us', 'LLDDDD') -> 'us_ab1234': letters and digits counted up in order, as in the tables."""
     letters, digits = iter("abcdefghij"), iter("1234567890")
-    return "us_" + "".join(next(letters) if ch == "L" else next(digits) for ch in shape)
+    return country + "_" + "".join(next(digits) if code in _DIGIT_CLASSES else next(letters) for code in pattern)
 
 
 def _us_formats() -> list[PlateFormat]:
@@ -356,7 +363,7 @@ def _us_formats() -> list[PlateFormat]:
     observed_total = sum(_US_OBSERVED.values())
     for shape, count in _US_OBSERVED.items():
         shares[shape] = shares.get(shape, 0.0) + US_SHARES["observed"] * count / observed_total
-    formats = [PlateFormat(_us_name(shape), "us", shape.replace("L", "l").replace("D", "d"), share)
+    formats = [PlateFormat(_layout_name("us", shape), "us", shape.replace("L", "l").replace("D", "d"), share)
                for shape, share in shares.items()]
     lengths = [0.5, 1, 1, 2, 4, 5, 1]
     formats += [PlateFormat("us_generic", "us", "A" * (2 + i), US_SHARES["generic"] * w / sum(lengths))
@@ -368,12 +375,21 @@ def _by_length(name: str, country: str, first: int, weights: Sequence[float], ne
     return [PlateFormat(name, country, "A" * (first + i), w, needs_digit) for i, w in enumerate(weights)]
 
 
+def _national_formats() -> dict[str, list[PlateFormat]]:
+    """Each European country's own layouts, for a unit that names its country: there a
+    home plate is far likelier than the continent's average, so a strip letter glued to
+    a home plate no longer outweighs the home layout."""
+    return {code: [PlateFormat(_layout_name(code, pattern), code, pattern, share) for pattern, share in layouts]
+            for code, _, layouts in _EU_NATIONAL}
+
+
 FORMATS: dict[str, list[PlateFormat]] = {
     "gb": _gb_formats(),
     "nl": [PlateFormat(f"nl_sidecode_{i + 1}", "nl", p, w) for i, (p, w) in enumerate(_NL_SIDECODES)],
     "eu": _eu_formats(),
     "us": _us_formats(),
     "generic": _by_length("generic", "generic", 3, [1, 2, 3, 4, 5, 4, 2, 1], True),
+    **_national_formats(),
 }
 
 
@@ -406,6 +422,16 @@ def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
             for code, members in _CLASSES.items()}
 
 
+def _window_priors(country: str) -> dict[str, float]:
+    """A country's own window priors, else the strip priors for a national code that carries
+    the blue strip, else the plain ones."""
+    if country in COUNTRY_WINDOW_PRIORS:
+        return COUNTRY_WINDOW_PRIORS[country]
+    if country in _NATIONAL_CODES and country not in _STRIPLESS:
+        return COUNTRY_WINDOW_PRIORS["eu"]
+    return WINDOW_PRIORS
+
+
 @lru_cache(maxsize=16)
 def _compile(alphabet: str, countries: tuple[str, ...], min_length: int = 1) -> _Table:
     """Build per-length mask tensors once per (alphabet, countries, shortest plate)."""
@@ -430,8 +456,7 @@ def _compile(alphabet: str, countries: tuple[str, ...], min_length: int = 1) -> 
             correction = CLASS_PRIOR_POWER * float(np.log(len(alphabet) / mass).sum())
             log_prior = np.log(shares[country] * fmt.weight / total) + correction
             rows.setdefault(len(fmt.pattern), []).append((mask, log_prior, fmt, rank))
-    windows = {country: np.log([COUNTRY_WINDOW_PRIORS.get(country, WINDOW_PRIORS)[kind] for kind in _WINDOW_KINDS])
-               for country in ordered}
+    windows = {country: np.log([_window_priors(country)[kind] for kind in _WINDOW_KINDS]) for country in ordered}
     groups = {
         n: _Group(
             masks=np.stack([r[0] for r in items]),

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from edge.config import PlatesConfig
+from edge.config import COUNTRY_CODES, PlatesConfig
 from edge.formats import FORMATS, PlateFormatter, best_candidates
 from edge.types import PlateRead
 
@@ -360,6 +360,35 @@ def test_weak_repeated_character_is_dropped(layout: str, data: st.DataObject) ->
     assume(not any(is_national(t) for t in (raw, raw[1:], raw[:-1])) and not GRAMMAR.fullmatch(raw))
     probs = np.vstack([one_hot(truth[:position]), one_hot(raw[position], 0.45), one_hot(truth[position:])])
     assert is_eu_read(EU_GENERIC.format(raw, probs), truth)
+
+
+def test_every_configurable_country_has_layouts() -> None:
+    assert set(COUNTRY_CODES) == set(FORMATS)
+
+
+def test_home_country_reads_a_crisp_strip_letter_as_the_strip() -> None:
+    """The Spanish band's E read as a crisp B, then the plate's 0 read as O: across Europe
+    BO752GJR is a plausible structured plate, but a unit in Spain knows a home plate behind
+    its strip is far likelier."""
+    probs = one_hot("BO752GJR", top=0.95)
+    confuse(probs, 1, "O", "0", top=0.8, runner_up=0.1)
+    assert formatter("eu", "generic").format("BO752GJR", probs).text == "BO752GJR"
+    read = formatter("es", "eu", "generic").format("BO752GJR", probs)
+    assert (read.text, read.country, read.format) == ("0752GJR", "es", "es_1234abc")
+
+
+NATIONAL_CODES = sorted(set(COUNTRY_CODES) - {"generic", "gb", "eu", "us", "nl"})
+
+
+@settings(max_examples=100, deadline=None)
+@given(code=st.sampled_from(NATIONAL_CODES), data=st.data())
+def test_home_layouts_read_back_under_their_country(code: str, data: st.DataObject) -> None:
+    """A clean read of any layout of the unit's own country is that plate, named for the country."""
+    layout = data.draw(st.sampled_from([f.pattern for f in FORMATS[code]]))
+    truth = data.draw(layout_text(layout))
+    read = formatter(code, "eu", "generic").format(truth, one_hot(truth))
+    assert read is not None and (read.text, read.country) == (truth, code)
+    assert fits(truth, layout) and is_national(truth)
 
 
 def test_weak_spurious_digit_inside_czech_plate_is_dropped() -> None:
