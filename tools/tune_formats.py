@@ -37,7 +37,7 @@ from edge.synth import render  # noqa: E402
 
 MIN_CONFIDENCE = PlatesConfig().min_confidence
 TUNE_STREAM = 2  # training uses stream 0 and validation stream 1
-COUNTRIES = {"gb": ["gb", "generic"], "eu": ["eu", "generic"], "pl": ["eu", "generic"],
+COUNTRIES = {"gb": ["gb", "generic"], "eu": ["eu", "generic"], "pl": ["pl", "eu", "generic"],
              "nl": ["nl", "eu", "generic"], "us": ["us", "generic"], "us_real": ["us", "generic"]}
 
 
