@@ -107,9 +107,9 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
     score.read_ms.append(reading.read_s * 1000)
     score.total_ms.append((reading.localise_s + reading.read_s) * 1000)
     every_read = [(d.read.text, d.read.confidence) for d in reader.plates(reading, min_confidence=0.0)]
-    score.scored_reads.append(([label.plate for label in labels], every_read))
+    truths = [label.plate for label in labels]
+    score.scored_reads.append((truths, every_read))
     reads = [text for text, confidence in every_read if confidence >= reader.min_confidence]
-    truths = {label.plate for label in labels}
     score.false_reads += sum(1 for r in reads if r not in truths)
     for label in labels:
         score.plates += 1

@@ -422,14 +422,16 @@ def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
             for code, members in _CLASSES.items()}
 
 
-def _window_priors(country: str) -> dict[str, float]:
-    """A country's own window priors, else the strip priors for a national code that carries
-    the blue strip, else the plain ones."""
+def _log_window_priors(country: str) -> np.ndarray:
+    """Log priors of _WINDOW_KINDS: the country's own, else the strip priors for a national
+    code that carries the blue strip, else the plain ones."""
     if country in COUNTRY_WINDOW_PRIORS:
-        return COUNTRY_WINDOW_PRIORS[country]
-    if country in _NATIONAL_CODES and country not in _STRIPLESS:
-        return COUNTRY_WINDOW_PRIORS["eu"]
-    return WINDOW_PRIORS
+        priors = COUNTRY_WINDOW_PRIORS[country]
+    elif country in _NATIONAL_CODES and country not in _STRIPLESS:
+        priors = COUNTRY_WINDOW_PRIORS["eu"]
+    else:
+        priors = WINDOW_PRIORS
+    return np.log([priors[kind] for kind in _WINDOW_KINDS])
 
 
 @lru_cache(maxsize=16)
@@ -456,7 +458,7 @@ def _compile(alphabet: str, countries: tuple[str, ...], min_length: int = 1) -> 
             correction = CLASS_PRIOR_POWER * float(np.log(len(alphabet) / mass).sum())
             log_prior = np.log(shares[country] * fmt.weight / total) + correction
             rows.setdefault(len(fmt.pattern), []).append((mask, log_prior, fmt, rank))
-    windows = {country: np.log([_window_priors(country)[kind] for kind in _WINDOW_KINDS]) for country in ordered}
+    windows = {country: _log_window_priors(country) for country in ordered}
     groups = {
         n: _Group(
             masks=np.stack([r[0] for r in items]),
