@@ -73,16 +73,45 @@ def test_real_crops_go_through_the_camera_model_at_the_degrade_share(tool) -> No
     assert all(np.array_equal(d, e) for (d, _), (e, _) in zip(degraded, again))
 
 
+def test_far_share_shrinks_real_crops_to_a_distant_plates_width(tool) -> None:
+    """Share 1 shrinks every re-lit real crop to 48-140 px wide (the scans are ~300 px), share 0
+    keeps the full-width draw; labels never change."""
+    samples = [(np.full((150, 300, 3), 200, np.uint8), text) for _, text in plates(3)]
+    near = [tool.real_sample(samples, np.random.default_rng([4, i]), 0.0) for i in range(20)]
+    far = [tool.real_sample(samples, np.random.default_rng([4, i]), 0.0, far_share=1.0) for i in range(20)]
+    assert all(48 <= image.shape[1] <= 140 for image, _ in far)
+    assert max(image.shape[1] for image, _ in near) > 140
+    assert [t for _, t in near] == [t for _, t in far]
+
+
+def test_roadside_views_are_fixed_per_crop_and_keep_their_labels(tool) -> None:
+    samples = plates(4)
+    views, again = tool.roadside_views(samples), tool.roadside_views(samples)
+    assert [t for _, t in views] == [t for _, t in samples]
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(views, again))
+
+
+def test_the_localiser_cuts_a_plate_set_in_a_car_body_as_at_run_time(tool) -> None:
+    """The cut is the plate at a roadside width (60-220 px) with the run-time margin: wider
+    than the plate itself, far narrower than the car body around it."""
+    for index, (image, _) in enumerate(plates(6)):
+        rng = np.random.default_rng([9, index])
+        framed = tool.localiser_framed(image, rng)
+        assert framed is not None and framed.ndim == 3
+        assert 50 <= framed.shape[1] <= 300 and framed.shape[1] > 2 * framed.shape[0]
+
+
 def test_a_short_run_exports_weights_that_the_reader_loads(tool, tmp_path: Path) -> None:
     out = tmp_path / "model"
     tool.main(["--init", str(ROOT / "models" / "plate_rec.pth"), "--steps", "2", "--eval-every", "2",
-               "--synthetic-val", "4", "--workers", "0", "--real-degrade-share", "0.5",
+               "--synthetic-val", "4", "--workers", "0", "--real-degrade-share", "0.5", "--real-framed-share", "0.5",
                "--width", "144", "--typeface-share", "0.5",
                "--runs", str(tmp_path / "runs"), "--out", str(out)])
     entry = json.loads((out / "MANIFEST.json").read_text())["files"]["plate_rec.pth"]
     assert entry["steps"] == 2 and "50% through render.degrade" in entry["training_data"]
     assert "TrueType faces" in entry["training_data"] and entry["input"].startswith("grey 32x144")
     assert set(entry["eval"]) >= {"synthetic_heldout"}
+    assert "50% set in a car body and cut by edge.localise" in entry["training_data"]
     reader = PlateRecogniser(RecogniserConfig(model_dir=out))
     assert (reader.height, reader.width) == (32, 144)
     assert len(reader.recognise([plates(1)[0][0]])) == 1

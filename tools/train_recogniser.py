@@ -16,12 +16,15 @@ shipped model before it replaces it (the manifest records what it started from):
     .venv/bin/python tools/train_recogniser.py --init models/plate_rec.pth --steps 2000 --lr 2e-4 \
         --runs runs/recogniser-variant --out runs/recogniser-variant/model
 
-Validation reads the held-out real crops twice: as they are (sharp scans) and through the
-synthetic camera model (`degraded_views`), the roadside view. `--real-degrade-share` sends
-that share of the real training crops through the camera model too (default 0: the
-shipped recipe). `--typeface-share` draws that share of the synthetic plates in TrueType
-faces (edge.synth.render.TYPEFACES, from fonts-dejavu-core), whose stroke contrast the
-stroke font lacks. `--furniture-share` dresses that share of the continental plates with
+Validation reads the held-out real crops three times: as they are (sharp scans), through the
+synthetic camera model (`degraded_views`), and as a unit's localiser cuts them from a
+roadside frame (`roadside_views`: set in a car body, cut by edge.localise and
+edge.read.rectify). `--real-degrade-share` sends that share of the real training crops
+through the camera model too; of the others, `--real-far-share` shrinks that share to a
+distant plate's width and `--real-framed-share` has that share cut from a car by our own
+localiser, as at run time. `--typeface-share` draws that share of the synthetic plates in
+TrueType faces (edge.synth.render.TYPEFACES, from fonts-dejavu-core), whose stroke contrast
+the stroke font lacks. `--furniture-share` dresses that share of the continental plates with
 what real ones carry beside the number (a coat of arms, a right-hand band, a dealer's
 line), marks a reader must learn not to spell.
 """
@@ -42,6 +45,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -53,8 +57,11 @@ from torch.utils.data import DataLoader, Dataset
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.read import ctc_greedy, file_sha256, load_spec, preprocess  # noqa: E402
+from edge.config import LocaliserConfig  # noqa: E402
+from edge.localise import Localiser  # noqa: E402
+from edge.read import ctc_greedy, file_sha256, load_spec, preprocess, rectify  # noqa: E402
 from edge.synth import render  # noqa: E402
+from edge.types import Box  # noqa: E402
 
 log = logging.getLogger("train_recogniser")
 
@@ -63,7 +70,7 @@ MODEL_DIR = ROOT / "models"
 REAL_DIR = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops"
 # Plates that also appear in the openalpr-us evaluation photos: never train on them.
 EXCLUDED = {"520MRK", "5VCF203", "627WWI", "9185914", "EAZ6913"}
-TRAIN_STREAM, SYNTH_VAL_STREAM, DEGRADED_VAL_STREAM = 0, 1, 2
+TRAIN_STREAM, SYNTH_VAL_STREAM, DEGRADED_VAL_STREAM, ROADSIDE_VAL_STREAM = 0, 1, 2, 3
 Sample = tuple[np.ndarray, str]
 
 
@@ -103,8 +110,13 @@ def jitter_crop(image: np.ndarray, rng: np.random.Generator, cut: float, pad: fl
     return cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Lighting, colour, resolution, blur, noise and compression changes (BGR uint8 in and out)."""
+def photometric(image: np.ndarray, rng: np.random.Generator, far: bool = False) -> np.ndarray:
+    """Lighting, colour, resolution, blur, noise and compression changes (BGR uint8 in and out).
+
+    `far` shrinks the plate to the 48-140 px width of a plate across a lane from a roadside
+    camera (log-uniform), the size most real reads come at: the real crops are scans 300+ px
+    wide, and a uniform draw up to full width leaves most of them sharper than any plate a
+    unit sees, so the network never learns those glyphs smeared over a few pixels."""
     img = image[:, :, rng.permutation(3)].astype(np.float32) if rng.random() < 0.3 else image.astype(np.float32)
     mean = img.mean()
     img = (img - mean) * rng.uniform(0.5, 1.3) + mean + rng.uniform(-40, 40)
@@ -115,7 +127,10 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.1:
         img = render.to_night_ir(img, rng)
     h, w = img.shape[:2]
-    small_w = int(rng.uniform(min(w, 56), w))
+    if far:
+        small_w = int(np.exp(rng.uniform(np.log(min(w, 48)), np.log(min(w, 140)))))
+    else:
+        small_w = int(rng.uniform(min(w, 56), w))
     small = cv2.resize(np.clip(img, 0, 255), (small_w, max(8, round(h * small_w / w))), interpolation=cv2.INTER_AREA)
     if rng.random() < 0.25:
         small = render.motion_blur(small, rng, int(rng.integers(2, 5)))
@@ -145,7 +160,8 @@ def synthetic_sample(rng: np.random.Generator, mix: SynthMix) -> Sample:
     return jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text
 
 
-def real_sample(samples: list[Sample], rng: np.random.Generator, degrade_share: float) -> Sample:
+def real_sample(samples: list[Sample], rng: np.random.Generator, degrade_share: float, far_share: float = 0.0,
+                framed_share: float = 0.0) -> Sample:
     """A real crop, re-cut and then either re-lit (`photometric`) or put through the synthetic camera model.
 
     The real crops are sharp, well-lit scans of whole plates; roadside cameras see blurred,
@@ -156,7 +172,42 @@ def real_sample(samples: list[Sample], rng: np.random.Generator, degrade_share: 
     crop = jitter_crop(image, rng, cut=0.04, pad=0.10, roll=4.0)
     if rng.random() < degrade_share:
         return render.degrade(crop, rng, rng.uniform(0.2, 1.0)), text
-    return photometric(crop, rng), text
+    far = bool(far_share) and rng.random() < far_share  # no draw at 0: earlier stages replay exactly
+    if framed_share and rng.random() < framed_share:
+        framed = localiser_framed(crop, rng)
+        crop, far = (crop, far) if framed is None else (framed, False)
+    return photometric(crop, rng, far), text
+
+
+@lru_cache(maxsize=1)
+def _localiser() -> Localiser:
+    """One localiser per process (each data-loader worker builds its own)."""
+    return Localiser(LocaliserConfig())
+
+
+def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The crop our own localiser would hand the recogniser for this plate on a car.
+
+    The plate is shrunk to a roadside width (60-220 px) and set in a car body (one colour,
+    a gradient, noise); the localiser finds it and `edge.read.rectify` cuts it exactly as
+    at run time. Real US plates carry their text close to the edge, so the localiser's
+    outline, estimated from the text, overshoots them (about 7% on the training crops) and
+    the run-time cut shows car body the scans never do. None when the localiser misses it.
+    """
+    h, w = image.shape[:2]
+    plate_w = int(np.exp(rng.uniform(np.log(60), np.log(220))))
+    plate_h = max(8, round(h * plate_w / w))
+    plate = cv2.resize(image, (plate_w, plate_h), interpolation=cv2.INTER_AREA)
+    canvas_h, canvas_w = 4 * plate_h, 3 * plate_w
+    body = rng.uniform(0, 255) * rng.uniform(0.7, 1.0, 3)
+    ramp = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0), canvas_h, dtype=np.float32)[:, None, None]
+    canvas = body * ramp + rng.normal(0, rng.uniform(2, 10), (canvas_h, canvas_w, 3))
+    y0, x0 = int(rng.integers(plate_h, 2 * plate_h)), int(rng.integers(plate_w // 2, 3 * plate_w // 2))
+    canvas[y0:y0 + plate_h, x0:x0 + plate_w] = plate
+    canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+    truth = Box(x0, y0, plate_w, plate_h)
+    found = [c for c in _localiser().find(canvas) if c.box.iou(truth) >= 0.3]
+    return rectify(canvas, max(found, key=lambda c: c.box.iou(truth))) if found else None
 
 
 def degraded_views(samples: list[Sample]) -> list[Sample]:
@@ -165,13 +216,25 @@ def degraded_views(samples: list[Sample]) -> list[Sample]:
             for i, (image, text) in enumerate(samples)]
 
 
+def roadside_views(samples: list[Sample]) -> list[Sample]:
+    """The held-out crops as the localiser cuts them from a roadside frame (`localiser_framed`),
+    re-lit; fixed per crop. The scans are sharper and tighter than any crop the recogniser
+    sees on the road."""
+    views = []
+    for i, (image, text) in enumerate(samples):
+        rng = np.random.default_rng([ROADSIDE_VAL_STREAM, i])
+        framed = localiser_framed(image, rng)
+        views.append((photometric(image if framed is None else framed, rng), text))
+    return views
+
+
 class PlateSamples(Dataset):
     """Training sample `index` = a pure function of (seed, stream, index)."""
 
     def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int],
-                 mix: SynthMix, degrade_share: float) -> None:
+                 mix: SynthMix, degrade_share: float, far_share: float = 0.0, framed_share: float = 0.0) -> None:
         self.real, self.seed, self.real_fraction, self.size = real, seed, real_fraction, size
-        self.mix, self.degrade_share = mix, degrade_share
+        self.mix, self.degrade_share, self.far_share, self.framed_share = mix, degrade_share, far_share, framed_share
 
     def __len__(self) -> int:
         return 2**31 - 1
@@ -179,7 +242,7 @@ class PlateSamples(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, index])
         use_real = self.real and rng.random() < self.real_fraction
-        image, text = (real_sample(self.real, rng, self.degrade_share) if use_real
+        image, text = (real_sample(self.real, rng, self.degrade_share, self.far_share, self.framed_share) if use_real
                        else synthetic_sample(rng, self.mix))
         return torch.from_numpy(preprocess([image], *self.size)[0]), text
 
@@ -194,8 +257,10 @@ def synthetic_validation(seed: int, count: int, mix: SynthMix) -> list[Sample]:
 
 
 def validation_sets(real_val: list[Sample], args: argparse.Namespace) -> dict[str, list[Sample]]:
-    """Held-out data every run is scored on: real crops as scanned and as a roadside camera sees them, and synthetic plates."""
+    """Held-out data every run is scored on: real crops as scanned, through the camera model and
+    as the localiser cuts them from a roadside view, and synthetic plates."""
     return {"real_heldout": real_val, "real_heldout_degraded": degraded_views(real_val),
+            "real_heldout_roadside": roadside_views(real_val),
             "synthetic_heldout": synthetic_validation(args.seed, args.synthetic_val, SynthMix.from_args(args))}
 
 
@@ -340,7 +405,9 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
         "input": f"grey {args.height}x{args.width}, crop stretched to fit, per-crop contrast stretch (edge.read.preprocess)",
         "training_data": (f"edge.synth.render random plates (GB/EU/NL/PL/US) + degrade + crop jitter, and "
                           f"openalpr-us-platecrops (file-hash split, 10% held out; plates {', '.join(sorted(EXCLUDED))} "
-                          f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade); real fraction "
+                          f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade; of the "
+                          f"others {args.real_far_share:.0%} shrunk to 48-140 px wide, {args.real_framed_share:.0%} "
+                          f"set in a car body and cut by edge.localise); real fraction "
                           f"{args.real_fraction}; variant glyphs "
                           f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, TrueType faces "
                           f"(edge.synth.render.TYPEFACES) on {args.typeface_share:.0%} of the others, furniture "
@@ -408,7 +475,7 @@ def train(args: argparse.Namespace) -> None:
         log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
 
     dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, args.width), SynthMix.from_args(args),
-                           args.real_degrade_share)
+                           args.real_degrade_share, args.real_far_share, args.real_framed_share)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
@@ -505,6 +572,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "or a dealer's line beside the number")
     parser.add_argument("--real-degrade-share", type=float, default=0.0,
                         help="share of real crops put through the synthetic camera model (render.degrade)")
+    parser.add_argument("--real-far-share", type=float, default=0.0,
+                        help="share of the re-lit real crops first shrunk to a distant plate's 48-140 px width")
+    parser.add_argument("--real-framed-share", type=float, default=0.0,
+                        help="share of the re-lit real crops set in a car body and cut by our own localiser")
     parser.add_argument("--out", type=Path, default=MODEL_DIR,
                         help="where the best weights and manifest are written (default: the shipped models/)")
     parser.add_argument("--eval-only", action="store_true")
