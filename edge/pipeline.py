@@ -23,7 +23,7 @@ from edge.formats import PlateFormatter, best_candidates
 from edge.imageio import load_image, to_bgr8
 from edge.localise import IgnoreRegions, Localiser
 from edge.motion import MotionGate
-from edge.read import PlateRecogniser, rectify
+from edge.read import PlateRecogniser, crop_pad, rectify
 from edge.record import PassAssembler, PassRecord
 from edge.track import Tracker
 from edge.types import Box, Detection, Frame, PlateCandidate
@@ -52,6 +52,7 @@ class PlateReader:
         self.recogniser = PlateRecogniser(config.recogniser)
         self.formatter = PlateFormatter(config.plates, self.recogniser.alphabet)
         self.min_confidence = config.plates.min_confidence
+        self.crop_pad = crop_pad(config.plates.countries)
 
     def read(self, image: np.ndarray, index: int = 0, timestamp: float = 0.0,
              skip: SkipRule | None = None, keep_crops: bool = False,
@@ -71,7 +72,7 @@ class PlateReader:
         localised = time.perf_counter()
         skipped = skip([c.box for c in candidates]) if skip and candidates else np.zeros(len(candidates), bool)
         to_read = [c for c, s in zip(candidates, skipped) if not s]
-        crops = [rectify(image, candidate) for candidate in to_read]
+        crops = [rectify(image, candidate, self.crop_pad) for candidate in to_read]
         raws = iter(self.recogniser.recognise(crops) if crops else [])
         detections = []
         for candidate, was_skipped in zip(candidates, skipped):

@@ -13,7 +13,7 @@ import pytest
 
 from edge.config import RecogniserConfig
 from edge.errors import ModelError
-from edge.read import PlateRecogniser, RawRead, rectify
+from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pad, rectify
 from edge.synth.render import degrade, random_plate
 from edge.types import Box, PlateCandidate
 
@@ -124,6 +124,14 @@ def test_rectify_box_adds_margin_and_clips_to_frame() -> None:
     np.testing.assert_array_equal(inside, frame[38:62, 40:160])
     edge = rectify(frame, PlateCandidate(Box(150, 90, 60, 20), 0.9), pad=0.1)
     assert edge.shape == (12, 56)  # right and bottom margins cut off by the frame edge
+
+
+def test_a_unit_reading_only_us_plates_cuts_at_the_localisers_outline() -> None:
+    """US plates carry their text near their edges, so the outline estimated from the text
+    already reaches the plate's edge; units that may see other plates keep the margin."""
+    assert crop_pad(["us"]) == crop_pad(["us", "generic"]) == 0.0
+    for countries in (["generic"], ["gb", "generic"], ["eu", "generic"], ["us", "eu", "generic"], ["pl", "eu"]):
+        assert crop_pad(countries) == CROP_PAD > 0
 
 
 def test_rectify_quad_unwarps_a_skewed_plate(recogniser: PlateRecogniser) -> None:

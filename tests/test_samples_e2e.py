@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from edge.config import load_config
+from edge.config import load_config, with_countries
 from edge.evaluate import evaluate_stills, load_labels
+from edge.imageio import load_image
 from edge.pipeline import PlateReader
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, video_passes
@@ -54,6 +55,19 @@ def test_stills_are_read(config):
     assert (point["exact"], point["false_reads_per_image"]) == (summary["exact"], summary["false_reads_per_image"])
     exact = [p["exact"] for p in summary["by_min_confidence"]]
     assert exact == sorted(exact, reverse=True)  # a higher threshold never adds a read
+
+
+def test_a_us_unit_cuts_its_plates_at_the_outline_and_still_reads_them(config, reader):
+    """`us` units crop without the margin other units add (edge.read.crop_pad): the same
+    candidates come out about 1/1.16 as wide, and the US samples still read."""
+    us_reader = PlateReader(with_countries(config, ["us", "generic"]))
+    for name, plate in (("20_us_rear.jpg", "6788075"), ("21_us_front.jpg", "54292")):
+        image = load_image(SAMPLES / name)
+        ours, usual = us_reader.read(image, keep_crops=True), reader.read(image, keep_crops=True)
+        assert [c.box for c in ours.candidates] == [c.box for c in usual.candidates]
+        ratios = [a.shape[1] / b.shape[1] for a, b in zip(ours.crops, usual.crops)]
+        assert ratios and all(0.8 < r < 0.92 for r in ratios), ratios
+        assert plate in [d.read.text for d in us_reader.plates(ours)]
 
 
 @pytest.mark.parametrize("clip", sorted(sequence_labels()))
