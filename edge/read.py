@@ -122,7 +122,7 @@ def ctc_greedy(probs: np.ndarray, characters: list[str]) -> RawRead:
 
 
 CROP_PAD = 0.08  # rectify's margin around the localiser's plate outline, x its size per side
-US_CROP_PAD = 0.0
+US_CROP_PAD = 0.0  # US plates: the outline itself (see crop_pad)
 
 
 def crop_pad(countries: Sequence[str]) -> float:
@@ -130,10 +130,12 @@ def crop_pad(countries: Sequence[str]) -> float:
 
     The localiser estimates a plate's outline from its text (plus _SIDE_MARGIN glyph heights
     each side), which suits European plates. US plates carry their text close to their
-    edges: on the real training crops the outline already overshoots the plate by about 7%
-    (median of 188), so the usual margin adds car body beside the plate, a framing the
-    recogniser never saw in training (plates cut at their edges, give or take a few percent).
-    A unit that reads only US plates therefore cuts at the outline itself.
+    edges: set in a plain background, the 188 training crops tried come out with an outline
+    7% wider than the plate (median), so the usual margin adds car body beside the plate, a
+    framing the recogniser never saw in training (plates cut at their edges, give or take a
+    few percent). The 73 held-out crops, set in a car and cut by the localiser in 17 random
+    draws (1,229 reads), read 892 exactly at the outline against 860 with the margin, so a
+    unit that reads only US plates cuts at the outline itself.
     """
     return US_CROP_PAD if "us" in countries and set(countries) <= {"us", "generic"} else CROP_PAD
 

@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.config import LocaliserConfig  # noqa: E402
 from edge.localise import Localiser  # noqa: E402
-from edge.read import ctc_greedy, file_sha256, load_spec, preprocess, rectify  # noqa: E402
+from edge.read import crop_pad, ctc_greedy, file_sha256, load_spec, preprocess, rectify  # noqa: E402
 from edge.synth import render  # noqa: E402
 from edge.types import Box  # noqa: E402
 
@@ -189,10 +189,10 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
     """The crop our own localiser would hand the recogniser for this plate on a car.
 
     The plate is shrunk to a roadside width (60-220 px) and set in a car body (one colour,
-    a gradient, noise); the localiser finds it and `edge.read.rectify` cuts it exactly as
-    at run time. Real US plates carry their text close to the edge, so the localiser's
-    outline, estimated from the text, overshoots them (about 7% on the training crops) and
-    the run-time cut shows car body the scans never do. None when the localiser misses it.
+    a gradient, noise); the localiser finds it and `edge.read.rectify` cuts it exactly as a
+    US unit does. The localiser's outline, estimated from the text, misses a plate's edges
+    by a few percent either way, and the cut shows car body the scans never do. None when
+    the localiser misses the plate.
     """
     h, w = image.shape[:2]
     plate_w = int(np.exp(rng.uniform(np.log(60), np.log(220))))
@@ -207,7 +207,7 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
     truth = Box(x0, y0, plate_w, plate_h)
     found = [c for c in _localiser().find(canvas) if c.box.iou(truth) >= 0.3]
-    return rectify(canvas, max(found, key=lambda c: c.box.iou(truth))) if found else None
+    return rectify(canvas, max(found, key=lambda c: c.box.iou(truth)), crop_pad(["us"])) if found else None
 
 
 def degraded_views(samples: list[Sample]) -> list[Sample]:
