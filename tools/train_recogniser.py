@@ -166,7 +166,9 @@ def real_sample(samples: list[Sample], rng: np.random.Generator, degrade_share: 
 
     The real crops are sharp, well-lit scans of whole plates; roadside cameras see blurred,
     skewed, low-contrast plates. `render.degrade` is the camera model the synthetic plates
-    get, so real glyph shapes learn those degradations too.
+    get, so real glyph shapes learn those degradations too. Of the re-lit crops, `far_share`
+    are first shrunk to a distant plate's width and `framed_share` are cut from a car by our
+    own localiser (`localiser_framed`, already at a roadside width).
     """
     image, text = samples[int(rng.integers(len(samples)))]
     crop = jitter_crop(image, rng, cut=0.04, pad=0.10, roll=4.0)
@@ -175,7 +177,8 @@ def real_sample(samples: list[Sample], rng: np.random.Generator, degrade_share: 
     far = bool(far_share) and rng.random() < far_share  # no draw at 0: earlier stages replay exactly
     if framed_share and rng.random() < framed_share:
         framed = localiser_framed(crop, rng)
-        crop, far = (crop, far) if framed is None else (framed, False)
+        if framed is not None:
+            crop, far = framed, False
     return photometric(crop, rng, far), text
 
 
@@ -211,7 +214,7 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
 
 
 def degraded_views(samples: list[Sample]) -> list[Sample]:
-    """The held-out crops through the camera model at strength 0.5-1 (fixed per crop): the roadside view."""
+    """The held-out crops through the camera model at strength 0.5-1 (fixed per crop)."""
     return [(render.degrade(image, np.random.default_rng([DEGRADED_VAL_STREAM, i]), 0.5 + 0.5 * ((i * 0.618) % 1)), text)
             for i, (image, text) in enumerate(samples)]
 
