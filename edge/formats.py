@@ -195,9 +195,6 @@ WINDOW_PRIORS = {"full": 0.97, "drop_first": 0.01, "drop_crisp_first": 0.01, "dr
 # CRISP_FIRST, while a crisp first row (a real first letter, as on Polish plates) is cut
 # with the plain prior.
 COUNTRY_WINDOW_PRIORS = {"eu": {**WINDOW_PRIORS, "full": 0.78, "drop_first": 0.20}}
-# Every national code of _EU_NATIONAL with the strip shares the "eu" priors (the same dict,
-# so tools/tune_formats.py tunes them together); Swiss plates carry no strip.
-_STRIPLESS = {"ch"}
 _WINDOW_KINDS = ("full", "drop_first", "drop_last", "drop_inner", "drop_crisp_first")
 # A correctly read first character reaches this probability in 96% of the reads of
 # tools/tune_formats.py's synthetic and held-out real crops.
@@ -296,7 +293,9 @@ _EU_NATIONAL: list[tuple[str, float, list[tuple[str, float]]]] = [
     ("lv", 0.8, [("LLDDDD", 1.0)]),
     ("lu", 0.6, [("LLDDDD", 1.0)]),
 ]
-_NATIONAL_CODES = frozenset(code for code, _, _ in _EU_NATIONAL)
+# Every national code with the blue strip shares the "eu" window priors (the same dict, so
+# tools/tune_formats.py tunes them together); Swiss plates carry no strip.
+COUNTRY_WINDOW_PRIORS.update({code: COUNTRY_WINDOW_PRIORS["eu"] for code, _, _ in _EU_NATIONAL if code != "ch"})
 EU_SHARES = {"national": 0.86, "structured": 0.12, "generic": 0.02}
 # The grammar's mass by plate length: most European plates have 6-7 characters, and the
 # long ones are national layouts already, so a long grammar reading is rarely the plate.
@@ -422,18 +421,6 @@ def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
             for code, members in _CLASSES.items()}
 
 
-def _log_window_priors(country: str) -> np.ndarray:
-    """Log priors of _WINDOW_KINDS: the country's own, else the strip priors for a national
-    code that carries the blue strip, else the plain ones."""
-    if country in COUNTRY_WINDOW_PRIORS:
-        priors = COUNTRY_WINDOW_PRIORS[country]
-    elif country in _NATIONAL_CODES and country not in _STRIPLESS:
-        priors = COUNTRY_WINDOW_PRIORS["eu"]
-    else:
-        priors = WINDOW_PRIORS
-    return np.log([priors[kind] for kind in _WINDOW_KINDS])
-
-
 @lru_cache(maxsize=16)
 def _compile(alphabet: str, countries: tuple[str, ...], min_length: int = 1) -> _Table:
     """Build per-length mask tensors once per (alphabet, countries, shortest plate)."""
@@ -458,7 +445,8 @@ def _compile(alphabet: str, countries: tuple[str, ...], min_length: int = 1) -> 
             correction = CLASS_PRIOR_POWER * float(np.log(len(alphabet) / mass).sum())
             log_prior = np.log(shares[country] * fmt.weight / total) + correction
             rows.setdefault(len(fmt.pattern), []).append((mask, log_prior, fmt, rank))
-    windows = {country: _log_window_priors(country) for country in ordered}
+    windows = {country: np.log([COUNTRY_WINDOW_PRIORS.get(country, WINDOW_PRIORS)[kind] for kind in _WINDOW_KINDS])
+               for country in ordered}
     groups = {
         n: _Group(
             masks=np.stack([r[0] for r in items]),
