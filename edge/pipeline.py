@@ -32,6 +32,12 @@ SkipRule = Callable[[Sequence[Box]], np.ndarray]
 
 log = logging.getLogger(__name__)
 
+_BAR_GLYPHS = frozenset("1IL")  # what a post or a rail reads as
+_BAR_SHARE = 0.7
+_BAR_MIN_LENGTH = 5  # shorter rows of 1s and Ls are real (dateless GB, vanity plates)
+_CLOCK_LETTERS = 1  # a clock's 0 read as O
+_EDGE_MARGIN = 0.25  # plate-box heights between a box and the frame edge: text against the edge
+
 
 @dataclass(slots=True)
 class FrameReading:
@@ -42,6 +48,39 @@ class FrameReading:
     crops: list[np.ndarray] = field(default_factory=list)
     localise_s: float = 0.0
     read_s: float = 0.0
+
+
+def is_scene_text(text: str, box: Box, frame_height: int) -> bool:
+    """A read that the frame's furniture makes, not a plate: a clock or a row of bars."""
+    return is_on_screen_clock(text, box, frame_height) or is_row_of_bars(text)
+
+
+def is_row_of_bars(text: str) -> bool:
+    """Text read almost wholly as 1, I and L: a fence, a railing or a grille.
+
+    Why: upright posts are glyph-shaped (one height, one baseline, evenly spaced), so the
+    localiser proposes them and the recogniser reads their strokes as '1111111' or
+    'LL11111'. On real plates these three glyphs are at most 57% of the text (751 US
+    training plates; the EU, PL and UK labels stay under 30%).
+    """
+    return len(text) >= _BAR_MIN_LENGTH and sum(c in _BAR_GLYPHS for c in text) >= _BAR_SHARE * len(text)
+
+
+def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
+    """Digit text whose plate box runs against the frame's top or bottom edge.
+
+    Why: CCTV and dashcam cameras burn their date and time into a line along the top or
+    bottom of the picture. Read in pieces ('201405', '1708382'), it looks like a US plate
+    in every still. One letter is allowed because a 0 is often read as O. A real plate
+    rarely lies against the edge (and is then often cut off by it), and few plates carry
+    at most one letter (about one US plate in six). Video has a second guard in tracking
+    (text that stays put is a fixture), and `cameras[].ignore` masks any other overlay at
+    install time.
+    """
+    if sum(c.isalpha() for c in text) > _CLOCK_LETTERS:
+        return False
+    margin = _EDGE_MARGIN * box.h
+    return box.y <= margin or box.y + box.h >= frame_height - margin
 
 
 class PlateReader:
@@ -80,7 +119,7 @@ class PlateReader:
             if not was_skipped:
                 raw = next(raws)
                 read = self.formatter.format(raw.text, raw.char_probs)
-                if read is None:
+                if read is None or is_scene_text(read.text, candidate.box, image.shape[0]):
                     continue
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
         finished = time.perf_counter()

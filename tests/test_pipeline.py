@@ -1,0 +1,88 @@
+"""The reading path's scene-text rules: reads that the frame's furniture makes, not plates."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import load_config, with_countries
+from edge.imageio import load_image
+from edge.pipeline import PlateReader, is_on_screen_clock, is_row_of_bars
+from edge.synth.render import STYLES, random_plate_text
+from edge.types import Box
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_CROPS = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops" / "labels.csv"
+
+
+@pytest.mark.parametrize("y", [0, 3, 700 - 35 + 2])
+def test_digits_against_the_top_or_bottom_edge_are_a_clock(y):
+    assert is_on_screen_clock("1708382", Box(20, y, 74, 35), 700)
+    assert is_on_screen_clock("2O1405", Box(20, y, 74, 35), 700)  # a clock's 0 read as O
+
+
+@pytest.mark.parametrize("text, box", [
+    ("1708382", Box(20, 12, 74, 35)),  # a third of the box clear of the edge
+    ("1708382", Box(20, 300, 74, 35)),
+    ("6NZT067", Box(20, 0, 74, 35)),  # a plate against the edge keeps its letters
+    ("20CDI", Box(20, 0, 74, 35)),
+])
+def test_plates_and_text_away_from_the_edge_are_no_clock(text, box):
+    assert not is_on_screen_clock(text, box, 700)
+
+
+@pytest.mark.parametrize("text", ["1111111", "LL11111", "LLLLLLLL1", "L117111F1J", "LLP111", "I1I1I"])
+def test_rows_of_strokes_are_bars(text):
+    assert is_row_of_bars(text)
+
+
+@pytest.mark.parametrize("text", ["1111", "L111", "4141119", "LLY441", "QUILLS", "PGN141GR", "L11AB"])
+def test_plates_with_many_strokes_are_not_bars(text):
+    assert not is_row_of_bars(text)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_generated_plates_are_almost_never_bars(style):
+    """Uniformly drawn registrations of every style: at most 1 in 5,000 looks like bars
+    (real plates draw their letters less evenly, and none of the labelled ones does)."""
+    rng = np.random.default_rng(7)
+    flagged = sum(is_row_of_bars(random_plate_text(style, rng)) for _ in range(20000))
+    assert flagged <= 4, flagged
+
+
+def test_no_training_plate_is_bars():
+    if not TRAINING_CROPS.exists():
+        pytest.skip("../shared/datasets/openalpr-us-platecrops is absent")
+    with TRAINING_CROPS.open(newline="") as handle:
+        plates = [row["plate"] for row in csv.DictReader(handle)]
+    assert len(plates) > 700
+    assert [p for p in plates if is_row_of_bars(p)] == []
+
+
+def _with_clock(image: np.ndarray, baseline: int) -> np.ndarray:
+    """`image` with a camera's date-time line, white on a dark bar, at the left."""
+    image = image.copy()
+    cv2.rectangle(image, (0, baseline - 22), (330, baseline + 6), (30, 30, 30), -1)
+    cv2.putText(image, "2014-05-09 07:38:50", (4, baseline), cv2.FONT_HERSHEY_SIMPLEX, 0.75, (255, 255, 255), 2)
+    return image
+
+
+@pytest.mark.slow
+def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate():
+    """The bundled US still with a burned-in clock: along the top or bottom edge only the
+    plate is read; the same clock mid-frame is read as plates, so the edge rule is what
+    drops it."""
+    reader = PlateReader(with_countries(load_config(ROOT / "config" / "default.yaml"), ["us", "generic"]))
+    image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
+    height = image.shape[0]
+
+    def reads(baseline: int) -> list[str]:
+        return [d.read.text for d in reader.plates(reader.read(_with_clock(image, baseline)), 0.0)]
+
+    assert reads(22) == ["6788075"]
+    assert reads(height - 8) == ["6788075"]
+    assert len(reads(200)) > 1 and "6788075" in reads(200)
