@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
                              "any crisp first row, and any first row outside eu")
     parser.add_argument("--class-power", type=float, nargs="+", default=[formats.CLASS_PRIOR_POWER],
                         help="exponent of the layouts' class-mass correction")
+    parser.add_argument("--no-digit-factor", type=float, nargs="+", default=[formats.NO_DIGIT_FACTOR],
+                        help="factor on digit-free readings of the layouts that need a digit")
     parser.add_argument("--min-length", type=int, default=4)
     parser.add_argument("--us-layouts", action="store_true",
                         help="print the plate shapes of the real training split (edge.formats._US_OBSERVED) and stop")
@@ -98,15 +100,16 @@ def main(argv: list[str] | None = None) -> None:
     truths = [text for _, text, _ in synthetic] + [text for _, text in real]
     groups = [group for _, _, group in synthetic] + ["us_real"] * len(real)
     reads = recogniser.recognise(crops)
-    grid = itertools.product(args.drop_first, args.eu_drop_first, args.class_power)
-    for drop_first, eu_drop_first, class_power in grid:
+    grid = itertools.product(args.drop_first, args.eu_drop_first, args.class_power, args.no_digit_factor)
+    for drop_first, eu_drop_first, class_power, no_digit_factor in grid:
         formats.CLASS_PRIOR_POWER = class_power
+        formats.NO_DIGIT_FACTOR = no_digit_factor
         _set_plain_first_cut(drop_first)
         _set_drop_first(formats.COUNTRY_WINDOW_PRIORS["eu"], eu_drop_first)
         formats._compile.cache_clear()
         rates = exact_rates(reads, truths, groups, recogniser.alphabet, args.min_length)
         print(json.dumps({"drop_first": drop_first, "eu_drop_first": eu_drop_first, "class_power": class_power,
-                          "exact": rates}))
+                          "no_digit_factor": no_digit_factor, "exact": rates}))
 
 
 def _set_plain_first_cut(value: float) -> None:
