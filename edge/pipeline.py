@@ -36,6 +36,7 @@ _BAR_GLYPHS = frozenset("1IL")  # what a post or a rail reads as
 _BAR_SHARE = 0.7
 _BAR_MIN_LENGTH = 5  # shorter rows of 1s and Ls are real (dateless GB, vanity plates)
 _CLOCK_LETTERS = 1  # a clock's 0 read as O
+_CLOCK_MAX_HEIGHT = 0.25  # of the frame's height: on-screen text is a thin line (2-4%), a close-up fills it
 _EDGE_MARGIN = 0.25  # plate-box heights between a box and the frame edge: text against the edge
 
 
@@ -67,17 +68,19 @@ def is_row_of_bars(text: str) -> bool:
 
 
 def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
-    """Digit text whose plate box runs against the frame's top or bottom edge.
+    """Small digit text whose plate box runs against the frame's top or bottom edge.
 
     Why: CCTV and dashcam cameras burn their date and time into a line along the top or
     bottom of the picture. Read in pieces ('201405', '1708382'), it looks like a US plate
     in every still. One letter is allowed because a 0 is often read as O. A real plate
     rarely lies against the edge (and is then often cut off by it), and few plates carry
-    at most one letter (about one US plate in six). Video has a second guard in tracking
+    at most one letter (about one US plate in six). A clock's line is a thin strip of the
+    picture; a plate that fills the frame (a tight crop read on its own) touches both
+    edges and is no clock. Video has a second guard in tracking
     (text that stays put is a fixture), and `cameras[].ignore` masks any other overlay at
     install time.
     """
-    if sum(c.isalpha() for c in text) > _CLOCK_LETTERS:
+    if sum(c.isalpha() for c in text) > _CLOCK_LETTERS or box.h > _CLOCK_MAX_HEIGHT * frame_height:
         return False
     margin = _EDGE_MARGIN * box.h
     return box.y <= margin or box.y + box.h >= frame_height - margin
@@ -100,7 +103,9 @@ class PlateReader:
 
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
-        follows them. Read candidates that yield no plausible plate are dropped, and so are
+        follows them. So do candidates read as scene text (`is_scene_text`): a plate
+        entering at the frame's edge can read as a few digits, and its track must not
+        break there. Read candidates that yield no plausible plate are dropped, and so are
         candidates in the camera's `ignore` regions, before any reading.
         """
         image = to_bgr8(image)
@@ -119,8 +124,10 @@ class PlateReader:
             if not was_skipped:
                 raw = next(raws)
                 read = self.formatter.format(raw.text, raw.char_probs)
-                if read is None or is_scene_text(read.text, candidate.box, image.shape[0]):
+                if read is None:
                     continue
+                if is_scene_text(read.text, candidate.box, image.shape[0]):
+                    read = None  # no plate, but tracking still follows the box
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],

@@ -25,14 +25,16 @@ def test_digits_against_the_top_or_bottom_edge_are_a_clock(y):
     assert is_on_screen_clock("2O1405", Box(20, y, 74, 35), 700)  # a clock's 0 read as O
 
 
-@pytest.mark.parametrize("text, box", [
-    ("1708382", Box(20, 12, 74, 35)),  # a third of the box clear of the edge
-    ("1708382", Box(20, 300, 74, 35)),
-    ("6NZT067", Box(20, 0, 74, 35)),  # a plate against the edge keeps its letters
-    ("20CDI", Box(20, 0, 74, 35)),
+@pytest.mark.parametrize("text, box, frame_height", [
+    ("1708382", Box(20, 12, 74, 35), 700),  # a third of the box clear of the edge
+    ("1708382", Box(20, 300, 74, 35), 700),
+    ("6788075", Box(0, 0, 320, 160), 160),  # a tight crop of a plate: it fills the frame
+    ("6788075", Box(40, 0, 300, 180), 700),  # a close-up: over a quarter of the frame's height
+    ("6NZT067", Box(20, 0, 74, 35), 700),  # a plate against the edge keeps its letters
+    ("20CDI", Box(20, 0, 74, 35), 700),
 ])
-def test_plates_and_text_away_from_the_edge_are_no_clock(text, box):
-    assert not is_on_screen_clock(text, box, 700)
+def test_plates_and_text_away_from_the_edge_are_no_clock(text, box, frame_height):
+    assert not is_on_screen_clock(text, box, frame_height)
 
 
 @pytest.mark.parametrize("text", ["1111111", "LL11111", "LLLLLLLL1", "L117111F1J", "LLP111", "I1I1I"])
@@ -63,6 +65,11 @@ def test_no_training_plate_is_bars():
     assert [p for p in plates if is_row_of_bars(p)] == []
 
 
+@pytest.fixture(scope="module")
+def us_reader() -> PlateReader:
+    return PlateReader(with_countries(load_config(ROOT / "config" / "default.yaml"), ["us", "generic"]))
+
+
 def _with_clock(image: np.ndarray, baseline: int) -> np.ndarray:
     """`image` with a camera's date-time line, white on a dark bar, at the left."""
     image = image.copy()
@@ -72,17 +79,28 @@ def _with_clock(image: np.ndarray, baseline: int) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate():
+def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate(us_reader):
     """The bundled US still with a burned-in clock: along the top or bottom edge only the
     plate is read; the same clock mid-frame is read as plates, so the edge rule is what
-    drops it."""
-    reader = PlateReader(with_countries(load_config(ROOT / "config" / "default.yaml"), ["us", "generic"]))
+    drops it. The clock's boxes still come back, unread, for tracking to follow."""
     image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
     height = image.shape[0]
 
     def reads(baseline: int) -> list[str]:
-        return [d.read.text for d in reader.plates(reader.read(_with_clock(image, baseline)), 0.0)]
+        return [d.read.text for d in us_reader.plates(us_reader.read(_with_clock(image, baseline)), 0.0)]
 
     assert reads(22) == ["6788075"]
     assert reads(height - 8) == ["6788075"]
     assert len(reads(200)) > 1 and "6788075" in reads(200)
+    unread = [d.box for d in us_reader.read(_with_clock(image, 22)).detections if d.read is None]
+    assert unread and all(box.y + box.h < 60 for box in unread)
+
+
+@pytest.mark.slow
+def test_a_tight_crop_of_a_digits_only_plate_is_read(us_reader):
+    """A plate cut to its own outline touches both frame edges; it is no clock."""
+    image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
+    plate = max(us_reader.read(image).detections, key=lambda d: d.read.confidence if d.read else 0.0)
+    x, y, w, h = plate.box.as_list()
+    crop = image[y:y + h, x - w // 20:x + w + w // 20]
+    assert [d.read.text for d in us_reader.plates(us_reader.read(crop))] == ["6788075"]
