@@ -103,10 +103,9 @@ class PlateReader:
 
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
-        follows them. So do candidates read as scene text (`is_scene_text`): a plate
-        entering at the frame's edge can read as a few digits, and its track must not
-        break there. Read candidates that yield no plausible plate are dropped, and so are
-        candidates in the camera's `ignore` regions, before any reading.
+        follows them. Read candidates that yield no plausible plate, or scene text
+        (`is_scene_text`), are dropped, and so are candidates in the camera's `ignore`
+        regions, before any reading.
         """
         image = to_bgr8(image)
         started = time.perf_counter()
@@ -124,10 +123,8 @@ class PlateReader:
             if not was_skipped:
                 raw = next(raws)
                 read = self.formatter.format(raw.text, raw.char_probs)
-                if read is None:
+                if read is None or is_scene_text(read.text, candidate.box, image.shape[0]):
                     continue
-                if is_scene_text(read.text, candidate.box, image.shape[0]):
-                    read = None  # no plate, but tracking still follows the box
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],

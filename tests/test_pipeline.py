@@ -82,7 +82,7 @@ def _with_clock(image: np.ndarray, baseline: int) -> np.ndarray:
 def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate(us_reader):
     """The bundled US still with a burned-in clock: along the top or bottom edge only the
     plate is read; the same clock mid-frame is read as plates, so the edge rule is what
-    drops it. The clock's boxes still come back, unread, for tracking to follow."""
+    drops it."""
     image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
     height = image.shape[0]
 
@@ -92,8 +92,6 @@ def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate(us_reader):
     assert reads(22) == ["6788075"]
     assert reads(height - 8) == ["6788075"]
     assert len(reads(200)) > 1 and "6788075" in reads(200)
-    unread = [d.box for d in us_reader.read(_with_clock(image, 22)).detections if d.read is None]
-    assert unread and all(box.y + box.h < 60 for box in unread)
 
 
 @pytest.mark.slow
