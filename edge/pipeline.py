@@ -37,6 +37,8 @@ _BAR_SHARE = 0.7
 _BAR_MIN_LENGTH = 5  # shorter rows of 1s and Ls are real (dateless GB, vanity plates)
 _CLOCK_LETTERS = 1  # a clock's 0 read as O
 _CLOCK_MAX_HEIGHT = 0.25  # of the frame's height: on-screen text is a thin line (2-4%), a close-up fills it
+_SMALL_PRINT_HEIGHT = 0.4  # a plate's small print / its registration's height, at most
+_BOX_TO_TEXT_H = 1.75  # a candidate's box height / its text's (edge.localise._TEXT_TO_PLATE_H)
 _EDGE_MARGIN = 0.25  # plate-box heights between a box and the frame edge: text against the edge
 
 
@@ -86,6 +88,30 @@ def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
     return box.y <= margin or box.y + box.h >= frame_height - margin
 
 
+def plate_furniture(detections: Sequence[Detection], min_confidence: float) -> np.ndarray:
+    """True for each read that is small print on the plate of a read the unit reports.
+
+    Why: a plate and its holder carry more text than the registration: the state's name,
+    a slogan, the dealer's line, a sticker. Read on its own, each is a false plate. Such
+    text is printed far smaller than the registration (a US state name, the tallest of
+    it, is about a third of its height), it lies on the plate or its holder, within half
+    a text height of the plate's box, and it sits above or below the registration's
+    line, never on it. Only a read of at least `min_confidence` counts as a plate here:
+    a large box of clutter, read as nothing sure, must not hide a real plate beside it.
+    """
+    sure = np.array([d.read is not None and d.read.confidence >= min_confidence for d in detections], bool)
+    read = np.array([d.read is not None for d in detections], bool)
+    if not sure.any() or read.sum() < 2:
+        return np.zeros(len(detections), bool)
+    x, y, w, h = np.array([d.box.as_list() for d in detections], np.float64).T
+    reach = 0.5 * h / _BOX_TO_TEXT_H  # half a text height: the plate runs past its box
+    meets = ((np.minimum(x + w, (x + w)[:, None]) >= np.maximum(x, x[:, None]))
+             & (np.minimum(y + h + reach, (y + h)[:, None]) >= np.maximum(y - reach, y[:, None])))
+    small = h[:, None] <= _SMALL_PRINT_HEIGHT * h
+    off_line = np.abs((y + h / 2)[:, None] - (y + h / 2)) > reach
+    return (meets & small & off_line & read[:, None] & sure).any(axis=1)
+
+
 class PlateReader:
     """Finds and reads every plate in a frame: one localiser pass, one batched recogniser call."""
 
@@ -103,9 +129,9 @@ class PlateReader:
 
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
-        follows them. Read candidates that yield no plausible plate, or scene text
-        (`is_scene_text`), are dropped, and so are candidates in the camera's `ignore`
-        regions, before any reading.
+        follows them. Read candidates that yield no plausible plate, scene text
+        (`is_scene_text`) or a plate's small print (`plate_furniture`) are dropped, and so
+        are candidates in the camera's `ignore` regions, before any reading.
         """
         image = to_bgr8(image)
         started = time.perf_counter()
@@ -126,6 +152,7 @@ class PlateReader:
                 if read is None or is_scene_text(read.text, candidate.box, image.shape[0]):
                     continue
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
+        detections = [d for d, small_print in zip(detections, plate_furniture(detections, self.min_confidence)) if not small_print]
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised)

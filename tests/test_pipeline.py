@@ -1,4 +1,5 @@
-"""The reading path's scene-text rules: reads that the frame's furniture makes, not plates."""
+"""The reading path's rules for text that is no plate: the frame's furniture (clocks,
+fences) and a plate's own small print (state names, dealer lines, stickers)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 from edge.config import load_config, with_countries
+from edge import pipeline
 from edge.imageio import load_image
-from edge.pipeline import PlateReader, is_on_screen_clock, is_row_of_bars
+from edge.pipeline import PlateReader, is_on_screen_clock, is_row_of_bars, plate_furniture
 from edge.synth.render import STYLES, random_plate_text
-from edge.types import Box
+from edge.types import Box, Detection, PlateRead
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_CROPS = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops" / "labels.csv"
@@ -68,6 +70,57 @@ def test_no_training_plate_is_bars():
 @pytest.fixture(scope="module")
 def us_reader() -> PlateReader:
     return PlateReader(with_countries(load_config(ROOT / "config" / "default.yaml"), ["us", "generic"]))
+
+
+def _read(box: Box, confidence: float | None) -> Detection:
+    read = None if confidence is None else PlateRead("AB12CDE", confidence)
+    return Detection(box, 1.0, read, 0, 0.0)
+
+
+PLATE = Box(100, 100, 245, 94)  # text 54 px tall
+
+
+@pytest.mark.parametrize("small_print", [
+    Box(225, 196, 86, 37),  # a dealer's line under the plate
+    Box(200, 104, 70, 20),  # a state name across the plate's top
+    Box(150, 210, 60, 30),  # a sticker just clear of the box (the plate runs past it)
+])
+def test_small_print_on_a_reported_plate_is_dropped(small_print):
+    assert plate_furniture([_read(PLATE, 0.9), _read(small_print, 1.0)], 0.5).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("other, confidence", [
+    (Box(150, 130, 90, 36), 1.0),  # on the registration's line: a plate inside a wrong, larger box
+    (Box(225, 196, 86, 60), 1.0),  # too tall to be small print
+    (Box(225, 260, 86, 37), 1.0),  # too far below the plate
+    (Box(600, 196, 86, 37), 1.0),  # beside another car
+])
+def test_plates_near_a_plate_are_kept(other, confidence):
+    assert not plate_furniture([_read(PLATE, 0.9), _read(other, confidence)], 0.5).any()
+
+
+def test_only_a_reported_read_has_small_print():
+    """A large box of clutter read as nothing sure must not hide the real plate under it;
+    boxes not read at all (tracks already sure) hide nothing either."""
+    small = _read(Box(225, 196, 86, 37), 0.98)
+    assert not plate_furniture([_read(PLATE, 0.3), small], 0.5).any()
+    assert not plate_furniture([_read(PLATE, None), small], 0.5).any()
+    assert plate_furniture([_read(PLATE, 0.3), small], 0.2).tolist() == [False, True]
+
+
+@pytest.mark.slow
+def test_a_dealer_line_under_a_plate_is_not_read_as_a_plate(us_reader, monkeypatch):
+    """The bundled US plate, enlarged, with a dealer's line printed on its holder: only the
+    registration is read. With the rule off the line is read as a plate of its own."""
+    image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
+    x, y, w, h = 1091, 526, 61, 25  # the plate's box in the still
+    close = cv2.resize(image[y - h:y + 2 * h, x - w // 2:x + w + w // 2], None, fx=4, fy=4,
+                       interpolation=cv2.INTER_CUBIC)
+    cv2.rectangle(close, (130, 196), (356, 228), (235, 235, 235), -1)  # the holder, under the plate
+    cv2.putText(close, "44 SEA 217", (150, 222), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (110, 110, 110), 2, cv2.LINE_AA)
+    assert [d.read.text for d in us_reader.plates(us_reader.read(close))] == ["6788075"]
+    monkeypatch.setattr(pipeline, "plate_furniture", lambda detections, _: np.zeros(len(detections), bool))
+    assert len(us_reader.plates(us_reader.read(close))) == 2
 
 
 def _with_clock(image: np.ndarray, baseline: int) -> np.ndarray:
