@@ -55,7 +55,7 @@ _PROPOSAL_FULL_COUNT = 4  # coarse rows are often broken: four glyphs rank as a 
 _PLATE_GLYPHS = 3  # a fine row this long can be a plate
 _HEIGHT_RATIO = 0.75  # neighbouring glyphs of one row are at least this alike in height
 _HEIGHT_SPREAD = 0.18  # ... and a row keeps only glyphs this close to its median height
-_TEXT_TO_PLATE_H = 1.75  # plate height / glyph height (EU 1.45, US ~2.1)
+TEXT_TO_PLATE_H = 1.75  # a candidate's box height / its glyph height (plates: EU 1.45, US ~2.1)
 _SIDE_MARGIN = 0.45  # plate margin beside the text, in glyph heights
 _JOIN_GAP = 2.5  # two rows this close (gap / glyph height) on one line may be one plate's halves
 _JOIN_OFFSET = 0.3  # ... with centre lines at most this far apart (/ glyph height)
@@ -441,7 +441,7 @@ def _plate_quads(r: _Rows) -> np.ndarray:
     """
     x0 = r.left - _SIDE_MARGIN * r.height
     x1 = r.right + _SIDE_MARGIN * r.height
-    half = 0.5 * _TEXT_TO_PLATE_H * r.height
+    half = 0.5 * TEXT_TO_PLATE_H * r.height
     y0, y1 = r.line_y(x0), r.line_y(x1)
     quads = np.stack([np.stack([x0, y0 - half], 1), np.stack([x1, y1 - half], 1),
                       np.stack([x1, y1 + half], 1), np.stack([x0, y0 + half], 1)], 1)
@@ -491,7 +491,7 @@ def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
     ya, yb = r.line_y(r.left), r.line_y(r.right)
     top, bottom = np.minimum(ya, yb), np.maximum(ya, yb)
     row_regions = np.stack([r.left - side, top - above, r.right + side, bottom + above], 1)
-    margin, half = _SIDE_MARGIN * r.height, 0.5 * _TEXT_TO_PLATE_H * r.height
+    margin, half = _SIDE_MARGIN * r.height, 0.5 * TEXT_TO_PLATE_H * r.height
     row_plates = np.stack([r.left - margin, top - half, r.right + margin, bottom + half], 1)
     pad = 0.5 * blob_heights[:, None] * np.array([1, 1, -1, -1])
     regions = np.concatenate([row_regions, blob_regions]) * factor

@@ -1,5 +1,5 @@
-"""The per-frame reading path (localise -> read -> format) and the per-camera pipeline
-(reading -> track/vote -> zone -> record).
+"""The per-frame reading path (localise -> read -> format -> drop clutter) and the
+per-camera pipeline (reading -> track/vote -> zone -> record).
 
 `PlateReader` is shared by `edge read`, `edge eval`, replay and the daemon, so every
 command measures and runs exactly the same code.
@@ -21,6 +21,7 @@ from edge.config import CameraConfig, EdgeConfig, TrackingConfig
 from edge.errors import EdgeError
 from edge.formats import PlateFormatter, best_candidates
 from edge.imageio import load_image, to_bgr8
+from edge.clutter import is_scene_text, plate_furniture
 from edge.localise import IgnoreRegions, Localiser
 from edge.motion import MotionGate
 from edge.read import PlateRecogniser, crop_pad, rectify
@@ -32,15 +33,6 @@ SkipRule = Callable[[Sequence[Box]], np.ndarray]
 
 log = logging.getLogger(__name__)
 
-_BAR_GLYPHS = frozenset("1IL")  # what a post or a rail reads as
-_BAR_SHARE = 0.7
-_BAR_MIN_LENGTH = 5  # shorter rows of 1s and Ls are real (dateless GB, vanity plates)
-_CLOCK_LETTERS = 1  # a clock's 0 read as O
-_CLOCK_MAX_HEIGHT = 0.25  # of the frame's height: on-screen text is a thin line (2-4%), a close-up fills it
-_SMALL_PRINT_HEIGHT = 0.4  # a plate's small print / its registration's height, at most
-_BOX_TO_TEXT_H = 1.75  # a candidate's box height / its text's (edge.localise._TEXT_TO_PLATE_H)
-_EDGE_MARGIN = 0.25  # plate-box heights between a box and the frame edge: text against the edge
-
 
 @dataclass(slots=True)
 class FrameReading:
@@ -51,65 +43,6 @@ class FrameReading:
     crops: list[np.ndarray] = field(default_factory=list)
     localise_s: float = 0.0
     read_s: float = 0.0
-
-
-def is_scene_text(text: str, box: Box, frame_height: int) -> bool:
-    """A read that the frame's furniture makes, not a plate: a clock or a row of bars."""
-    return is_on_screen_clock(text, box, frame_height) or is_row_of_bars(text)
-
-
-def is_row_of_bars(text: str) -> bool:
-    """Text read almost wholly as 1, I and L: a fence, a railing or a grille.
-
-    Why: upright posts are glyph-shaped (one height, one baseline, evenly spaced), so the
-    localiser proposes them and the recogniser reads their strokes as '1111111' or
-    'LL11111'. On real plates these three glyphs are at most 57% of the text (751 US
-    training plates; the EU, PL and UK labels stay under 30%).
-    """
-    return len(text) >= _BAR_MIN_LENGTH and sum(c in _BAR_GLYPHS for c in text) >= _BAR_SHARE * len(text)
-
-
-def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
-    """Small digit text whose plate box runs against the frame's top or bottom edge.
-
-    Why: CCTV and dashcam cameras burn their date and time into a line along the top or
-    bottom of the picture. Read in pieces ('201405', '1708382'), it looks like a US plate
-    in every still. One letter is allowed because a 0 is often read as O. A real plate
-    rarely lies against the edge (and is then often cut off by it), and few plates carry
-    at most one letter (about one US plate in six). A clock's line is a thin strip of the
-    picture; a plate that fills the frame (a tight crop read on its own) touches both
-    edges and is no clock. Video has a second guard in tracking
-    (text that stays put is a fixture), and `cameras[].ignore` masks any other overlay at
-    install time.
-    """
-    if sum(c.isalpha() for c in text) > _CLOCK_LETTERS or box.h > _CLOCK_MAX_HEIGHT * frame_height:
-        return False
-    margin = _EDGE_MARGIN * box.h
-    return box.y <= margin or box.y + box.h >= frame_height - margin
-
-
-def plate_furniture(detections: Sequence[Detection], min_confidence: float) -> np.ndarray:
-    """True for each read that is small print on the plate of a read the unit reports.
-
-    Why: a plate and its holder carry more text than the registration: the state's name,
-    a slogan, the dealer's line, a sticker. Read on its own, each is a false plate. Such
-    text is printed far smaller than the registration (a US state name, the tallest of
-    it, is about a third of its height), it lies on the plate or its holder, within half
-    a text height of the plate's box, and it sits above or below the registration's
-    line, never on it. Only a read of at least `min_confidence` counts as a plate here:
-    a large box of clutter, read as nothing sure, must not hide a real plate beside it.
-    """
-    sure = np.array([d.read is not None and d.read.confidence >= min_confidence for d in detections], bool)
-    read = np.array([d.read is not None for d in detections], bool)
-    if not sure.any() or read.sum() < 2:
-        return np.zeros(len(detections), bool)
-    x, y, w, h = np.array([d.box.as_list() for d in detections], np.float64).T
-    reach = 0.5 * h / _BOX_TO_TEXT_H  # half a text height: the plate runs past its box
-    meets = ((np.minimum(x + w, (x + w)[:, None]) >= np.maximum(x, x[:, None]))
-             & (np.minimum(y + h + reach, (y + h)[:, None]) >= np.maximum(y - reach, y[:, None])))
-    small = h[:, None] <= _SMALL_PRINT_HEIGHT * h
-    off_line = np.abs((y + h / 2)[:, None] - (y + h / 2)) > reach
-    return (meets & small & off_line & read[:, None] & sure).any(axis=1)
 
 
 class PlateReader:
@@ -152,7 +85,8 @@ class PlateReader:
                 if read is None or is_scene_text(read.text, candidate.box, image.shape[0]):
                     continue
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
-        detections = [d for d, small_print in zip(detections, plate_furniture(detections, self.min_confidence)) if not small_print]
+        small_print = plate_furniture(detections, self.min_confidence)
+        detections = [d for d, drop in zip(detections, small_print) if not drop]
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised)

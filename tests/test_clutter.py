@@ -13,7 +13,8 @@ import pytest
 from edge.config import load_config, with_countries
 from edge import pipeline
 from edge.imageio import load_image
-from edge.pipeline import PlateReader, is_on_screen_clock, is_row_of_bars, plate_furniture
+from edge.clutter import is_on_screen_clock, is_row_of_bars, plate_furniture
+from edge.pipeline import PlateReader
 from edge.synth.render import STYLES, random_plate_text
 from edge.types import Box, Detection, PlateRead
 

@@ -1,0 +1,85 @@
+"""Reads that are no plate: what the frame's furniture makes (an on-screen clock, a
+fence) and a plate's own small print (a state name, a dealer's line, a sticker).
+
+Why a stage of its own: the localiser finds plate-like rows of glyphs, and the
+recogniser reads every row it is given, so some reads are text that only looks like a
+plate. These rules need the read (its text and how sure it is) and where it lies in the
+frame, so they run after the formatter and before tracking. They are cheap: string tests
+and one pairwise array over a frame's few reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edge.localise import TEXT_TO_PLATE_H
+from edge.types import Box, Detection
+
+_BAR_GLYPHS = frozenset("1IL")  # what a post or a rail reads as
+_BAR_SHARE = 0.7
+_BAR_MIN_LENGTH = 5  # shorter rows of 1s and Ls are real (dateless GB, vanity plates)
+_CLOCK_LETTERS = 1  # a clock's 0 read as O
+_CLOCK_MAX_HEIGHT = 0.25  # of the frame's height: on-screen text is a thin line (2-4%), a close-up fills it
+_EDGE_MARGIN = 0.25  # plate-box heights between a box and the frame edge: text against the edge
+_SMALL_PRINT_HEIGHT = 0.4  # a plate's small print / its registration's height, at most
+
+
+def is_scene_text(text: str, box: Box, frame_height: int) -> bool:
+    """A read that the frame's furniture makes, not a plate: a clock or a row of bars."""
+    return is_on_screen_clock(text, box, frame_height) or is_row_of_bars(text)
+
+
+def is_row_of_bars(text: str) -> bool:
+    """Text read almost wholly as 1, I and L: a fence, a railing or a grille.
+
+    Why: upright posts are glyph-shaped (one height, one baseline, evenly spaced), so the
+    localiser proposes them and the recogniser reads their strokes as '1111111' or
+    'LL11111'. On real plates these three glyphs are at most 57% of the text (751 US
+    training plates; the EU, PL and UK labels stay under 30%).
+    """
+    return len(text) >= _BAR_MIN_LENGTH and sum(c in _BAR_GLYPHS for c in text) >= _BAR_SHARE * len(text)
+
+
+def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
+    """Small digit text whose plate box runs against the frame's top or bottom edge.
+
+    Why: CCTV and dashcam cameras burn their date and time into a line along the top or
+    bottom of the picture. Read in pieces ('201405', '1708382'), it looks like a US plate
+    in every still. One letter is allowed because a 0 is often read as O. A real plate
+    rarely lies against the edge (and is then often cut off by it), and few plates carry
+    at most one letter (about one US plate in six). A clock's line is a thin strip of the
+    picture; a plate that fills the frame (a tight crop read on its own) touches both
+    edges and is no clock. Video has a second guard in tracking
+    (text that stays put is a fixture), and `cameras[].ignore` masks any other overlay at
+    install time.
+    """
+    if sum(c.isalpha() for c in text) > _CLOCK_LETTERS or box.h > _CLOCK_MAX_HEIGHT * frame_height:
+        return False
+    margin = _EDGE_MARGIN * box.h
+    return box.y <= margin or box.y + box.h >= frame_height - margin
+
+
+def plate_furniture(detections: Sequence[Detection], min_confidence: float) -> np.ndarray:
+    """True for each read that is small print on the plate of a read the unit reports.
+
+    Why: a plate and its holder carry more text than the registration: the state's name,
+    a slogan, the dealer's line, a sticker. Read on its own, each is a false plate. Such
+    text is printed far smaller than the registration (a US state name, the tallest of
+    it, is about a third of its height), it lies on the plate or its holder, within half
+    a text height of the plate's box, and it sits above or below the registration's
+    line, never on it. Only a read of at least `min_confidence` counts as a plate here:
+    a large box of clutter, read as nothing sure, must not hide a real plate beside it.
+    """
+    sure = np.array([d.read is not None and d.read.confidence >= min_confidence for d in detections], bool)
+    read = np.array([d.read is not None for d in detections], bool)
+    if not sure.any() or read.sum() < 2:
+        return np.zeros(len(detections), bool)
+    x, y, w, h = np.array([d.box.as_list() for d in detections], np.float64).T
+    reach = 0.5 * h / TEXT_TO_PLATE_H  # half a text height: the plate runs past its box
+    meets = ((np.minimum(x + w, (x + w)[:, None]) >= np.maximum(x, x[:, None]))
+             & (np.minimum(y + h + reach, (y + h)[:, None]) >= np.maximum(y - reach, y[:, None])))
+    small = h[:, None] <= _SMALL_PRINT_HEIGHT * h
+    off_line = np.abs((y + h / 2)[:, None] - (y + h / 2)) > reach
+    return (meets & small & off_line & read[:, None] & sure).any(axis=1)
