@@ -74,7 +74,7 @@ def plate_furniture(detections: Sequence[Detection], min_confidence: float) -> n
     """
     sure = np.array([d.read is not None and d.read.confidence >= min_confidence for d in detections], bool)
     read = np.array([d.read is not None for d in detections], bool)
-    if not sure.any() or read.sum() < 2:
+    if read.sum() < 2:
         return np.zeros(len(detections), bool)
     x, y, w, h = np.array([d.box.as_list() for d in detections], np.float64).T
     reach = 0.5 * h / TEXT_TO_PLATE_H  # half a text height: the plate runs past its box

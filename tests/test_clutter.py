@@ -73,6 +73,14 @@ def us_reader() -> PlateReader:
     return PlateReader(with_countries(load_config(ROOT / "config" / "default.yaml"), ["us", "generic"]))
 
 
+@pytest.fixture(scope="module")
+def us_still(us_reader) -> tuple[np.ndarray, Box]:
+    """The bundled US still (plate 6788075) and the box its plate is read in."""
+    image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
+    plate = max(us_reader.read(image).detections, key=lambda d: d.read.confidence if d.read else 0.0)
+    return image, plate.box
+
+
 def _read(box: Box, confidence: float | None) -> Detection:
     read = None if confidence is None else PlateRead("AB12CDE", confidence)
     return Detection(box, 1.0, read, 0, 0.0)
@@ -110,11 +118,11 @@ def test_only_a_reported_read_has_small_print():
 
 
 @pytest.mark.slow
-def test_a_dealer_line_under_a_plate_is_not_read_as_a_plate(us_reader, monkeypatch):
+def test_a_dealer_line_under_a_plate_is_not_read_as_a_plate(us_reader, us_still, monkeypatch):
     """The bundled US plate, enlarged, with a dealer's line printed on its holder: only the
     registration is read. With the rule off the line is read as a plate of its own."""
-    image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
-    x, y, w, h = 1091, 526, 61, 25  # the plate's box in the still
+    image, box = us_still
+    x, y, w, h = box.as_list()
     close = cv2.resize(image[y - h:y + 2 * h, x - w // 2:x + w + w // 2], None, fx=4, fy=4,
                        interpolation=cv2.INTER_CUBIC)
     cv2.rectangle(close, (130, 196), (356, 228), (235, 235, 235), -1)  # the holder, under the plate
@@ -133,11 +141,11 @@ def _with_clock(image: np.ndarray, baseline: int) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate(us_reader):
+def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate(us_reader, us_still):
     """The bundled US still with a burned-in clock: along the top or bottom edge only the
     plate is read; the same clock mid-frame is read as plates, so the edge rule is what
     drops it."""
-    image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
+    image = us_still[0]
     height = image.shape[0]
 
     def reads(baseline: int) -> list[str]:
@@ -149,10 +157,9 @@ def test_a_clock_along_the_frame_edge_is_not_read_as_a_plate(us_reader):
 
 
 @pytest.mark.slow
-def test_a_tight_crop_of_a_digits_only_plate_is_read(us_reader):
+def test_a_tight_crop_of_a_digits_only_plate_is_read(us_reader, us_still):
     """A plate cut to its own outline touches both frame edges; it is no clock."""
-    image = load_image(ROOT / "sample_images" / "20_us_rear.jpg")
-    plate = max(us_reader.read(image).detections, key=lambda d: d.read.confidence if d.read else 0.0)
-    x, y, w, h = plate.box.as_list()
+    image, box = us_still
+    x, y, w, h = box.as_list()
     crop = image[y:y + h, x - w // 20:x + w + w // 20]
     assert [d.read.text for d in us_reader.plates(us_reader.read(crop))] == ["6788075"]
