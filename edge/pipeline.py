@@ -17,19 +17,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edge.clutter import is_scene_text, plate_furniture
 from edge.config import CameraConfig, EdgeConfig, TrackingConfig
 from edge.errors import EdgeError
-from edge.formats import PlateFormatter, best_candidates
+from edge.formats import PlateFormatter, best_candidates, merge_looks
 from edge.imageio import load_image, to_bgr8
-from edge.clutter import is_scene_text, plate_furniture
 from edge.localise import IgnoreRegions, Localiser
 from edge.motion import MotionGate
-from edge.read import PlateRecogniser, crop_pad, rectify
+from edge.read import PlateRecogniser, crop_pads, rectify
 from edge.record import PassAssembler, PassRecord
 from edge.track import Tracker
-from edge.types import Box, Detection, Frame, PlateCandidate
+from edge.types import Box, Detection, Frame, PlateCandidate, PlateRead
 
 SkipRule = Callable[[Sequence[Box]], np.ndarray]
+SECOND_LOOK_FLOOR = 0.3  # a first reading below this is not read again (see PlateReader._look_again)
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,13 @@ class PlateReader:
         self.recogniser = PlateRecogniser(config.recogniser)
         self.formatter = PlateFormatter(config.plates, self.recogniser.alphabet)
         self.min_confidence = config.plates.min_confidence
-        self.crop_pad = crop_pad(config.plates.countries)
+        self.pads = crop_pads(config.plates.countries)
+        self.second_look = config.recogniser.second_look
 
     def read(self, image: np.ndarray, index: int = 0, timestamp: float = 0.0,
              skip: SkipRule | None = None, keep_crops: bool = False,
              ignore: IgnoreRegions | None = None) -> FrameReading:
-        """Read a frame in one batched recogniser call.
+        """Read a frame: one batched recogniser call, and one more for a second look.
 
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
@@ -74,22 +76,43 @@ class PlateReader:
         localised = time.perf_counter()
         skipped = skip([c.box for c in candidates]) if skip and candidates else np.zeros(len(candidates), bool)
         to_read = [c for c, s in zip(candidates, skipped) if not s]
-        crops = [rectify(image, candidate, self.crop_pad) for candidate in to_read]
-        raws = iter(self.recogniser.recognise(crops) if crops else [])
+        crops = [rectify(image, candidate, self.pads.first) for candidate in to_read]
+        reads = iter(self._look_again(image, to_read, self._format(crops)))
         detections = []
         for candidate, was_skipped in zip(candidates, skipped):
-            read = None
-            if not was_skipped:
-                raw = next(raws)
-                read = self.formatter.format(raw.text, raw.char_probs)
-                if read is None or is_scene_text(read.text, candidate.box, image.shape[0]):
-                    continue
+            read = None if was_skipped else next(reads)
+            if not was_skipped and (read is None or is_scene_text(read.text, candidate.box, image.shape[0])):
+                continue
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
         small_print = plate_furniture(detections, self.min_confidence)
         detections = [d for d, drop in zip(detections, small_print) if not drop]
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised)
+
+    def _format(self, crops: list[np.ndarray]) -> list[PlateRead | None]:
+        raws = self.recogniser.recognise(crops) if crops else []
+        return [self.formatter.format(raw.text, raw.char_probs) for raw in raws]
+
+    def _look_again(self, image: np.ndarray, candidates: list[PlateCandidate],
+                    reads: list[PlateRead | None]) -> list[PlateRead | None]:
+        """Read again, a little wider, every candidate whose first reading could be a plate,
+        and merge the two (`merge_looks`): a misread rarely survives a second framing.
+
+        Only reads that could reach `plates.min_confidence` are worth the second batch (one
+        or two per frame): below SECOND_LOOK_FLOOR a read is nearly always clutter, and
+        scene text is dropped anyway.
+        """
+        if not self.second_look:
+            return reads
+        floor = min(SECOND_LOOK_FLOOR, self.min_confidence)
+        again = [i for i, read in enumerate(reads) if read is not None and read.confidence >= floor
+                 and not is_scene_text(read.text, candidates[i].box, image.shape[0])]
+        if again:
+            seconds = self._format([rectify(image, candidates[i], self.pads.second) for i in again])
+            for i, second in zip(again, seconds):
+                reads[i] = merge_looks(reads[i], second)
+        return reads
 
     def plates(self, reading: FrameReading, min_confidence: float | None = None) -> list[Detection]:
         """Confident reads of distinct plates, best first: what a still-image read reports.

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from edge.config import COUNTRY_CODES, PlatesConfig
-from edge.formats import FORMATS, PlateFormatter, best_candidates
-from edge.types import PlateRead
+from edge.formats import FORMATS, PlateFormatter, best_candidates, merge_looks
+from edge.types import PlateRead, ScoredText
 
 ALPHABET = string.digits + string.ascii_uppercase
 # Look-alikes the recogniser confuses; each maps to its twin of the other class.
@@ -513,3 +513,47 @@ def test_reads_are_fast_with_every_country() -> None:
     for probs in reads:
         everything.format("X" * len(probs), probs)
     assert (time.perf_counter() - start) / len(reads) < 0.02
+
+
+def _read(country: str, *ranked: tuple[str, float]) -> PlateRead:
+    return PlateRead(ranked[0][0], ranked[0][1], [ScoredText(t, c) for t, c in ranked], country, f"{country}_layout")
+
+
+def test_two_looks_that_agree_keep_the_read_and_its_confidence() -> None:
+    merged = merge_looks(_read("gb", ("AB12CDE", 0.9), ("AB12CD", 0.05)), _read("gb", ("AB12CDE", 0.8)))
+    assert (merged.text, merged.country) == ("AB12CDE", "gb")
+    assert merged.confidence == pytest.approx(0.85)
+
+
+def test_a_read_the_second_look_doubts_loses_about_half_its_confidence() -> None:
+    merged = merge_looks(_read("us", ("5ZUC221", 0.99)), _read("us", ("5ZUC921", 0.9), ("5ZUC221", 0.05)))
+    assert merged.text == "5ZUC221" and merged.confidence == pytest.approx(0.52)
+    assert [c.text for c in merged.candidates] == ["5ZUC221", "5ZUC921"]
+
+
+def test_the_look_that_ranked_the_winner_first_gives_its_country_and_format() -> None:
+    merged = merge_looks(_read("gb", ("AB12CDE", 0.55), ("A812CDE", 0.45)), _read("eu", ("A812CDE", 0.95)))
+    assert (merged.text, merged.country, merged.format) == ("A812CDE", "eu", "eu_layout")
+    assert merged.confidence == pytest.approx(0.7)
+
+
+def test_a_second_look_that_finds_no_plate_halves_the_first() -> None:
+    merged = merge_looks(_read("gb", ("AB12CDE", 0.9), ("AB12CD", 0.1)), None)
+    assert merged.text == "AB12CDE" and merged.confidence == pytest.approx(0.45)
+    assert [c.confidence for c in merged.candidates] == pytest.approx([0.45, 0.05])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["AB12CDE", "A812CDE", "AB12CD", "8812CDE"]), st.floats(0, 1)),
+                min_size=1, max_size=4, unique_by=lambda x: x[0]),
+       st.lists(st.tuples(st.sampled_from(["AB12CDE", "A812CDE", "AB12C0E"]), st.floats(0, 1)),
+                min_size=1, max_size=3, unique_by=lambda x: x[0]))
+def test_merged_candidates_are_ranked_means_no_more_than_either_look_gave(first, second) -> None:
+    first = sorted(first, key=lambda x: -x[1])
+    second = sorted(second, key=lambda x: -x[1])
+    merged = merge_looks(_read("gb", *first), _read("gb", *second))
+    scores = [c.confidence for c in merged.candidates]
+    assert scores == sorted(scores, reverse=True) and len(scores) <= max(len(first), len(second))
+    assert (merged.text, merged.confidence) == (merged.candidates[0].text, scores[0])
+    every = {t: (dict(first).get(t, 0) + dict(second).get(t, 0)) / 2 for t in dict(first) | dict(second)}
+    assert scores[0] == pytest.approx(max(every.values()))

@@ -13,7 +13,7 @@ import pytest
 
 from edge.config import RecogniserConfig
 from edge.errors import ModelError
-from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pad, rectify
+from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pads, rectify
 from edge.synth.render import degrade, random_plate
 from edge.types import Box, PlateCandidate
 
@@ -129,9 +129,17 @@ def test_rectify_box_adds_margin_and_clips_to_frame() -> None:
 def test_a_unit_reading_only_us_plates_cuts_at_the_localisers_outline() -> None:
     """US plates carry their text near their edges, so the outline estimated from the text
     already reaches the plate's edge; units that may see other plates keep the margin."""
-    assert crop_pad(["us"]) == crop_pad(["us", "generic"]) == 0.0
+    assert crop_pads(["us"]).first == crop_pads(["us", "generic"]).first == 0.0
     for countries in (["generic"], ["gb", "generic"], ["eu", "generic"], ["us", "eu", "generic"], ["pl", "eu"]):
-        assert crop_pad(countries) == CROP_PAD > 0
+        assert crop_pads(countries).first == CROP_PAD > 0
+
+
+@pytest.mark.parametrize("countries", [["us"], ["us", "generic"], ["gb", "generic"], ["pl", "eu", "generic"]])
+def test_the_second_look_is_a_little_wider_than_the_first(countries: list[str]) -> None:
+    """A tighter second cut would drop edge glyphs; much wider shrinks thin glyphs into their
+    neighbours (edge.read.crop_pads)."""
+    pads = crop_pads(countries)
+    assert pads.first < pads.second <= pads.first + 0.1
 
 
 def test_rectify_quad_unwarps_a_skewed_plate(recogniser: PlateRecogniser) -> None:

@@ -58,7 +58,7 @@ def test_stills_are_read(config):
 
 
 def test_a_us_unit_cuts_its_plates_at_the_outline_and_still_reads_them(config, reader):
-    """`us` units crop without the margin other units add (edge.read.crop_pad): the same
+    """`us` units crop without the margin other units add (edge.read.crop_pads): the same
     candidates come out about 1/1.16 as wide, and the US samples still read."""
     us_reader = PlateReader(with_countries(config, ["us", "generic"]))
     for name, plate in (("20_us_rear.jpg", "6788075"), ("21_us_front.jpg", "54292")):
@@ -68,6 +68,22 @@ def test_a_us_unit_cuts_its_plates_at_the_outline_and_still_reads_them(config, r
         ratios = [a.shape[1] / b.shape[1] for a, b in zip(ours.crops, usual.crops)]
         assert ratios and all(0.8 < r < 0.92 for r in ratios), ratios
         assert plate in [d.read.text for d in us_reader.plates(ours)]
+
+
+def test_a_second_look_rereads_only_the_plausible_plates_and_agrees_on_a_clear_one(config, reader, monkeypatch):
+    """The second batch holds just the candidates whose first reading could be a plate (one
+    or two per frame), and a clear plate read twice keeps its confidence."""
+    batches = []
+    recognise = reader.recogniser.recognise
+    monkeypatch.setattr(reader.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
+    reading = reader.read(load_image(SAMPLES / "07_gb_current_front.jpg"))
+    plates = reader.plates(reading)
+    assert len(batches) == 2 and 1 <= batches[1] < batches[0], batches
+    assert plates and plates[0].read.confidence >= 0.9, [(d.read.text, d.read.confidence) for d in plates]
+    single = PlateReader(config.model_copy(update={"recogniser": config.recogniser.model_copy(update={"second_look": False})}))
+    monkeypatch.setattr(single.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
+    single.read(load_image(SAMPLES / "07_gb_current_front.jpg"))
+    assert len(batches) == 3
 
 
 @pytest.mark.parametrize("clip", sorted(sequence_labels()))

@@ -78,8 +78,9 @@ def test_candidates_are_ranked_probabilities_led_by_the_plate() -> None:
 
 def test_too_few_reads_or_none_confident_is_not_a_pass() -> None:
     assert vote(detections(read("AB12CDE", 0.9), None, None), TRACKING, PLATES) is None
-    assert vote(detections(read("AB12CDE", 0.4), read("AB12CDE", 0.45)), TRACKING, PLATES) is None
-    assert vote(detections(read("AB12CDE", 0.4), read("AB12CDE", 0.55)), TRACKING, PLATES)
+    floor = PLATES.min_confidence
+    assert vote(detections(read("AB12CDE", floor - 0.1), read("AB12CDE", floor - 0.05)), TRACKING, PLATES) is None
+    assert vote(detections(read("AB12CDE", floor - 0.1), read("AB12CDE", floor + 0.05)), TRACKING, PLATES)
 
 
 def test_best_frame_is_the_most_confident_agreeing_read() -> None:

@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.config import LocaliserConfig  # noqa: E402
 from edge.localise import Localiser  # noqa: E402
-from edge.read import crop_pad, ctc_greedy, file_sha256, load_spec, preprocess, rectify  # noqa: E402
+from edge.read import crop_pads, ctc_greedy, file_sha256, load_spec, preprocess, rectify  # noqa: E402
 from edge.synth import render  # noqa: E402
 from edge.types import Box  # noqa: E402
 
@@ -210,7 +210,7 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
     truth = Box(x0, y0, plate_w, plate_h)
     found = [c for c in _localiser().find(canvas) if c.box.iou(truth) >= 0.3]
-    return rectify(canvas, max(found, key=lambda c: c.box.iou(truth)), crop_pad(["us"])) if found else None
+    return rectify(canvas, max(found, key=lambda c: c.box.iou(truth)), crop_pads(["us"]).first) if found else None
 
 
 def degraded_views(samples: list[Sample]) -> list[Sample]:
