@@ -176,9 +176,9 @@ class LocaliserConfig(_Strict):
 
 
 class RecogniserConfig(_Strict):
-    """The plate-text network. `threads` 0 uses every core this process may run on: the
-    network is most of a frame's cost, and two threads read a frame's crops about 1.6x
-    faster than one. `second_look` reads each plausible plate again, a little wider, and
+    """The plate-text network. `threads` 0 shares this process's cores out among the cameras
+    read at once (edge.read.torch_threads): one camera on two cores reads a frame's crops
+    about 1.6x faster on two threads than on one. `second_look` reads each plausible plate again, a little wider, and
     keeps what both looks agree on (edge.pipeline.PlateReader._look_again): about half the
     false reads for one more small batch per frame."""
 

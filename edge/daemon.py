@@ -181,7 +181,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.metrics = Metrics()
         cameras = [c for c in config.cameras if c.enabled]
-        reader = PlateReader(config)
+        reader = PlateReader(config, streams=len(cameras))
         self.sink = PassSink(config, [c.name for c in cameras])
         self.workers = [CameraWorker(c, config, reader, self.sink, self.metrics, self.stopping) for c in cameras]
         self.http = HealthServer(config.http, self.snapshot, self.metrics, self.refresh_metrics)

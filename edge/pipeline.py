@@ -47,11 +47,13 @@ class FrameReading:
 
 
 class PlateReader:
-    """Finds and reads every plate in a frame: one localiser pass, one batched recogniser call."""
+    """Finds and reads every plate in a frame: one localiser pass, one batched recogniser call
+    and one for a second look. `streams`: how many cameras share it at once (the daemon's),
+    so the network's threads are shared out among them (edge.read.torch_threads)."""
 
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(self, config: EdgeConfig, streams: int = 1) -> None:
         self.localiser = Localiser(config.localiser)
-        self.recogniser = PlateRecogniser(config.recogniser)
+        self.recogniser = PlateRecogniser(config.recogniser, streams)
         self.formatter = PlateFormatter(config.plates, self.recogniser.alphabet)
         self.min_confidence = config.plates.min_confidence
         self.pads = crop_pads(config.plates.countries)

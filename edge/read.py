@@ -187,15 +187,24 @@ def _warp_quad(image: np.ndarray, quad: np.ndarray, pad: float) -> np.ndarray:
     return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def torch_threads(configured: int, streams: int) -> int:
+    """The network's threads: as configured, or (0) this process's cores shared out among the
+    `streams` read at once. Why share: the network is most of a frame's cost, so one camera
+    reads a frame about 1.6x faster on two threads than on one, but two cameras each asking
+    for two threads on two cores jostle and read fewer frames in all (benchmarks/daemon_bench.py,
+    two 720p cameras: 17.7 frames/s per camera with two threads each, 19.4 with one)."""
+    return configured or max(1, len(os.sched_getaffinity(0)) // max(1, streams))
+
+
 class PlateRecogniser:
     """The plate-text network, verified against its manifest and loaded once."""
 
-    def __init__(self, config: RecogniserConfig) -> None:
+    def __init__(self, config: RecogniserConfig, streams: int = 1) -> None:
         model_dir = Path(config.model_dir)
         self.manifest = verify_model(model_dir, config.network)
         self.height, self.width, _ = load_spec(model_dir, config.network)
         self.batch_size = config.batch_size
-        torch.set_num_threads(config.threads or len(os.sched_getaffinity(0)))
+        torch.set_num_threads(torch_threads(config.threads, streams))
         self._model, self._characters = _load_easyocr(model_dir, config.network)
         self.alphabet = "".join(self._characters[1:])
 

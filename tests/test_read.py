@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from edge.config import RecogniserConfig
 from edge.errors import ModelError
-from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pads, rectify
+from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pads, rectify, torch_threads
 from edge.synth.render import degrade, random_plate
 from edge.types import Box, PlateCandidate
 
@@ -132,6 +133,14 @@ def test_a_unit_reading_only_us_plates_cuts_at_the_localisers_outline() -> None:
     assert crop_pads(["us"]).first == crop_pads(["us", "generic"]).first == 0.0
     for countries in (["generic"], ["gb", "generic"], ["eu", "generic"], ["us", "eu", "generic"], ["pl", "eu"]):
         assert crop_pads(countries).first == CROP_PAD > 0
+
+
+def test_unset_threads_share_the_cores_out_among_the_cameras() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert torch_threads(3, streams=2) == 3  # as configured
+    assert torch_threads(0, streams=1) == cores
+    assert torch_threads(0, streams=2) == max(1, cores // 2)
+    assert torch_threads(0, streams=cores + 5) == 1
 
 
 @pytest.mark.parametrize("countries", [["us"], ["us", "generic"], ["gb", "generic"], ["pl", "eu", "generic"]])
