@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edge.evaluate import OPERATING_POINTS, StillScore
+from edge.pipeline import SECOND_LOOK_FLOOR
 
 
 def score_of(images: list[tuple[list[str], list[tuple[str, float]]]]) -> StillScore:
@@ -27,3 +28,9 @@ def test_summary_lists_every_operating_point_in_order() -> None:
     points = summary["by_min_confidence"]
     assert [p["min_confidence"] for p in points] == list(OPERATING_POINTS)
     assert [p["exact"] for p in points] == [1 if t <= 0.75 else 0 for t in OPERATING_POINTS]
+
+
+def test_every_scored_threshold_sees_the_reads_a_unit_set_to_it_would_report() -> None:
+    """Reads under the second look's floor keep their one-look confidence; the curve must
+    start at or above it, or its lowest points would mix one-look and two-look reads."""
+    assert min(OPERATING_POINTS) >= SECOND_LOOK_FLOOR
