@@ -659,7 +659,7 @@ def merge_looks(first: PlateRead, second: PlateRead | None) -> PlateRead:
     framing (a glyph split across the network's columns, an edge glyph half cut); read
     again, a few percent wider, the same plate mostly gives the same text, while a misread
     mostly changes, so its confidence halves. On held-out US crops in roadside frames the
-    mean halved the false reads at the same exact reads (see README, accuracy). The text,
+    mean halved the false reads at the same exact reads (README, "Where it stands"). The text,
     country and format follow the look that ranked the winner first; its char_probs go on
     to multi-frame voting.
     """
