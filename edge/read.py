@@ -150,14 +150,15 @@ def crop_pads(countries: Sequence[str]) -> CropPads:
 
     Second look: a little wider, so the glyphs fall on other columns of the network's input
     and a misread rarely repeats; a cut tighter than the first drops edge glyphs (synthetic
-    GB/EU stills: 150/192 exact with a second look at the outline, 166 with wider ones). The
-    held-out US crops set in roadside frames read best with a second look 0.08 wider (of
-    0.04, 0.08, 0.12: 219, 219, 216 exact at 0.13, 0.10, 0.10 false reads per image at a 0.5
-    threshold). On the synthetic stills 0.04 and 0.08 wider read the same (166; 0.07 and 0.05
-    false reads). The smaller is kept for other units: a long continental plate squeezed into
-    the network's 160 columns has the narrowest glyphs, and a wider cut narrows them
-    further; on the evaluation photos, the UK and PL sets each lost a plate at 0.08 to a
-    thin 1 merged into its neighbour or a dropped glyph.
+    GB/EU stills from tools/tuning_stills.py: 150/192 exact with a second look at the
+    outline, 166 with wider ones). The held-out US crops set in roadside frames (the same
+    tool) read best with a second look 0.08 wider (of 0.04, 0.08, 0.12: 219, 219, 216 exact
+    at 0.13, 0.10, 0.10 false reads per image at a 0.5 threshold). On the synthetic stills
+    0.04 and 0.08 wider read the same (166; 0.07 and 0.05 false reads). The smaller is kept
+    for other units: a long continental plate squeezed into the network's 160 columns has
+    the narrowest glyphs, and a wider cut narrows them further; on the evaluation photos,
+    the UK and PL sets each lost a plate at 0.08 to a thin 1 merged into its neighbour or a
+    dropped glyph.
     """
     first = US_CROP_PAD if "us" in countries and set(countries) <= {"us", "generic"} else CROP_PAD
     return CropPads(first, first + SECOND_LOOK_STEP[first])

@@ -1,0 +1,54 @@
+"""tools/tuning_stills.py: labelled frames to tune whole-frame reading on, built from data we may tune on."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.evaluate import load_labels
+from edge.synth import render
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def tool():
+    pytest.importorskip("torch")  # the tool shares train_recogniser's held-out split
+    spec = importlib.util.spec_from_file_location("tuning_stills", ROOT / "tools" / "tuning_stills.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_plate_sits_in_a_roadside_frame_where_its_label_says(tool, seed) -> None:
+    plate, _text, _style = render.random_plate(np.random.default_rng(seed))
+    frame, (x, y, w, h) = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, seed]))
+    assert frame.shape == (tool.FRAME_H, tool.FRAME_W, 3) and frame.dtype == np.uint8
+    assert 70 <= w <= 240 and 0 <= x and x + w <= tool.FRAME_W and 0 <= y and y + h <= tool.FRAME_H
+    shrunk = cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    placed = frame[y:y + h, x:x + w].astype(np.float32)
+    assert np.corrcoef(shrunk.ravel(), placed.ravel())[0, 1] > 0.8  # blur may soften it, nothing more
+
+
+def test_the_same_seed_draws_the_same_frame(tool) -> None:
+    plate = render.random_plate(np.random.default_rng(1))[0]
+    first = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, 3, 1]))
+    again = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, 3, 1]))
+    np.testing.assert_array_equal(first[0], again[0])
+    assert first[1] == again[1]
+
+
+def test_synthetic_folder_is_an_eval_dataset(tool, tmp_path) -> None:
+    tool.main(["synthetic", str(tmp_path), "--seeds", "1"])
+    with (tmp_path / "labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 24 and all((tmp_path / row["file"]).is_file() for row in rows)
+    labels = load_labels(tmp_path)
+    assert sum(len(plates) for plates in labels.values()) == len(rows)
+    assert all(label.box is not None for plates in labels.values() for label in plates)
