@@ -124,8 +124,6 @@ def ctc_greedy(probs: np.ndarray, characters: list[str]) -> RawRead:
 
 
 CROP_PAD = 0.08  # rectify's margin around the localiser's plate outline, x its size per side
-US_CROP_PAD = 0.0  # US plates: the outline itself (see crop_pads)
-SECOND_LOOK_STEP = {US_CROP_PAD: 0.08, CROP_PAD: 0.04}  # the second look's extra margin (see crop_pads)
 
 
 class CropPads(NamedTuple):
@@ -134,6 +132,10 @@ class CropPads(NamedTuple):
 
     first: float
     second: float
+
+
+UNIT_PADS = CropPads(CROP_PAD, CROP_PAD + 0.04)  # see crop_pads
+US_UNIT_PADS = CropPads(0.0, 0.08)  # US plates: first at the outline itself (see crop_pads)
 
 
 def crop_pads(countries: Sequence[str]) -> CropPads:
@@ -160,8 +162,7 @@ def crop_pads(countries: Sequence[str]) -> CropPads:
     the UK and PL sets each lost a plate at 0.08 to a thin 1 merged into its neighbour or a
     dropped glyph.
     """
-    first = US_CROP_PAD if "us" in countries and set(countries) <= {"us", "generic"} else CROP_PAD
-    return CropPads(first, first + SECOND_LOOK_STEP[first])
+    return US_UNIT_PADS if "us" in countries and set(countries) <= {"us", "generic"} else UNIT_PADS
 
 
 def rectify(image: np.ndarray, candidate: PlateCandidate, pad: float = CROP_PAD) -> np.ndarray:
