@@ -179,9 +179,9 @@ class RecogniserConfig(_Strict):
     """The plate-text network. `threads` 0 shares this process's cores out among the cameras
     read at once (edge.read.torch_threads): one camera on two cores reads a frame's crops
     about 1.6x faster on two threads than on one. `second_look` reads each plausible plate
-    again, a little wider, and keeps what both looks agree on
-    (edge.pipeline.PlateReader._look_again): about half the false reads for one more small
-    batch per frame."""
+    again, a little wider, and keeps what the looks agree on, with a third look where two
+    leave a read unsure (edge.pipeline.PlateReader._look_again): about half the false reads
+    for one or two more small batches per frame."""
 
     network: str = Field(default="plate_rec", pattern=r"^[A-Za-z0-9_]+$")
     model_dir: Path = Path("models")

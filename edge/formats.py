@@ -651,26 +651,26 @@ class PlateFormatter:
         )
 
 
-def merge_looks(first: PlateRead, second: PlateRead | None) -> PlateRead:
-    """One reading of a plate from two looks at it (two framings of the same candidate).
+def merge_looks(first: PlateRead, *later: PlateRead | None) -> PlateRead:
+    """One reading of a plate from several looks at it (framings of the same candidate).
 
-    Each candidate text's confidence becomes the mean of its confidence in the two looks
-    (0 where a look did not rank it), and the best mean wins. Why: a misread hangs on one
-    framing (a glyph split across the network's columns, an edge glyph half cut); read
-    again, a few percent wider, the same plate mostly gives the same text, while a misread
-    mostly changes, so its confidence halves. On held-out US crops in roadside frames the
-    mean halved the false reads at the same exact reads (README, "Where it stands"). The text,
-    country and format follow the look that ranked the winner first; its char_probs go on
-    to multi-frame voting.
+    Each candidate text's confidence becomes the mean of its confidence over the looks
+    (0 where a look did not rank it, or read nothing), and the best mean wins. Why: a
+    misread hangs on one framing (a glyph split across the network's columns, an edge glyph
+    half cut); read again, a few percent wider, the same plate mostly gives the same text,
+    while a misread mostly changes, so its confidence halves. On held-out US crops in
+    roadside frames the mean of two looks halved the false reads at the same exact reads
+    (README, "Where it stands"); a third look settles what two left unsure. The text,
+    country and format follow the first look that ranked the winner first; its char_probs
+    go on to multi-frame voting.
     """
-    if second is None:
-        return replace(first, confidence=first.confidence / 2,
-                       candidates=[ScoredText(c.text, c.confidence / 2) for c in first.candidates])
+    looks = (first, *later)
     mean: dict[str, float] = {}
-    for look in (first, second):
-        for candidate in look.candidates:
-            mean[candidate.text] = mean.get(candidate.text, 0.0) + candidate.confidence / 2
-    ranked = sorted(mean.items(), key=lambda item: -item[1])[:max(len(first.candidates), len(second.candidates))]
-    winner = second if second.text == ranked[0][0] and first.text != ranked[0][0] else first
+    for look in looks:
+        for candidate in look.candidates if look is not None else ():
+            mean[candidate.text] = mean.get(candidate.text, 0.0) + candidate.confidence / len(looks)
+    ranked = sorted(mean.items(), key=lambda item: -item[1])
+    ranked = ranked[:max(len(look.candidates) for look in looks if look is not None)]
+    winner = next((look for look in looks if look is not None and look.text == ranked[0][0]), first)
     return replace(winner, text=ranked[0][0], confidence=ranked[0][1],
                    candidates=[ScoredText(text, confidence) for text, confidence in ranked])

@@ -543,17 +543,32 @@ def test_a_second_look_that_finds_no_plate_halves_the_first() -> None:
     assert [c.confidence for c in merged.candidates] == pytest.approx([0.45, 0.05])
 
 
+def test_a_third_look_keeps_two_thirds_of_a_read_two_looks_share_and_a_third_of_one_they_do_not() -> None:
+    merged = merge_looks(_read("us", ("5ZUC221", 0.9)), _read("us", ("5ZUC921", 0.9)),
+                         _read("us", ("5ZUC921", 0.9), ("5ZUC221", 0.06)))
+    assert merged.text == "5ZUC921" and merged.confidence == pytest.approx(0.6)
+    assert [(c.text, round(c.confidence, 2)) for c in merged.candidates] == [("5ZUC921", 0.6), ("5ZUC221", 0.32)]
+
+
+def test_the_winner_takes_country_and_format_from_the_first_look_that_ranked_it_first() -> None:
+    merged = merge_looks(_read("gb", ("AB12CDE", 0.6), ("A812CDE", 0.4)), None, _read("eu", ("A812CDE", 0.9)),
+                         _read("nl", ("A812CDE", 0.8)))
+    assert (merged.text, merged.country) == ("A812CDE", "eu")
+    assert merged.confidence == pytest.approx((0.4 + 0.9 + 0.8) / 4)
+
+
+_LOOKS = st.lists(st.tuples(st.sampled_from(["AB12CDE", "A812CDE", "AB12CD", "8812CDE", "AB12C0E"]), st.floats(0, 1)),
+                  min_size=1, max_size=4, unique_by=lambda x: x[0])
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["AB12CDE", "A812CDE", "AB12CD", "8812CDE"]), st.floats(0, 1)),
-                min_size=1, max_size=4, unique_by=lambda x: x[0]),
-       st.lists(st.tuples(st.sampled_from(["AB12CDE", "A812CDE", "AB12C0E"]), st.floats(0, 1)),
-                min_size=1, max_size=3, unique_by=lambda x: x[0]))
-def test_merged_candidates_are_ranked_means_no_more_than_either_look_gave(first, second) -> None:
-    first = sorted(first, key=lambda x: -x[1])
-    second = sorted(second, key=lambda x: -x[1])
-    merged = merge_looks(_read("gb", *first), _read("gb", *second))
+@given(st.lists(_LOOKS, min_size=2, max_size=3))
+def test_merged_candidates_are_ranked_means_no_more_than_any_look_gave(looks) -> None:
+    looks = [sorted(look, key=lambda x: -x[1]) for look in looks]
+    merged = merge_looks(*(_read("gb", *look) for look in looks))
     scores = [c.confidence for c in merged.candidates]
-    assert scores == sorted(scores, reverse=True) and len(scores) <= max(len(first), len(second))
+    assert scores == sorted(scores, reverse=True) and len(scores) <= max(len(look) for look in looks)
     assert (merged.text, merged.confidence) == (merged.candidates[0].text, scores[0])
-    every = {t: (dict(first).get(t, 0) + dict(second).get(t, 0)) / 2 for t in dict(first) | dict(second)}
+    texts = set().union(*(dict(look) for look in looks))
+    every = {t: sum(dict(look).get(t, 0) for look in looks) / len(looks) for t in texts}
     assert scores[0] == pytest.approx(max(every.values()))

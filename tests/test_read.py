@@ -144,11 +144,12 @@ def test_unset_threads_share_the_cores_out_among_the_cameras() -> None:
 
 
 @pytest.mark.parametrize("countries", [["us"], ["us", "generic"], ["gb", "generic"], ["pl", "eu", "generic"]])
-def test_the_second_look_is_a_little_wider_than_the_first(countries: list[str]) -> None:
-    """A tighter second cut would drop edge glyphs; much wider shrinks thin glyphs into their
+def test_each_look_is_a_little_wider_than_the_one_before(countries: list[str]) -> None:
+    """A tighter later cut would drop edge glyphs; much wider shrinks thin glyphs into their
     neighbours (edge.read.crop_pads)."""
     pads = crop_pads(countries)
     assert pads.first < pads.second <= pads.first + 0.1
+    assert pads.second < pads.third <= pads.second + 0.1
 
 
 def test_rectify_quad_unwarps_a_skewed_plate(recogniser: PlateRecogniser) -> None:

@@ -16,7 +16,7 @@ import pytest
 from edge.config import load_config, with_countries
 from edge.evaluate import evaluate_stills, load_labels
 from edge.imageio import load_image
-from edge.pipeline import PlateReader
+from edge.pipeline import THIRD_LOOK_BELOW, PlateReader
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, video_passes
 
@@ -84,6 +84,21 @@ def test_a_second_look_rereads_only_the_plausible_plates_and_agrees_on_a_clear_o
     monkeypatch.setattr(single.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
     single.read(load_image(SAMPLES / "07_gb_current_front.jpg"))
     assert len(batches) == 3
+
+
+def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
+    """The blurred, skewed rear plate loses its last glyph in the first look and keeps it in
+    the second: two looks leave both readings level at about a half. A third, wider look
+    at that plate alone (edge.pipeline.THIRD_LOOK_BELOW) settles it at two thirds."""
+    batches = []
+    recognise = reader.recogniser.recognise
+    monkeypatch.setattr(reader.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
+    plates = reader.plates(reader.read(load_image(SAMPLES / "04_gb_current_rear_skew_blur.jpg")))
+    assert batches[1:] == [1, 1], batches
+    assert [d.read.text for d in plates] == ["FP67SJJ"]
+    read = plates[0].read
+    assert [(c.text, round(c.confidence, 1)) for c in read.candidates[:2]] == [("FP67SJJ", 0.7), ("FP67SJ", 0.3)]
+    assert read.confidence > THIRD_LOOK_BELOW
 
 
 @pytest.mark.parametrize("clip", sorted(sequence_labels()))
