@@ -63,6 +63,14 @@ _JOIN_HEIGHT_RATIO = 0.8
 _JOIN_MAX_GLYPHS = 10
 _NMS_IOU = 0.3
 _NMS_INSIDE = 0.6  # a weaker candidate this much inside a kept one is a fragment of it
+_SHADE_LEVEL = 110.0  # a shaded part is brightened as if its mean were this grey level...
+_SHADE_WINDOW = 41  # ... its mean taken over this many coarse pixels (wider than a plate's glyphs)
+_SHADE_MAX_GAIN = 4.0  # at most: darker parts hold only noise
+_SHADE_GAIN = 1.5  # parts brightened more than this are in shade
+_SHADE_PROPOSALS = 2  # rows from shade added to the lit proposals, at most
+_SHADE_RANK = 0.5  # rows found in shade score this share: a lit row of the same plate outranks them
+_SHADE_MIN_SCORE = 0.3  # coarse row score a row from shade needs
+_SHADE_OVERLAP = 0.5  # share of a shaded row's cut that may lie in a lit proposal's
 _FALLBACKS = 2  # best coarse proposals kept even when the fine pass finds no row there
 _FALLBACK_SCORE = 0.2  # their score, times the coarse score: below real rows
 _FALLBACK_COVER_SCORE = 0.2  # a fine row this good covering a proposal replaces it
@@ -178,8 +186,9 @@ def _plate_blobs(light_labels: np.ndarray, light: np.ndarray, dark: np.ndarray) 
     return regions, text_h, np.minimum(count[blob] / 5.0, 1).astype(np.float32) * 0.8
 
 
-def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Glyph table and plate-blob proposals (regions, heights, scores) of one pyramid level.
+def _coarse_level(img: np.ndarray, level: int, blobs: bool = True) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+    """Glyph table and plate-blob proposals (regions, heights, scores; None unless `blobs`)
+    of one pyramid level.
 
     Long rules are cut from the dark threshold only: dark glyphs touching a plate frame are
     common, and the light threshold must keep whole plate backgrounds for `_plate_blobs`.
@@ -189,10 +198,14 @@ def _coarse_level(img: np.ndarray, level: int) -> tuple[np.ndarray, tuple[np.nda
     h_range = _COARSE_CHAR_H if level == 0 else _COARSE_CHAR_H_UPPER
     dark, light = _binarise(img, window=_COARSE_WINDOW, contrast=_COARSE_CONTRAST)
     dark_stats = _components(_without_rules(dark))
-    light_labels, light_stats = _labelled(light)
+    if blobs:
+        light_labels, light_stats = _labelled(light)
+        light_glyphs = light_stats[1:]
+    else:
+        light_glyphs = _components(light)
     glyphs = np.concatenate([_glyph_table(dark_stats[_glyph_like(dark_stats, h_range)], 2 * level),
-                             _glyph_table(light_stats[1:][_glyph_like(light_stats[1:], h_range)], 2 * level + 1)])
-    return glyphs, _plate_blobs(light_labels, light_stats, dark_stats)
+                             _glyph_table(light_glyphs[_glyph_like(light_glyphs, h_range)], 2 * level + 1)])
+    return glyphs, _plate_blobs(light_labels, light_stats, dark_stats) if blobs else None
 
 
 def _coarse_pass(coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -479,27 +492,91 @@ class _Proposals:
     heights: np.ndarray  # (P,) estimated glyph height
     plates: np.ndarray  # (P x 4) estimated plate box
     scores: np.ndarray  # (P,) coarse plate-likeness
+    shaded: np.ndarray  # (P,) bool: found only in the shade pass (_shade_proposals)
 
 
 def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
     """The best `limit` proposals from the coarse image (`factor` = working / coarse
-    scale). Glyph rows and plate blobs both propose."""
+    scale), then up to _SHADE_PROPOSALS more from plates in shade. Glyph rows and plate
+    blobs both propose."""
     chars, blob_regions, blob_heights, blob_scores = _coarse_pass(coarse)
+    row_regions, row_plates, row_heights, row_scores = _row_proposals(chars)
+    pad = 0.5 * blob_heights[:, None] * np.array([1, 1, -1, -1])
+    regions = np.concatenate([row_regions, blob_regions]) * factor
+    plates = np.concatenate([row_plates, blob_regions + pad]) * factor
+    heights = np.concatenate([row_heights, blob_heights]) * factor
+    scores = np.concatenate([row_scores, blob_scores])
+    kept = _dedupe(regions, scores, limit)
+    lit = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.zeros(len(kept), bool))
+    return _with_shade_proposals(lit, coarse, factor)
+
+
+def _row_proposals(chars: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cut regions, plate boxes, glyph heights and scores of the coarse glyph rows."""
     idx, rows = _group_rows(chars, _PROPOSAL_GLYPHS)
     r = _row_geometry(chars, idx, rows)
     side, above = _CUT_SIDE * r.height, (0.5 + _CUT_ABOVE) * r.height
     ya, yb = r.line_y(r.left), r.line_y(r.right)
     top, bottom = np.minimum(ya, yb), np.maximum(ya, yb)
-    row_regions = np.stack([r.left - side, top - above, r.right + side, bottom + above], 1)
+    regions = np.stack([r.left - side, top - above, r.right + side, bottom + above], 1)
     margin, half = _SIDE_MARGIN * r.height, 0.5 * TEXT_TO_PLATE_H * r.height
-    row_plates = np.stack([r.left - margin, top - half, r.right + margin, bottom + half], 1)
-    pad = 0.5 * blob_heights[:, None] * np.array([1, 1, -1, -1])
-    regions = np.concatenate([row_regions, blob_regions]) * factor
-    plates = np.concatenate([row_plates, blob_regions + pad]) * factor
-    heights = np.concatenate([r.height, blob_heights]) * factor
-    scores = np.concatenate([_row_score(r, _PROPOSAL_FULL_COUNT), blob_scores])
-    kept = _dedupe(regions, scores, limit)
-    return _Proposals(regions[kept], heights[kept], plates[kept], scores[kept])
+    plates = np.stack([r.left - margin, top - half, r.right + margin, bottom + half], 1)
+    return regions, plates, r.height, _row_score(r, _PROPOSAL_FULL_COUNT)
+
+
+def _lifted_shade(coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The coarse image with its shaded parts brightened, and where it was (a mask), or
+    None when nothing in the frame lies in shade."""
+    grey = coarse.astype(np.float32)
+    gain = np.clip(_SHADE_LEVEL / np.maximum(cv2.blur(grey, (_SHADE_WINDOW, _SHADE_WINDOW)), 1.0), 1.0, _SHADE_MAX_GAIN)
+    shade = gain > _SHADE_GAIN
+    if not shade.any():
+        return None
+    lifted = np.clip(grey * gain, 0, 255).astype(np.uint8)
+    lifted[~shade] = _SHADE_LEVEL  # lit parts flat: nothing to threshold there
+    return lifted, shade
+
+
+def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) -> _Proposals:
+    """`lit` plus the best _SHADE_PROPOSALS glyph rows of the frame's shaded parts.
+
+    Why: a plate in deep shade (a car's rear facing away from a low sun, under a canopy)
+    keeps only a few grey levels between its glyphs and its background, and the coarse
+    pass's fixed contrast breaks its glyphs into specks, so no row proposes it. Brightened
+    in proportion to its shade, the same plate binarises like a lit one. Only rows lying in
+    shade and mostly outside every lit proposal are added, with their own small budget;
+    the fine pass reads them in a mosaic of their own (`_proposal_glyphs`) and ranks their
+    rows at _SHADE_RANK, so lit plates read exactly as before. On the held-out US crops set
+    on shaded cars (tools/tuning_stills.py us-shade, 292 frames, at a 0.4 threshold)
+    detection went from 94.9% to 97.6% and exact reads from 220 to 228 (0.13 -> 0.14 false
+    reads per image); the lit roadside and synthetic tuning stills read the same.
+    """
+    lifted = _lifted_shade(coarse)
+    if lifted is None:
+        return lit
+    image, shade = lifted
+    chars, _ = _coarse_level(image, 0, blobs=False)
+    centre_x = (chars[:, _X] + chars[:, _W] / 2).astype(int).clip(0, shade.shape[1] - 1)
+    centre_y = (chars[:, _Y] + chars[:, _H] / 2).astype(int).clip(0, shade.shape[0] - 1)
+    regions, plates, heights, scores = _row_proposals(chars[shade[centre_y, centre_x]])
+    regions, plates, heights = regions * factor, plates * factor, heights * factor
+    fresh = np.flatnonzero((scores >= _SHADE_MIN_SCORE) & (_covered_share(regions, lit.regions) < _SHADE_OVERLAP))
+    if not len(fresh):
+        return lit
+    kept = fresh[_dedupe(regions[fresh], scores[fresh], _SHADE_PROPOSALS)]
+    return _Proposals(*(np.concatenate([a, b]) for a, b in (
+        (lit.regions, regions[kept]), (lit.heights, heights[kept]), (lit.plates, plates[kept]),
+        (lit.scores, scores[kept]), (lit.shaded, np.ones(len(kept), bool)))))
+
+
+def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """For each box (x0, y0, x1, y1), the largest share of its area inside any of `others`."""
+    if not len(others) or not len(boxes):
+        return np.zeros(len(boxes))
+    ix = np.maximum(np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0]), 0)
+    iy = np.maximum(np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1]), 0)
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+    return (ix * iy / area[:, None]).max(axis=1)
 
 
 @dataclass(slots=True)
@@ -543,11 +620,11 @@ def _build_mosaic(work: np.ndarray, regions: np.ndarray, heights: np.ndarray) ->
     return _Mosaic(mosaic, owner, np.stack([x0, y0], 1), offset, true_scale)
 
 
-def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray) -> np.ndarray:
+def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray, first_key: int = 0) -> np.ndarray:
     """Glyphs of every proposal found at working resolution, in working pixels.
 
     Both polarities are searched in every cut: the coarse row's polarity is unreliable
-    (the light gaps between dark glyphs also form rows). `key` = 2 * proposal + polarity
+    (the light gaps between dark glyphs also form rows). `key` = first_key + 2 * proposal + polarity
     keeps rows inside one cut.
     """
     if not len(regions):
@@ -569,9 +646,21 @@ def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray) -> 
         table[:, 2] = stats[:, 2] / s
         table[:, 3] = stats[:, 3] / s
         table[:, _AREA] = stats[:, 4] / (s * s)
-        table[:, _KEY] = 2 * owner + polarity
+        table[:, _KEY] = first_key + 2 * owner + polarity
         tables.append(table)
     return np.concatenate(tables)
+
+
+def _proposal_glyphs(work: np.ndarray, proposals: _Proposals) -> np.ndarray:
+    """Fine glyphs of the lit proposals, then of the shaded ones in a mosaic of their own
+    (a cut's neighbours in a mosaic nudge the threshold along its edges: apart, the lit
+    proposals read exactly as in a frame with no shade)."""
+    lit = ~proposals.shaded
+    chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit])
+    if lit.all():
+        return chars
+    shaded = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit], first_key=2 * int(lit.sum()))
+    return np.concatenate([chars, shaded])
 
 
 def _dedupe(boxes: np.ndarray, scores: np.ndarray, limit: int) -> np.ndarray:
@@ -654,11 +743,11 @@ class Localiser:
         work = _resized(grey, scale)
         coarse_scale = min(1.0, self.config.proposal_width / work.shape[1])
         proposals = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
-        chars = _fine_glyphs(work, proposals.regions, proposals.heights)
+        chars = _proposal_glyphs(work, proposals)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
         r = _with_joined_rows(chars, idx, rows, _row_geometry(chars, idx, rows))
         quads = _plate_quads(r)
-        scores = _row_score(r)
+        scores = _row_score(r) * np.where(proposals.shaded[(r.key // 2).astype(int)], _SHADE_RANK, 1.0).astype(np.float32)
         glyphs = np.minimum(r.count, 9)
         quads, scores = _with_fallbacks(quads, scores, proposals)
         glyphs = np.concatenate([glyphs, np.zeros(len(scores) - len(glyphs))])

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edge.config import LocaliserConfig
-from edge.localise import IgnoreRegions, Localiser, _group_rows
+from edge import localise
+from edge.localise import IgnoreRegions, Localiser, _group_rows, _lifted_shade, _proposals
 from edge.types import Box
 
 DATASETS = Path(__file__).parents[1].parent / "shared/datasets"
@@ -219,3 +220,47 @@ def test_row_runs_through_a_glyph_grown_by_a_frame() -> None:
     chars = np.array([[xi, yi, wi, hi, 0.5 * wi * hi, 0] for xi, yi, wi, hi in zip(x, y, w, h)], np.float32)
     idx, rows = _group_rows(chars, 3)
     assert {0, 6} <= set(idx.tolist()) and len(set(rows.tolist())) == 1
+
+
+def shaded_scene(seed: int) -> np.ndarray:
+    """A lit coarse frame (640x360) with a car in deep shade whose plate keeps ten grey levels."""
+    rng = np.random.default_rng(seed)
+    frame = np.full((360, 640), 150, np.float32)
+    frame[200:300, 100:350] = 30
+    cv2.rectangle(frame, (150, 225), (290, 265), 40, -1)
+    cv2.putText(frame, "AB12CDE", (157, 255), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 30, 2)
+    return np.clip(frame + rng.normal(0, 1.5, frame.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_plate_in_deep_shade_is_proposed_by_the_shade_pass() -> None:
+    proposals = _proposals(shaded_scene(1), 1.0, 32)
+    plate = np.array([150, 225, 290, 265])
+
+    def covering(regions: np.ndarray) -> np.ndarray:
+        return (regions[:, 0] <= plate[0] + 10) & (regions[:, 2] >= plate[2] - 10) & (regions[:, 1] <= plate[1]) & (regions[:, 3] >= plate[3])
+
+    assert covering(proposals.regions[proposals.shaded]).any()
+    assert not covering(proposals.regions[~proposals.shaded]).any()  # the lit pass alone misses it
+    assert 1 <= proposals.shaded.sum() <= localise._SHADE_PROPOSALS
+
+
+def test_a_frame_without_shade_gets_no_shade_pass() -> None:
+    rng = np.random.default_rng(2)
+    lit = np.clip(rng.normal(140, 6, (360, 640)), 0, 255).astype(np.uint8)
+    assert _lifted_shade(lit) is None
+    assert not _proposals(lit, 1.0, 32).shaded.any()
+    image, shade = _lifted_shade(shaded_scene(1))
+    assert shade[250, 200] and not shade[50, 500]
+    assert 90 <= image[210:290, 110:340].mean() <= 130  # the shaded car brightened towards _SHADE_LEVEL
+
+
+def test_lit_plates_read_the_same_with_or_without_the_shade_pass(localiser: Localiser, monkeypatch) -> None:
+    """The shaded proposals get a mosaic of their own, so a lit plate's candidate is exactly
+    what it would be in a frame with no shade at all."""
+    quad = rect_quad(700, 150, 220, 47)
+    image = place(street(12), flat_plate("AB12 CDE", (235, 235, 235), (20, 20, 20)), quad)
+    image[400:640, 80:760] = cv2.resize(cv2.cvtColor(shaded_scene(3), cv2.COLOR_GRAY2BGR), (680, 240))
+    with_shade = [c for c in localiser.find(image) if c.box.iou(box_of(quad)) > 0]
+    monkeypatch.setattr(localise, "_SHADE_PROPOSALS", 0)
+    without = [c for c in localiser.find(image) if c.box.iou(box_of(quad)) > 0]
+    assert with_shade and [(c.box, c.score) for c in with_shade] == [(c.box, c.score) for c in without]

@@ -36,6 +36,20 @@ def test_the_plate_sits_in_a_roadside_frame_where_its_label_says(tool, seed) -> 
     assert np.corrcoef(shrunk.ravel(), placed.ravel())[0, 1] > 0.8  # blur may soften it, nothing more
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_shaded_car_dims_its_plate_in_a_frame_lit_as_usual(tool, seed) -> None:
+    plate = render.random_plate(np.random.default_rng(seed))[0]
+    lit, box = tool.roadside_still(plate, np.random.default_rng([tool.SHADE_STREAM, seed]))
+    shaded, same_box = tool.roadside_still(plate, np.random.default_rng([tool.SHADE_STREAM, seed]), shaded=True)
+    x, y, w, h = box
+    assert same_box == box
+    ratio = shaded[y:y + h, x:x + w].mean() / lit[y:y + h, x:x + w].mean()
+    assert tool.SHADE_LIGHT[0] - 0.05 <= ratio <= tool.SHADE_LIGHT[1] + 0.05
+    outside = np.ones(lit.shape[:2], bool)
+    outside[max(0, y - 4 * h):y + 4 * h, max(0, x - 3 * w):x + 4 * w] = False  # well clear of the car
+    assert shaded[outside].mean() == pytest.approx(lit[outside].mean(), rel=0.02)  # the street keeps its light
+
+
 def test_the_same_seed_draws_the_same_frame(tool) -> None:
     plate = render.random_plate(np.random.default_rng(1))[0]
     first = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, 3, 1]))

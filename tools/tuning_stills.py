@@ -1,16 +1,19 @@
 """Write labelled still folders to tune whole-frame reading on, from data we may tune on.
 
-Why a tool: settings that act on a whole frame (how a candidate is cut, the second look,
+Why a tool: settings that act on a whole frame (how a candidate is found and cut, the looks,
 `plates.min_confidence`) must be chosen on frames, not on the tight crops the recogniser
-trains on, and never on the evaluation photos. This writes two kinds of folder that
+trains on, and never on the evaluation photos. This writes three kinds of folder that
 `edge eval` scores like any dataset:
 
 - `us-roadside`: the held-out 10% of the training-allowed US crops (the file-hash split
   train_recogniser.py holds out), each shrunk to a roadside width (70-240 px) and set in a
   car body on a noisy 1280x720 frame, a few draws per crop (blur and JPEG vary);
+- `us-shade`: the same crops on cars in deep shade (the car, plate and all, at 15-35% of
+  its light) in a frame lit as usual: the dim plates a camera facing the low sun sees;
 - `synthetic`: the bundled still scenes (edge.synth.samples) rendered from other seeds.
 
     .venv/bin/python tools/tuning_stills.py us-roadside /tmp/usroad --draws 4
+    .venv/bin/python tools/tuning_stills.py us-shade /tmp/usshade --draws 4
     .venv/bin/python tools/tuning_stills.py synthetic /tmp/synstills --seeds 8
     .venv/bin/edge eval /tmp/usroad --countries us,generic
 """
@@ -35,10 +38,12 @@ from edge.synth.samples import generate_stills  # noqa: E402
 
 FRAME_W, FRAME_H = 1280, 720
 ROADSIDE_STREAM = 777  # its own random stream: no draw is shared with training
+SHADE_STREAM = 778
+SHADE_LIGHT = (0.15, 0.35)  # share of its light a shaded car keeps
 
 
-def roadside_still(plate: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
-    """One frame with `plate` on a car: returns the frame and the plate's box [x, y, w, h]."""
+def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = False) -> tuple[np.ndarray, list[int]]:
+    """One frame with `plate` on a car (in shade if `shaded`): the frame and the plate's box [x, y, w, h]."""
     width = int(np.exp(rng.uniform(np.log(70), np.log(240))))
     height = max(8, round(plate.shape[0] * width / plate.shape[1]))
     small = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
@@ -51,19 +56,21 @@ def roadside_still(plate: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     x = car_x + 2 * width + int(rng.integers(-width // 4, width // 4))
     y = car_y + 2 * height
     frame[y:y + height, x:x + width] = small
+    if shaded:
+        frame[car_y:car_y + car_h, car_x:car_x + car_w] *= rng.uniform(*SHADE_LIGHT)
     frame = np.clip(frame, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.5, 1.2))
     return frame, [x, y, width, height]
 
 
-def write_us_roadside(out: Path, draws: int, real_dir: Path = REAL_DIR) -> list[list[object]]:
+def write_us_roadside(out: Path, draws: int, real_dir: Path = REAL_DIR, shaded: bool = False) -> list[list[object]]:
     _train, held_out = load_real(real_dir)
     rows: list[list[object]] = []
     for index, (plate, text) in enumerate(held_out):
         for draw in range(draws):
-            rng = np.random.default_rng([ROADSIDE_STREAM, index, draw])
-            frame, box = roadside_still(plate, rng)
+            rng = np.random.default_rng([SHADE_STREAM if shaded else ROADSIDE_STREAM, index, draw])
+            frame, box = roadside_still(plate, rng, shaded)
             name = f"h{index:03d}_{draw}.jpg"
             cv2.imwrite(str(out / name), frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 92))])
             rows.append([name, text, *box])
@@ -82,15 +89,17 @@ def write_synthetic(out: Path, seeds: int) -> list[list[object]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", choices=["us-roadside", "synthetic"])
+    parser.add_argument("kind", choices=["us-roadside", "us-shade", "synthetic"])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--draws", type=int, default=4, help="us-roadside: frames per held-out crop")
+    parser.add_argument("--draws", type=int, default=4, help="us-roadside, us-shade: frames per held-out crop")
     parser.add_argument("--seeds", type=int, default=8, help="synthetic: scene sets (24 stills each)")
     parser.add_argument("--real-dir", type=Path, default=REAL_DIR)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = (write_us_roadside(args.out, args.draws, args.real_dir) if args.kind == "us-roadside"
-            else write_synthetic(args.out, args.seeds))
+    if args.kind == "synthetic":
+        rows = write_synthetic(args.out, args.seeds)
+    else:
+        rows = write_us_roadside(args.out, args.draws, args.real_dir, shaded=args.kind == "us-shade")
     with (args.out / "labels.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "plate", "x", "y", "w", "h"])
