@@ -67,6 +67,7 @@ _SHADE_LEVEL = 110.0  # a shaded part is brightened as if its mean were this gre
 _SHADE_WINDOW = 41  # ... its mean taken over this many coarse pixels (wider than a plate's glyphs)
 _SHADE_MAX_GAIN = 4.0  # at most: darker parts hold only noise
 _SHADE_GAIN = 1.5  # parts brightened more than this are in shade
+_SHADE_MAX_SHARE = 0.9  # a frame more in shade than this is a night frame: no shade pass
 _SHADE_PROPOSALS = 2  # rows from shade added to the lit proposals, at most
 _SHADE_RANK = 0.5  # rows found in shade score this share: a lit row of the same plate outranks them
 _SHADE_MIN_SCORE = 0.3  # coarse row score a row from shade needs
@@ -526,11 +527,13 @@ def _row_proposals(chars: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _lifted_shade(coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The coarse image with its shaded parts brightened, and where it was (a mask), or
-    None when nothing in the frame lies in shade."""
+    None when nothing in the frame lies in shade, or most of it does: a night frame is dark
+    all over, and its plates are the lit part (IR, headlights), found by the lit pass;
+    brightening it would only raise its noise."""
     grey = coarse.astype(np.float32)
     gain = np.clip(_SHADE_LEVEL / np.maximum(cv2.blur(grey, (_SHADE_WINDOW, _SHADE_WINDOW)), 1.0), 1.0, _SHADE_MAX_GAIN)
     shade = gain > _SHADE_GAIN
-    if not shade.any():
+    if not shade.any() or shade.mean() > _SHADE_MAX_SHARE:
         return None
     lifted = np.clip(grey * gain, 0, 255).astype(np.uint8)
     lifted[~shade] = _SHADE_LEVEL  # lit parts flat: nothing to threshold there

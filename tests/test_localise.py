@@ -244,11 +244,13 @@ def test_a_plate_in_deep_shade_is_proposed_by_the_shade_pass() -> None:
     assert 1 <= proposals.shaded.sum() <= localise._SHADE_PROPOSALS
 
 
-def test_a_frame_without_shade_gets_no_shade_pass() -> None:
+def test_a_frame_without_shade_or_dark_all_over_gets_no_shade_pass() -> None:
     rng = np.random.default_rng(2)
     lit = np.clip(rng.normal(140, 6, (360, 640)), 0, 255).astype(np.uint8)
     assert _lifted_shade(lit) is None
     assert not _proposals(lit, 1.0, 32).shaded.any()
+    night = np.clip(rng.normal(25, 6, (360, 640)), 0, 255).astype(np.uint8)
+    assert _lifted_shade(night) is None  # dark all over: its plates are its lit part
     image, shade = _lifted_shade(shaded_scene(1))
     assert shade[250, 200] and not shade[50, 500]
     assert 90 <= image[210:290, 110:340].mean() <= 130  # the shaded car brightened towards _SHADE_LEVEL
