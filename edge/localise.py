@@ -11,8 +11,10 @@ pass runs on a small copy of the frame (and a pyramid above it for big plates) a
 text rows, even ones whose small glyphs have blurred together. The fine pass cuts every
 proposal from the working image, rescales it so its glyphs are about `_FINE_TEXT_H` pixels
 tall (enlarging small plates separates touching glyphs), packs the cuts into one mosaic and
-finds and groups glyphs there in one go. Nothing loops over pixels; Python loops only over
-proposals to cut and paste them, and over the final candidates (NMS).
+finds and groups glyphs there in one go. A frame partly in deep shade gets one more
+coarse look at its shaded parts, brightened (`_with_shade_proposals`). Nothing loops over
+pixels; Python loops only over proposals to cut and paste them, and over the final
+candidates (NMS).
 """
 
 from __future__ import annotations
