@@ -495,7 +495,7 @@ class _Proposals:
     heights: np.ndarray  # (P,) estimated glyph height
     plates: np.ndarray  # (P x 4) estimated plate box
     scores: np.ndarray  # (P,) coarse plate-likeness
-    shaded: np.ndarray  # (P,) bool: found only in the shade pass (_shade_proposals)
+    shaded: np.ndarray  # (P,) bool: found only in the shade pass (_with_shade_proposals)
 
 
 def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
@@ -579,8 +579,9 @@ def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """For each box (x0, y0, x1, y1), the largest share of its area inside any of `others`."""
     if not len(others) or not len(boxes):
         return np.zeros(len(boxes))
-    ix = np.maximum(np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0]), 0)
-    iy = np.maximum(np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1]), 0)
+    b, o = boxes[:, None, :], others[None, :, :]
+    ix = np.maximum(np.minimum(b[..., 2], o[..., 2]) - np.maximum(b[..., 0], o[..., 0]), 0)
+    iy = np.maximum(np.minimum(b[..., 3], o[..., 3]) - np.maximum(b[..., 1], o[..., 1]), 0)
     area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
     return (ix * iy / area[:, None]).max(axis=1)
 
@@ -699,10 +700,7 @@ def _with_fallbacks(quads: np.ndarray, scores: np.ndarray, proposals: _Proposals
     proposal is kept, scored below any fine row, rather than lost.
     """
     plates = proposals.plates[:_FALLBACKS]
-    boxes = _boxes(quads[scores >= _FALLBACK_COVER_SCORE])
-    ix = np.maximum(np.minimum(plates[:, None, 2], boxes[None, :, 2]) - np.maximum(plates[:, None, 0], boxes[None, :, 0]), 0)
-    iy = np.maximum(np.minimum(plates[:, None, 3], boxes[None, :, 3]) - np.maximum(plates[:, None, 1], boxes[None, :, 1]), 0)
-    covered = (ix * iy > 0.3 * (plates[:, 2:] - plates[:, :2]).prod(axis=1)[:, None]).any(axis=1)
+    covered = _covered_share(plates, _boxes(quads[scores >= _FALLBACK_COVER_SCORE])) > 0.3
     plates = plates[~covered]
     x0, y0, x1, y1 = plates.T
     extra = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)], 1)
@@ -761,7 +759,8 @@ class Localiser:
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
         r = _with_joined_rows(chars, idx, rows, _row_geometry(chars, idx, rows))
         quads = _plate_quads(r)
-        scores = _row_score(r) * np.where(proposals.shaded[(r.key // 2).astype(int)], _SHADE_RANK, 1.0).astype(np.float32)
+        from_shade = proposals.shaded[(r.key // 2).astype(int)]
+        scores = _row_score(r) * np.where(from_shade, _SHADE_RANK, 1.0).astype(np.float32)
         glyphs = np.minimum(r.count, 9)
         quads, scores = _with_fallbacks(quads, scores, proposals)
         glyphs = np.concatenate([glyphs, np.zeros(len(scores) - len(glyphs))])
