@@ -570,9 +570,9 @@ def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) ->
     if not len(fresh):
         return lit
     kept = fresh[_dedupe(regions[fresh], scores[fresh], _SHADE_PROPOSALS)]
-    return _Proposals(*(np.concatenate([a, b]) for a, b in (
-        (lit.regions, regions[kept]), (lit.heights, heights[kept]), (lit.plates, plates[kept]),
-        (lit.scores, scores[kept]), (lit.shaded, np.ones(len(kept), bool)))))
+    shaded = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.ones(len(kept), bool))
+    return _Proposals(**{f.name: np.concatenate([getattr(lit, f.name), getattr(shaded, f.name)])
+                         for f in fields(_Proposals)})
 
 
 def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
