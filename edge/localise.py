@@ -12,9 +12,10 @@ text rows, even ones whose small glyphs have blurred together. The fine pass cut
 proposal from the working image, rescales it so its glyphs are about `_FINE_TEXT_H` pixels
 tall (enlarging small plates separates touching glyphs), packs the cuts into one mosaic and
 finds and groups glyphs there in one go. A frame partly in deep shade gets one more
-coarse look at its shaded parts, brightened (`_with_shade_proposals`). Nothing loops over
-pixels; Python loops only over proposals to cut and paste them, and over the final
-candidates (NMS).
+coarse look at its shaded parts, brightened (`_with_shade_proposals`), and a fine row that
+runs up to the side of its cut is looked for again in a wider cut (`_with_recut_rows`).
+Nothing loops over pixels; Python loops only over proposals to cut and paste them, and
+over the final candidates (NMS).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ _SHADE_PROPOSALS = 2  # rows from shade added to the lit proposals, at most
 _SHADE_RANK = 0.5  # rows found in shade score this share: a lit row of the same plate outranks them
 _SHADE_MIN_SCORE = 0.3  # coarse row score a row from shade needs
 _SHADE_OVERLAP = 0.5  # share of a shaded row's cut that may lie in a lit proposal's
+_RECUT_EDGE = 0.5  # a fine row ending this close to its cut's side (glyph heights) may run on past it...
+_RECUT_SIDE = 2.5  # ... so that side is cut again this much wider
+_RECUTS = 4  # rows cut again, at most (the best)
+_RECUT_RANK = 0.75  # a row extended by a wider cut keeps this share of its score
 _FALLBACKS = 2  # best coarse proposals kept even when the fine pass finds no row there
 _FALLBACK_SCORE = 0.2  # their score, times the coarse score: below real rows
 _FALLBACK_COVER_SCORE = 0.2  # a fine row this good covering a proposal replaces it
@@ -496,6 +501,7 @@ class _Proposals:
     plates: np.ndarray  # (P x 4) estimated plate box
     scores: np.ndarray  # (P,) coarse plate-likeness
     shaded: np.ndarray  # (P,) bool: found only in the shade pass (_with_shade_proposals)
+    rank: np.ndarray  # (P,) factor on the scores of the fine rows found in it
 
 
 def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
@@ -510,7 +516,8 @@ def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
     heights = np.concatenate([row_heights, blob_heights]) * factor
     scores = np.concatenate([row_scores, blob_scores])
     kept = _dedupe(regions, scores, limit)
-    lit = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.zeros(len(kept), bool))
+    lit = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.zeros(len(kept), bool),
+                     np.ones(len(kept), np.float32))
     return _with_shade_proposals(lit, coarse, factor)
 
 
@@ -570,7 +577,8 @@ def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) ->
     if not len(fresh):
         return lit
     kept = fresh[_dedupe(regions[fresh], scores[fresh], _SHADE_PROPOSALS)]
-    shaded = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.ones(len(kept), bool))
+    shaded = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.ones(len(kept), bool),
+                        np.full(len(kept), _SHADE_RANK, np.float32))
     return _Proposals(**{f.name: np.concatenate([getattr(lit, f.name), getattr(shaded, f.name)])
                          for f in fields(_Proposals)})
 
@@ -678,6 +686,96 @@ def _proposal_glyphs(work: np.ndarray, proposals: _Proposals) -> np.ndarray:
     return np.concatenate([chars, shaded])
 
 
+def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: np.ndarray,
+                     plain: int) -> tuple[_Proposals, _Rows, np.ndarray]:
+    """`proposals`, their rows `r` (the first `plain` found in one cut, the rest joined
+    halves) and the rows' `scores`, plus cuts widened past the side of a cut that a row
+    runs up to, and the rows found in them, scored.
+
+    Why: a coarse row often misses a plate's first or last glyphs (merged with a frame, a
+    bolt or a state picture on the small image), and its cut then ends inside the plate;
+    the fine row stops at the cut's edge and the plate is read a glyph short. The cuts of
+    the best rows ending at a side of their cut (not of the frame) are cut again, wider on
+    that side, and read in a mosaic of their own. A row there of the short row's polarity
+    that extends it on that side and ends inside the wider cut is the same plate, longer:
+    it scores at least as the short row did, and the short row drops to _RECUT_RANK of its
+    score. Other rows of a wider cut (a row running on to its side again is running into
+    clutter) score _RECUT_RANK of their own. Rows of the wider cuts are not joined (a
+    widened half of a split plate would join its other half once more), and joined rows
+    span two cuts, so they are never cut again.
+    """
+    short, short_left, short_right, recut_of_short, lead = _short_rows(r, scores, plain, proposals, work.shape[1])
+    if not len(short):
+        return proposals, r, scores
+    from_cut = (r.key[lead] // 2).astype(int)
+    regions = proposals.regions[from_cut].copy()
+    widen = _RECUT_SIDE * proposals.heights[from_cut]
+    regions[:, 0] -= widen * short_left[lead]
+    regions[:, 2] += widen * short_right[lead]
+    recut = _Proposals(regions, proposals.heights[from_cut], proposals.plates[from_cut], proposals.scores[from_cut],
+                       proposals.shaded[from_cut], proposals.rank[from_cut])
+    first = len(proposals.regions)
+    chars = _fine_glyphs(work, recut.regions, recut.heights, first_key=2 * first)
+    proposals = _Proposals(**{f.name: np.concatenate([getattr(proposals, f.name), getattr(recut, f.name)])
+                              for f in fields(_Proposals)})
+    idx, rows = _group_rows(chars, _PLATE_GLYPHS)
+    if not len(idx):
+        return proposals, r, scores
+    more = _row_geometry(chars, idx, rows)
+    cut = (more.key // 2).astype(int)
+    ends_inside = ~np.logical_or(*_short_sides(more, len(more.count), proposals.regions[cut], work.shape[1]))
+    extends = ((cut[:, None] - first == recut_of_short[None, :]) & (more.key[:, None] % 2 == r.key[short][None, :] % 2)
+               & ends_inside[:, None] & _extends(more, r, short, short_left[short], short_right[short]))
+    inherited = (extends * scores[short][None, :]).max(axis=1)
+    more_scores = np.maximum(_row_score(more) * proposals.rank[cut], inherited)
+    more_scores *= np.where(extends.any(axis=1), 1.0, _RECUT_RANK).astype(np.float32)
+    scores = scores.copy()
+    scores[short[extends.any(axis=0)]] *= _RECUT_RANK
+    return (proposals, _Rows(**{f.name: np.concatenate([getattr(r, f.name), getattr(more, f.name)]) for f in fields(_Rows)}),
+            np.concatenate([scores, more_scores]))
+
+
+def _short_rows(r: _Rows, scores: np.ndarray, plain: int, proposals: _Proposals,
+                width: int) -> tuple[np.ndarray, ...]:
+    """The rows to read again in a wider cut: (their indices, left- and right-short masks
+    over the `plain` rows, the wider cut each is read in, one row per wider cut).
+
+    One wider cut per cut and short side (a cut's two polarities often end alike), for the
+    _RECUTS sides with the best rows.
+    """
+    owner = (r.key[:plain] // 2).astype(int)
+    short_left, short_right = _short_sides(r, plain, proposals.regions[owner], width)
+    short = np.flatnonzero(short_left | short_right)
+    side = owner[short] * 4 + short_left[short] + 2 * short_right[short]
+    sides, first_row, which = np.unique(side, return_index=True, return_inverse=True)
+    best = np.zeros(len(sides), np.float32)
+    np.maximum.at(best, which, scores[short])
+    chosen = np.argsort(-best, kind="stable")[:_RECUTS]
+    recut_of_side = np.full(len(sides), -1)
+    recut_of_side[chosen] = np.arange(len(chosen))
+    recut_of_short = recut_of_side[which]
+    taken = recut_of_short >= 0
+    return short[taken], short_left, short_right, recut_of_short[taken], short[first_row[chosen]]
+
+
+def _extends(more: _Rows, r: _Rows, short: np.ndarray, left_short: np.ndarray, right_short: np.ndarray) -> np.ndarray:
+    """(rows of `more` x `short` rows of `r`) mask: the row reaches past the short row on
+    its short side(s) and covers it elsewhere (both within _RECUT_EDGE glyph heights)."""
+    slack = _RECUT_EDGE * r.height[short][None, :]
+    left, right = r.left[short][None, :], r.right[short][None, :]
+    more_left, more_right = more.left[:, None], more.right[:, None]
+    return (np.where(left_short[None, :], more_left < left - slack, more_left <= left + slack)
+            & np.where(right_short[None, :], more_right > right + slack, more_right >= right - slack))
+
+
+def _short_sides(r: _Rows, count: int, cuts: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the first `count` rows whose text ends at the left / right side of its cut
+    (`cuts`, one per row) where that side is not the frame's: the plate may run on past it."""
+    reach = _RECUT_EDGE * r.height[:count]
+    return ((r.left[:count] - cuts[:, 0] < reach) & (cuts[:, 0] > 0),
+            (cuts[:, 2] - r.right[:count] < reach) & (cuts[:, 2] < width))
+
+
 def _dedupe(boxes: np.ndarray, scores: np.ndarray, limit: int) -> np.ndarray:
     """Indices of the best `limit` boxes, dropping any that overlaps a better one by more
     than `_PROPOSAL_IOU` (one matrix, no loop: a dropped box still drops others)."""
@@ -757,10 +855,11 @@ class Localiser:
         proposals = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
         chars = _proposal_glyphs(work, proposals)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
-        r = _with_joined_rows(chars, idx, rows, _row_geometry(chars, idx, rows))
+        plain = _row_geometry(chars, idx, rows)
+        r = _with_joined_rows(chars, idx, rows, plain)
+        scores = _row_score(r) * proposals.rank[(r.key // 2).astype(int)]
+        proposals, r, scores = _with_recut_rows(work, proposals, r, scores, len(plain.count))
         quads = _plate_quads(r)
-        from_shade = proposals.shaded[(r.key // 2).astype(int)]
-        scores = _row_score(r) * np.where(from_shade, _SHADE_RANK, 1.0).astype(np.float32)
         glyphs = np.minimum(r.count, 9)
         quads, scores = _with_fallbacks(quads, scores, proposals)
         glyphs = np.concatenate([glyphs, np.zeros(len(scores) - len(glyphs))])

@@ -266,3 +266,61 @@ def test_lit_plates_read_the_same_with_or_without_the_shade_pass(localiser: Loca
     monkeypatch.setattr(localise, "_SHADE_PROPOSALS", 0)
     without = [c for c in localiser.find(image) if c.box.iou(box_of(quad)) > 0]
     assert with_shade and [(c.box, c.score) for c in with_shade] == [(c.box, c.score) for c in without]
+
+
+def fine_rows(work: np.ndarray, regions: list[list[float]], height: float):
+    """Proposals with the given cuts, and the plain fine rows found in them with their scores."""
+    n = len(regions)
+    proposals = localise._Proposals(np.float32(regions), np.full(n, height, np.float32), np.float32(regions),
+                                    np.ones(n, np.float32), np.zeros(n, bool), np.ones(n, np.float32))
+    chars = localise._proposal_glyphs(work, proposals)
+    idx, rows = _group_rows(chars, localise._PLATE_GLYPHS)
+    rows = localise._row_geometry(chars, idx, rows)
+    return proposals, rows, localise._row_score(rows), chars
+
+
+@pytest.fixture(scope="module")
+def plate_in_street() -> tuple[np.ndarray, float, float, float]:
+    """A grey frame with one plate, its text's left and right ends and glyph height (as the
+    fine pass finds them in a generous cut), and where its third glyph starts."""
+    work = cv2.cvtColor(place(street(8), flat_plate("AB12CDE", (235, 235, 235), (20, 20, 20)),
+                              rect_quad(500, 300, 260, 55)), cv2.COLOR_BGR2GRAY)
+    _, rows, scores, chars = fine_rows(work, [[440, 270, 820, 385]], 30.0)
+    best = int(np.argmax(scores))
+    in_row = (chars[:, 5] == rows.key[best]) & (chars[:, 0] >= rows.left[best]) & (chars[:, 0] < rows.right[best])
+    glyph_x = np.sort(chars[in_row, 0])
+    return work, float(rows.left[best]), float(rows.right[best]), float(rows.height[best]), float(glyph_x[2])
+
+
+def test_a_row_ending_at_its_cuts_side_is_found_whole_in_a_wider_cut(plate_in_street) -> None:
+    """A coarse row that missed a plate's first glyphs leaves a cut starting inside the
+    plate: the fine row stops at the cut's side, is cut again wider, and the wider cut's
+    row (the whole text) outscores it."""
+    work, left, right, height, third = plate_in_street
+    proposals, rows, scores, _ = fine_rows(work, [[third - 2, 270, 820, 385]], height)
+    short = int(np.argmax(scores))
+    assert rows.left[short] > left + height  # the cut lost the first two glyphs
+    widened, all_rows, new_scores = localise._with_recut_rows(work, proposals, rows, scores, len(rows.count))
+    assert len(widened.regions) == 2 and widened.regions[1, 0] < widened.regions[0, 0]
+    assert widened.regions[1, 2] == widened.regions[0, 2]  # only the short side is widened
+    best = int(np.argmax(new_scores))
+    assert best >= len(rows.count)  # a row of the wider cut
+    assert abs(all_rows.left[best] - left) < 0.5 * height and abs(all_rows.right[best] - right) < 0.5 * height
+    assert new_scores[best] >= scores[short]
+    assert new_scores[short] == pytest.approx(localise._RECUT_RANK * scores[short])
+
+
+def test_rows_with_room_in_their_cut_or_at_the_frames_side_are_not_cut_again(plate_in_street) -> None:
+    work, left, right, height, _ = plate_in_street
+    proposals, rows, scores, _ = fine_rows(work, [[left - 2 * height, 270, right + 2 * height, 385]], height)
+    text = int(np.argmax(scores))
+    assert not np.logical_or(*localise._short_sides(rows, len(rows.count), proposals.regions[[0] * len(rows.count)],
+                                                    work.shape[1]))[text]
+    _, _, new_scores = localise._with_recut_rows(work, proposals, rows, scores, len(rows.count))
+    assert int(np.argmax(new_scores)) == text and new_scores[text] == scores[text]
+    at_frame = np.ascontiguousarray(work[:, int(left) - 3:])  # the text starts at the frame's left side
+    proposals, rows, scores, _ = fine_rows(at_frame, [[0, 270, right - left + 2 * height, 385]], height)
+    text = int(np.argmax(scores))
+    assert rows.count[text] >= 6 and rows.left[text] < 0.5 * height
+    assert not np.logical_or(*localise._short_sides(rows, len(rows.count), proposals.regions[[0] * len(rows.count)],
+                                                    at_frame.shape[1]))[text]
