@@ -20,7 +20,7 @@ from edge.types import Box, Detection
 _BAR_GLYPHS = frozenset("1IL")  # what a post or a rail reads as
 _BAR_SHARE = 0.7
 _BAR_MIN_LENGTH = 5  # shorter rows of 1s and Ls are real (dateless GB, vanity plates)
-_CLOCK_LETTERS = 1  # a clock's 0 read as O
+_CLOCK_LETTERS = 1  # letters besides O (a clock's 0) a clock's read may hold: one misread digit
 _CLOCK_MAX_HEIGHT = 0.25  # of the frame's height: on-screen text is a thin line (2-4%), a close-up fills it
 _EDGE_MARGIN = 0.25  # plate-box heights between a box and the frame edge: text against the edge
 _SMALL_PRINT_HEIGHT = 0.4  # a plate's small print / its registration's height, at most
@@ -47,14 +47,15 @@ def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
 
     Why: CCTV and dashcam cameras burn their date and time into a line along the top or
     bottom of the picture. Read in pieces ('201405', '1708382'), it looks like a US plate
-    in every still. One letter is allowed because a 0 is often read as O. A real plate
-    rarely lies against the edge (and is then often cut off by it), and few plates carry
-    at most one letter (about one US plate in six). A clock's line is a thin strip of the
+    in every still. Its zeros often read as O, so O counts as a digit, and one other letter
+    is allowed for a misread digit. A real plate rarely lies against the edge (and is then
+    often cut off by it), and few plates carry at most one letter (about one US plate in
+    six). A clock's line is a thin strip of the
     picture; a plate that fills the frame (a tight crop read on its own) touches both
     edges and is no clock. Video has a second guard in tracking (text that stays put is a
     fixture), and `cameras[].ignore` masks any other overlay at install time.
     """
-    if sum(c.isalpha() for c in text) > _CLOCK_LETTERS or box.h > _CLOCK_MAX_HEIGHT * frame_height:
+    if sum(c.isalpha() and c != "O" for c in text) > _CLOCK_LETTERS or box.h > _CLOCK_MAX_HEIGHT * frame_height:
         return False
     margin = _EDGE_MARGIN * box.h
     return box.y <= margin or box.y + box.h >= frame_height - margin

@@ -26,6 +26,8 @@ TRAINING_CROPS = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops" 
 def test_digits_against_the_top_or_bottom_edge_are_a_clock(y):
     assert is_on_screen_clock("1708382", Box(20, y, 74, 35), 700)
     assert is_on_screen_clock("2O1405", Box(20, y, 74, 35), 700)  # a clock's 0 read as O
+    assert is_on_screen_clock("O9O7385", Box(20, y, 74, 35), 700)  # ... every 0 of it
+    assert is_on_screen_clock("O9O738S", Box(20, y, 74, 35), 700)  # ... and one more misread digit
 
 
 @pytest.mark.parametrize("text, box, frame_height", [
@@ -35,6 +37,7 @@ def test_digits_against_the_top_or_bottom_edge_are_a_clock(y):
     ("6788075", Box(40, 0, 300, 180), 700),  # a close-up: over a quarter of the frame's height
     ("6NZT067", Box(20, 0, 74, 35), 700),  # a plate against the edge keeps its letters
     ("20CDI", Box(20, 0, 74, 35), 700),
+    ("O9O73SB", Box(20, 0, 74, 35), 700),  # two letters besides O
 ])
 def test_plates_and_text_away_from_the_edge_are_no_clock(text, box, frame_height):
     assert not is_on_screen_clock(text, box, frame_height)
