@@ -79,6 +79,7 @@ _RECUT_EDGE = 0.5  # a fine row ending this close to its cut's side (glyph heigh
 _RECUT_SIDE = 2.5  # ... so that side is cut again this much wider
 _RECUTS = 4  # rows cut again, at most (the best)
 _RECUT_RANK = 0.75  # a row extended by a wider cut keeps this share of its score
+_RECUT_OTHER_RANK = 0.5  # the wider cut's other rows score this share: pieces of rows already found, or clutter
 _FALLBACKS = 2  # best coarse proposals kept even when the fine pass finds no row there
 _FALLBACK_SCORE = 0.2  # their score, times the coarse score: below real rows
 _FALLBACK_COVER_SCORE = 0.2  # a fine row this good covering a proposal replaces it
@@ -699,8 +700,10 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     that side, and read in a mosaic of their own. A row there of the short row's polarity
     that extends it on that side and ends inside the wider cut is the same plate, longer:
     it scores at least as the short row did, and the short row drops to _RECUT_RANK of its
-    score. Other rows of a wider cut (a row running on to its side again is running into
-    clutter) score _RECUT_RANK of their own. Rows of the wider cuts are not joined (a
+    score. Other rows of a wider cut score _RECUT_OTHER_RANK of their own: they are pieces
+    of rows the first cut found, or a row running on to the wider cut's side again, into
+    clutter (at 0.75, such pieces of a plate, read a few frames running, made a second pass
+    of one vehicle in the NL clips). Rows of the wider cuts are not joined (a
     widened half of a split plate would join its other half once more), and joined rows
     span two cuts, so they are never cut again.
     """
@@ -728,7 +731,7 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
                & ends_inside[:, None] & _extends(more, r, short, short_left[short], short_right[short]))
     inherited = (extends * scores[short][None, :]).max(axis=1)
     more_scores = np.maximum(_row_score(more) * proposals.rank[cut], inherited)
-    more_scores *= np.where(extends.any(axis=1), 1.0, _RECUT_RANK).astype(np.float32)
+    more_scores *= np.where(extends.any(axis=1), 1.0, _RECUT_OTHER_RANK).astype(np.float32)
     scores = scores.copy()
     scores[short[extends.any(axis=0)]] *= _RECUT_RANK
     return (proposals, _Rows(**{f.name: np.concatenate([getattr(r, f.name), getattr(more, f.name)]) for f in fields(_Rows)}),
