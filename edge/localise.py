@@ -697,7 +697,7 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     bolt or a state picture on the small image), and its cut then ends inside the plate;
     the fine row stops at the cut's edge and the plate is read a glyph short. The cuts of
     the best rows ending at a side of their cut (not of the frame) are cut again, wider on
-    that side, and read in a mosaic of their own. A row there of the short row's polarity
+    that side, and read in a mosaic of their own (shaded cuts brightened, in one more). A row there of the short row's polarity
     that extends it on that side and ends inside the wider cut is the same plate, longer:
     it scores at least as the short row did, and the short row drops to _RECUT_RANK of its
     score. Other rows of a wider cut score _RECUT_OTHER_RANK of their own: they are pieces
@@ -718,7 +718,8 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     recut = _Proposals(regions, proposals.heights[from_cut], proposals.plates[from_cut], proposals.scores[from_cut],
                        proposals.shaded[from_cut], proposals.rank[from_cut])
     first = len(proposals.regions)
-    chars = _fine_glyphs(work, recut.regions, recut.heights, first_key=2 * first)
+    chars = _proposal_glyphs(work, recut)
+    chars[:, _KEY] += 2 * first
     proposals = _Proposals(**{f.name: np.concatenate([getattr(proposals, f.name), getattr(recut, f.name)])
                               for f in fields(_Proposals)})
     idx, rows = _group_rows(chars, _PLATE_GLYPHS)
@@ -744,7 +745,7 @@ def _short_rows(r: _Rows, scores: np.ndarray, plain: int, proposals: _Proposals,
     over the `plain` rows, the wider cut each is read in, one row per wider cut).
 
     One wider cut per cut and short side (a cut's two polarities often end alike), for the
-    _RECUTS sides with the best rows.
+    _RECUTS sides with the best rows; the lit cuts' first, as `_proposal_glyphs` reads them.
     """
     owner = (r.key[:plain] // 2).astype(int)
     short_left, short_right = _short_sides(r, plain, proposals.regions[owner], width)
@@ -754,6 +755,7 @@ def _short_rows(r: _Rows, scores: np.ndarray, plain: int, proposals: _Proposals,
     best = np.zeros(len(sides), np.float32)
     np.maximum.at(best, which, scores[short])
     chosen = np.argsort(-best, kind="stable")[:_RECUTS]
+    chosen = chosen[np.argsort(proposals.shaded[owner[short[first_row[chosen]]]], kind="stable")]  # lit cuts first
     recut_of_side = np.full(len(sides), -1)
     recut_of_side[chosen] = np.arange(len(chosen))
     recut_of_short = recut_of_side[which]
