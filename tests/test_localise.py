@@ -324,3 +324,26 @@ def test_rows_with_room_in_their_cut_or_at_the_frames_side_are_not_cut_again(pla
     assert rows.count[text] >= 6 and rows.left[text] < 0.5 * height
     assert not np.logical_or(*localise._short_sides(rows, len(rows.count), proposals.regions[[0] * len(rows.count)],
                                                     at_frame.shape[1]))[text]
+
+
+def test_a_shaded_row_cut_short_is_looked_for_again_brightened() -> None:
+    """The wider cut of a row from the shade pass is brightened as its cut was: read plain,
+    the shaded plate's glyphs are too faint for the fine pass."""
+    work = shaded_scene(4)
+    full = localise._Proposals(np.float32([[140, 215, 300, 275]]), np.float32([16]), np.float32([[140, 215, 300, 275]]),
+                               np.ones(1, np.float32), np.ones(1, bool), np.full(1, localise._SHADE_RANK, np.float32))
+    chars = localise._proposal_glyphs(work, full)
+    idx, rows = _group_rows(chars, localise._PLATE_GLYPHS)
+    whole = localise._row_geometry(chars, idx, rows)
+    text = int(np.argmax(whole.count))
+    glyph_x = np.sort(chars[(chars[:, 5] == whole.key[text]) & (chars[:, 0] >= whole.left[text]), 0])
+    short_cut = localise._Proposals(np.float32([[glyph_x[3] - 2, 215, 300, 275]]), full.heights, full.plates,
+                                    full.scores, full.shaded, full.rank)
+    chars = localise._proposal_glyphs(work, short_cut)
+    idx, rows = _group_rows(chars, localise._PLATE_GLYPHS)
+    short = localise._row_geometry(chars, idx, rows)
+    scores = localise._row_score(short) * localise._SHADE_RANK
+    widened, all_rows, new_scores = localise._with_recut_rows(work, short_cut, short, scores, len(short.count))
+    assert widened.shaded.all() and len(widened.regions) == 2
+    found = all_rows.left[len(short.count):]
+    assert len(found) and abs(found.min() - whole.left[text]) < 0.5 * whole.height[text]
