@@ -50,10 +50,10 @@ def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
     in every still. Its zeros often read as O, so O counts as a digit, and one other letter
     is allowed for a misread digit. A real plate rarely lies against the edge (and is then
     often cut off by it), and few plates carry at most one letter (about one US plate in
-    six). A clock's line is a thin strip of the
-    picture; a plate that fills the frame (a tight crop read on its own) touches both
-    edges and is no clock. Video has a second guard in tracking (text that stays put is a
-    fixture), and `cameras[].ignore` masks any other overlay at install time.
+    six). A clock's line is a thin strip of the picture; a plate that fills the frame (a
+    tight crop read on its own) touches both edges and is no clock. Video has a second
+    guard in tracking (text that stays put is a fixture), and `cameras[].ignore` masks any
+    other overlay at install time.
     """
     if sum(c.isalpha() and c != "O" for c in text) > _CLOCK_LETTERS or box.h > _CLOCK_MAX_HEIGHT * frame_height:
         return False
