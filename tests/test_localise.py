@@ -268,28 +268,35 @@ def test_lit_plates_read_the_same_with_or_without_the_shade_pass(localiser: Loca
     assert with_shade and [(c.box, c.score) for c in with_shade] == [(c.box, c.score) for c in without]
 
 
-def fine_rows(work: np.ndarray, regions: list[list[float]], height: float):
-    """Proposals with the given cuts, and the plain fine rows found in them with their scores."""
+def fine_rows(work: np.ndarray, regions: list[list[float]], height: float, shaded: bool = False):
+    """Proposals with the given cuts (from the shade pass, if `shaded`), and the plain fine
+    rows found in them with their scores, and the glyphs."""
     n = len(regions)
+    rank = localise._SHADE_RANK if shaded else 1.0
     proposals = localise._Proposals(np.float32(regions), np.full(n, height, np.float32), np.float32(regions),
-                                    np.ones(n, np.float32), np.zeros(n, bool), np.ones(n, np.float32))
+                                    np.ones(n, np.float32), np.full(n, shaded), np.full(n, rank, np.float32))
     chars = localise._proposal_glyphs(work, proposals)
     idx, rows = _group_rows(chars, localise._PLATE_GLYPHS)
     rows = localise._row_geometry(chars, idx, rows)
-    return proposals, rows, localise._row_score(rows), chars
+    return proposals, rows, localise._row_score(rows) * rank, chars
+
+
+def glyph_starts(chars: np.ndarray, rows, row: int) -> np.ndarray:
+    """Left ends of the glyphs of `row`, left to right."""
+    in_row = (chars[:, 5] == rows.key[row]) & (chars[:, 0] >= rows.left[row]) & (chars[:, 0] < rows.right[row])
+    return np.sort(chars[in_row, 0])
 
 
 @pytest.fixture(scope="module")
-def plate_in_street() -> tuple[np.ndarray, float, float, float]:
+def plate_in_street() -> tuple[np.ndarray, float, float, float, float]:
     """A grey frame with one plate, its text's left and right ends and glyph height (as the
     fine pass finds them in a generous cut), and where its third glyph starts."""
     work = cv2.cvtColor(place(street(8), flat_plate("AB12CDE", (235, 235, 235), (20, 20, 20)),
                               rect_quad(500, 300, 260, 55)), cv2.COLOR_BGR2GRAY)
     _, rows, scores, chars = fine_rows(work, [[440, 270, 820, 385]], 30.0)
     best = int(np.argmax(scores))
-    in_row = (chars[:, 5] == rows.key[best]) & (chars[:, 0] >= rows.left[best]) & (chars[:, 0] < rows.right[best])
-    glyph_x = np.sort(chars[in_row, 0])
-    return work, float(rows.left[best]), float(rows.right[best]), float(rows.height[best]), float(glyph_x[2])
+    return (work, float(rows.left[best]), float(rows.right[best]), float(rows.height[best]),
+            float(glyph_starts(chars, rows, best)[2]))
 
 
 def test_a_row_ending_at_its_cuts_side_is_found_whole_in_a_wider_cut(plate_in_street) -> None:
@@ -330,20 +337,11 @@ def test_a_shaded_row_cut_short_is_looked_for_again_brightened() -> None:
     """The wider cut of a row from the shade pass is brightened as its cut was: read plain,
     the shaded plate's glyphs are too faint for the fine pass."""
     work = shaded_scene(4)
-    full = localise._Proposals(np.float32([[140, 215, 300, 275]]), np.float32([16]), np.float32([[140, 215, 300, 275]]),
-                               np.ones(1, np.float32), np.ones(1, bool), np.full(1, localise._SHADE_RANK, np.float32))
-    chars = localise._proposal_glyphs(work, full)
-    idx, rows = _group_rows(chars, localise._PLATE_GLYPHS)
-    whole = localise._row_geometry(chars, idx, rows)
+    _, whole, _, chars = fine_rows(work, [[140, 215, 300, 275]], 16.0, shaded=True)
     text = int(np.argmax(whole.count))
-    glyph_x = np.sort(chars[(chars[:, 5] == whole.key[text]) & (chars[:, 0] >= whole.left[text]), 0])
-    short_cut = localise._Proposals(np.float32([[glyph_x[3] - 2, 215, 300, 275]]), full.heights, full.plates,
-                                    full.scores, full.shaded, full.rank)
-    chars = localise._proposal_glyphs(work, short_cut)
-    idx, rows = _group_rows(chars, localise._PLATE_GLYPHS)
-    short = localise._row_geometry(chars, idx, rows)
-    scores = localise._row_score(short) * localise._SHADE_RANK
-    widened, all_rows, new_scores = localise._with_recut_rows(work, short_cut, short, scores, len(short.count))
+    fourth = glyph_starts(chars, whole, text)[3]
+    proposals, short, scores, _ = fine_rows(work, [[fourth - 2, 215, 300, 275]], 16.0, shaded=True)
+    widened, all_rows, _ = localise._with_recut_rows(work, proposals, short, scores, len(short.count))
     assert widened.shaded.all() and len(widened.regions) == 2
     found = all_rows.left[len(short.count):]
     assert len(found) and abs(found.min() - whole.left[text]) < 0.5 * whole.height[text]
