@@ -419,6 +419,12 @@ def _row_geometry(chars: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> _Rows
                  gap=_group_median(gaps[same], rows[order][1:][same], n_rows, 0.0), key=key)
 
 
+def _appended(first, second):
+    """`first` with `second`'s entries appended, field by field (two _Rows or _Proposals)."""
+    return type(first)(**{f.name: np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+                          for f in fields(first)})
+
+
 def _joinable_pairs(r: _Rows) -> tuple[np.ndarray, np.ndarray]:
     """(left, right) row pairs that may be two halves of one plate's text.
 
@@ -452,7 +458,7 @@ def _with_joined_rows(chars: np.ndarray, idx: np.ndarray, rows: np.ndarray, r: _
     members = [np.flatnonzero((rows == a) | (rows == b)) for a, b in zip(left.tolist(), right.tolist())]
     joined = _row_geometry(chars, np.concatenate([idx[m] for m in members]),
                            np.repeat(np.arange(len(members)), [len(m) for m in members]))
-    return _Rows(**{f.name: np.concatenate([getattr(r, f.name), getattr(joined, f.name)]) for f in fields(_Rows)})
+    return _appended(r, joined)
 
 
 def _plate_quads(r: _Rows) -> np.ndarray:
@@ -580,8 +586,7 @@ def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) ->
     kept = fresh[_dedupe(regions[fresh], scores[fresh], _SHADE_PROPOSALS)]
     shaded = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.ones(len(kept), bool),
                         np.full(len(kept), _SHADE_RANK, np.float32))
-    return _Proposals(**{f.name: np.concatenate([getattr(lit, f.name), getattr(shaded, f.name)])
-                         for f in fields(_Proposals)})
+    return _appended(lit, shaded)
 
 
 def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -673,17 +678,18 @@ def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray, fir
     return np.concatenate(tables)
 
 
-def _proposal_glyphs(work: np.ndarray, proposals: _Proposals) -> np.ndarray:
+def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, first_key: int = 0) -> np.ndarray:
     """Fine glyphs of the lit proposals, then of the shaded ones in a mosaic of their own
     (a cut's neighbours in a mosaic nudge the threshold along its edges: apart, the lit
     proposals read exactly as in a frame with no shade), each shaded cut brightened to a
-    lit plate's level so its faint glyphs pass the fine threshold too."""
+    lit plate's level so its faint glyphs pass the fine threshold too. The lit proposals
+    come first; keys count from `first_key` (see `_fine_glyphs`)."""
     lit = ~proposals.shaded
-    chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit])
+    chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit], first_key)
     if lit.all():
         return chars
-    shaded = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit], first_key=2 * int(lit.sum()),
-                          lift=True)
+    shaded = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit],
+                          first_key=first_key + 2 * int(lit.sum()), lift=True)
     return np.concatenate([chars, shaded])
 
 
@@ -697,15 +703,15 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     bolt or a state picture on the small image), and its cut then ends inside the plate;
     the fine row stops at the cut's edge and the plate is read a glyph short. The cuts of
     the best rows ending at a side of their cut (not of the frame) are cut again, wider on
-    that side, and read in a mosaic of their own (shaded cuts brightened, in one more). A row there of the short row's polarity
-    that extends it on that side and ends inside the wider cut is the same plate, longer:
-    it scores at least as the short row did, and the short row drops to _RECUT_RANK of its
-    score. Other rows of a wider cut score _RECUT_OTHER_RANK of their own: they are pieces
-    of rows the first cut found, or a row running on to the wider cut's side again, into
-    clutter (at 0.75, such pieces of a plate, read a few frames running, made a second pass
-    of one vehicle in the NL clips). Rows of the wider cuts are not joined (a
-    widened half of a split plate would join its other half once more), and joined rows
-    span two cuts, so they are never cut again.
+    that side, and read in a mosaic of their own (shaded cuts brightened, in one more). A
+    row there of the short row's polarity that extends it on that side and ends inside the
+    wider cut is the same plate, longer: it scores at least as the short row did, and the
+    short row drops to _RECUT_RANK of its score. Other rows of a wider cut score
+    _RECUT_OTHER_RANK of their own: they are pieces of rows the first cut found, or a row
+    running on to the wider cut's side again, into clutter (at 0.75, such pieces of a
+    plate, read a few frames running, made a second pass of one vehicle in the NL clips).
+    Rows of the wider cuts are not joined (a widened half of a split plate would join its
+    other half once more), and joined rows span two cuts, so they are never cut again.
     """
     short, short_left, short_right, recut_of_short, lead = _short_rows(r, scores, plain, proposals, work.shape[1])
     if not len(short):
@@ -718,10 +724,8 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     recut = _Proposals(regions, proposals.heights[from_cut], proposals.plates[from_cut], proposals.scores[from_cut],
                        proposals.shaded[from_cut], proposals.rank[from_cut])
     first = len(proposals.regions)
-    chars = _proposal_glyphs(work, recut)
-    chars[:, _KEY] += 2 * first
-    proposals = _Proposals(**{f.name: np.concatenate([getattr(proposals, f.name), getattr(recut, f.name)])
-                              for f in fields(_Proposals)})
+    chars = _proposal_glyphs(work, recut, first_key=2 * first)
+    proposals = _appended(proposals, recut)
     idx, rows = _group_rows(chars, _PLATE_GLYPHS)
     if not len(idx):
         return proposals, r, scores
@@ -735,8 +739,7 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     more_scores *= np.where(extends.any(axis=1), 1.0, _RECUT_OTHER_RANK).astype(np.float32)
     scores = scores.copy()
     scores[short[extends.any(axis=0)]] *= _RECUT_RANK
-    return (proposals, _Rows(**{f.name: np.concatenate([getattr(r, f.name), getattr(more, f.name)]) for f in fields(_Rows)}),
-            np.concatenate([scores, more_scores]))
+    return proposals, _appended(r, more), np.concatenate([scores, more_scores])
 
 
 def _short_rows(r: _Rows, scores: np.ndarray, plain: int, proposals: _Proposals,
@@ -760,7 +763,8 @@ def _short_rows(r: _Rows, scores: np.ndarray, plain: int, proposals: _Proposals,
     recut_of_side[chosen] = np.arange(len(chosen))
     recut_of_short = recut_of_side[which]
     taken = recut_of_short >= 0
-    return short[taken], short_left, short_right, recut_of_short[taken], short[first_row[chosen]]
+    lead = short[first_row[chosen]]
+    return short[taken], short_left, short_right, recut_of_short[taken], lead
 
 
 def _extends(more: _Rows, r: _Rows, short: np.ndarray, left_short: np.ndarray, right_short: np.ndarray) -> np.ndarray:
