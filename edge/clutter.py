@@ -61,7 +61,8 @@ def is_on_screen_clock(text: str, box: Box, frame_height: int) -> bool:
     return box.y <= margin or box.y + box.h >= frame_height - margin
 
 
-def plate_furniture(detections: Sequence[Detection], min_confidence: float) -> np.ndarray:
+def plate_furniture(detections: Sequence[Detection], quads: Sequence[np.ndarray | None],
+                    min_confidence: float) -> np.ndarray:
     """True for each read that is small print on the plate of a read the unit reports.
 
     Why: a plate and its holder carry more text than the registration: the state's name,
@@ -69,17 +70,36 @@ def plate_furniture(detections: Sequence[Detection], min_confidence: float) -> n
     text is printed far smaller than the registration (a US state name, the tallest of
     it, is about a third of its height), it lies on the plate or its holder, within half
     a text height of the plate's box, and it sits above or below the registration's
-    line, never on it. Only a read of at least `min_confidence` counts as a plate here:
-    a large box of clutter, read as nothing sure, must not hide a real plate beside it.
+    line, never on it. Lines and heights are the localiser's quads (`quads`, one per
+    detection; None for an upright box): a tilted row's box is taller than its text, and
+    its line runs corner to corner, so a dealer's line under the high end of a tilted
+    plate lies inside the box's middle band. Only a read of at least
+    `min_confidence` counts as a plate here: a large box of clutter, read as nothing sure,
+    must not hide a real plate beside it.
     """
     sure = np.array([d.read is not None and d.read.confidence >= min_confidence for d in detections], bool)
     read = np.array([d.read is not None for d in detections], bool)
     if read.sum() < 2:
         return np.zeros(len(detections), bool)
     x, y, w, h = np.array([d.box.as_list() for d in detections], np.float64).T
-    reach = 0.5 * h / TEXT_TO_PLATE_H  # half a text height: the plate runs past its box
+    left, right, plate_h = _plate_lines([d.box for d in detections], quads)
+    reach = 0.5 * plate_h / TEXT_TO_PLATE_H  # half a text height: the plate runs past its box
     meets = ((np.minimum(x + w, (x + w)[:, None]) >= np.maximum(x, x[:, None]))
              & (np.minimum(y + h + reach, (y + h)[:, None]) >= np.maximum(y - reach, y[:, None])))
-    small = h[:, None] <= _SMALL_PRINT_HEIGHT * h
-    off_line = np.abs((y + h / 2)[:, None] - (y + h / 2)) > reach
+    small = plate_h[:, None] <= _SMALL_PRINT_HEIGHT * plate_h
+    centre_x, centre_y = (x + w / 2)[:, None], (y + h / 2)[:, None]
+    slope = (right[:, 1] - left[:, 1]) / np.maximum(right[:, 0] - left[:, 0], 1.0)
+    line_y = left[:, 1] + (centre_x - left[:, 0]) * slope
+    off_line = np.abs(centre_y - line_y) > reach
     return (meets & small & off_line & read[:, None] & sure).any(axis=1)
+
+
+def _plate_lines(boxes: Sequence[Box], quads: Sequence[np.ndarray | None]) -> tuple[np.ndarray, ...]:
+    """Each plate's text line (the mid-points of its left and right sides, N x 2 each) and
+    its height along its sides, from its quad (tl, tr, br, bl), or its box where none."""
+    corners = np.array([quad if quad is not None else
+                        [[b.x, b.y], [b.x + b.w, b.y], [b.x + b.w, b.y + b.h], [b.x, b.y + b.h]]
+                        for b, quad in zip(boxes, quads)], np.float64)
+    left, right = (corners[:, 0] + corners[:, 3]) / 2, (corners[:, 1] + corners[:, 2]) / 2
+    height = ((corners[:, 3, 1] - corners[:, 0, 1]) + (corners[:, 2, 1] - corners[:, 1, 1])) / 2
+    return left, right, height

@@ -81,13 +81,14 @@ class PlateReader:
         to_read = [c for c, s in zip(candidates, skipped) if not s]
         crops = [rectify(image, candidate, self.pads.first) for candidate in to_read]
         reads = iter(self._look_again(image, to_read, self._format(crops)))
-        detections = []
+        detections, quads = [], []
         for candidate, was_skipped in zip(candidates, skipped):
             read = None if was_skipped else next(reads)
             if not was_skipped and (read is None or is_scene_text(read.text, candidate.box, image.shape[0])):
                 continue
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
-        small_print = plate_furniture(detections, self.min_confidence)
+            quads.append(candidate.quad)
+        small_print = plate_furniture(detections, quads, self.min_confidence)
         detections = [d for d, drop in zip(detections, small_print) if not drop]
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],

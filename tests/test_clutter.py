@@ -90,6 +90,7 @@ def _read(box: Box, confidence: float | None) -> Detection:
 
 
 PLATE = Box(100, 100, 245, 94)  # text 54 px tall
+UPRIGHT = [None, None]  # no quads: the boxes are the plates
 
 
 @pytest.mark.parametrize("small_print", [
@@ -98,7 +99,7 @@ PLATE = Box(100, 100, 245, 94)  # text 54 px tall
     Box(150, 210, 60, 30),  # a sticker just clear of the box (the plate runs past it)
 ])
 def test_small_print_on_a_reported_plate_is_dropped(small_print):
-    assert plate_furniture([_read(PLATE, 0.9), _read(small_print, 1.0)], 0.5).tolist() == [False, True]
+    assert plate_furniture([_read(PLATE, 0.9), _read(small_print, 1.0)], UPRIGHT, 0.5).tolist() == [False, True]
 
 
 @pytest.mark.parametrize("other", [
@@ -108,30 +109,49 @@ def test_small_print_on_a_reported_plate_is_dropped(small_print):
     Box(600, 196, 86, 37),  # beside another car
 ])
 def test_plates_near_a_plate_are_kept(other):
-    assert not plate_furniture([_read(PLATE, 0.9), _read(other, 1.0)], 0.5).any()
+    assert not plate_furniture([_read(PLATE, 0.9), _read(other, 1.0)], UPRIGHT, 0.5).any()
+
+
+# A plate rising 60 px to the right: its box (100, 70, 245, 154) is far taller than the
+# plate (94 px along its sides), and its text line runs from y 177 on the left to 117 on the right.
+TILTED = np.array([[100, 130], [345, 70], [345, 164], [100, 224]], np.float32)
+TILTED_BOX = Box(100, 70, 245, 154)
+
+
+@pytest.mark.parametrize("other, dropped", [
+    (Box(270, 158, 60, 20), True),  # a dealer's line under the high end, inside the box's middle band
+    (Box(270, 118, 60, 20), False),  # on the tilted line: not small print
+])
+def test_small_print_follows_a_tilted_plate_line(other, dropped):
+    reads = [_read(TILTED_BOX, 0.9), _read(other, 1.0)]
+    assert plate_furniture(reads, [TILTED, None], 0.5).tolist() == [False, dropped]
 
 
 def test_only_a_reported_read_has_small_print():
     """A large box of clutter read as nothing sure must not hide the real plate under it;
     boxes not read at all (tracks already sure) hide nothing either."""
     small = _read(Box(225, 196, 86, 37), 0.98)
-    assert not plate_furniture([_read(PLATE, 0.3), small], 0.5).any()
-    assert not plate_furniture([_read(PLATE, None), small], 0.5).any()
-    assert plate_furniture([_read(PLATE, 0.3), small], 0.2).tolist() == [False, True]
+    assert not plate_furniture([_read(PLATE, 0.3), small], UPRIGHT, 0.5).any()
+    assert not plate_furniture([_read(PLATE, None), small], UPRIGHT, 0.5).any()
+    assert plate_furniture([_read(PLATE, 0.3), small], UPRIGHT, 0.2).tolist() == [False, True]
 
 
 @pytest.mark.slow
-def test_a_dealer_line_under_a_plate_is_not_read_as_a_plate(us_reader, us_still, monkeypatch):
-    """The bundled US plate, enlarged, with a dealer's line printed on its holder: only the
-    registration is read. With the rule off the line is read as a plate of its own."""
+@pytest.mark.parametrize("tilt", [0.0, 5.0, -8.0])
+def test_a_dealer_line_under_a_plate_is_not_read_as_a_plate(us_reader, us_still, monkeypatch, tilt):
+    """The bundled US plate, enlarged, with a dealer's line printed on its holder, upright
+    and tilted both ways: only the registration is read. With the rule off the line is
+    read as a plate of its own."""
     image, box = us_still
     x, y, w, h = box.as_list()
     close = cv2.resize(image[y - h:y + 2 * h, x - w // 2:x + w + w // 2], None, fx=4, fy=4,
                        interpolation=cv2.INTER_CUBIC)
     cv2.rectangle(close, (130, 196), (356, 228), (235, 235, 235), -1)  # the holder, under the plate
     cv2.putText(close, "44 SEA 217", (150, 222), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (110, 110, 110), 2, cv2.LINE_AA)
+    turn = cv2.getRotationMatrix2D((close.shape[1] / 2, close.shape[0] / 2), tilt, 1.0)
+    close = cv2.warpAffine(close, turn, close.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
     assert [d.read.text for d in us_reader.plates(us_reader.read(close))] == ["6788075"]
-    monkeypatch.setattr(pipeline, "plate_furniture", lambda detections, _: np.zeros(len(detections), bool))
+    monkeypatch.setattr(pipeline, "plate_furniture", lambda detections, *_: np.zeros(len(detections), bool))
     assert len(us_reader.plates(us_reader.read(close))) == 2
 
 
