@@ -674,8 +674,15 @@ def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray, fir
         table[:, 3] = stats[:, 3] / s
         table[:, _AREA] = stats[:, 4] / (s * s)
         table[:, _KEY] = first_key + 2 * owner + polarity
-        tables.append(table)
+        tables.append(table[~_at_frame_side(table, work.shape[1])])
     return np.concatenate(tables)
+
+
+def _at_frame_side(glyphs: np.ndarray, width: int) -> np.ndarray:
+    """Glyphs that run into the frame's left or right side: whatever is cut off there (a
+    car's flank, a post, a plate's last glyph) is no readable glyph, and a row taking it
+    in runs on to the frame's side with its line pulled askew."""
+    return (glyphs[:, 0] < 1.0) | (glyphs[:, 0] + glyphs[:, 2] > width - 1.0)
 
 
 def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, first_key: int = 0) -> np.ndarray:

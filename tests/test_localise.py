@@ -333,6 +333,21 @@ def test_rows_with_room_in_their_cut_or_at_the_frames_side_are_not_cut_again(pla
                                                     at_frame.shape[1]))[text]
 
 
+def test_a_glyph_cut_off_by_the_frames_side_is_no_glyph(plate_in_street) -> None:
+    """The frame's side runs through the plate's first glyph: the row starts at the second,
+    and does not take in the stump that the frame's side leaves."""
+    work, left, right, height, _ = plate_in_street
+    _, rows, scores, whole = fine_rows(work, [[left - 2 * height, 270, right + 2 * height, 385]], height)
+    first, second = glyph_starts(whole, rows, int(np.argmax(scores)))[:2]
+    side = int(first + 0.3 * (second - first))  # through the first glyph
+    cut_off = np.ascontiguousarray(work[:, side:])
+    _, rows, scores, chars = fine_rows(cut_off, [[0, 270, right - side + 2 * height, 385]], height)
+    text = int(np.argmax(scores))
+    assert rows.count[text] >= 6
+    assert abs(rows.left[text] - (second - side)) < 2
+    assert not (chars[:, 0] < 1).any()
+
+
 def test_a_shaded_row_cut_short_is_looked_for_again_brightened() -> None:
     """The wider cut of a row from the shade pass is brightened as its cut was: read plain,
     the shaded plate's glyphs are too faint for the fine pass."""
