@@ -105,13 +105,13 @@ def test_a_short_run_exports_weights_that_the_reader_loads(tool, tmp_path: Path)
     out = tmp_path / "model"
     tool.main(["--init", str(ROOT / "models" / "plate_rec.pth"), "--steps", "2", "--eval-every", "2",
                "--synthetic-val", "4", "--workers", "0", "--real-degrade-share", "0.5", "--real-framed-share", "0.5",
-               "--width", "144", "--typeface-share", "0.5",
+               "--height", "40", "--width", "144", "--typeface-share", "0.5",
                "--runs", str(tmp_path / "runs"), "--out", str(out)])
     entry = json.loads((out / "MANIFEST.json").read_text())["files"]["plate_rec.pth"]
     assert entry["steps"] == 2 and "50% through render.degrade" in entry["training_data"]
-    assert "TrueType faces" in entry["training_data"] and entry["input"].startswith("grey 32x144")
+    assert "TrueType faces" in entry["training_data"] and entry["input"].startswith("grey 40x144")
     assert set(entry["eval"]) >= {"synthetic_heldout"}
     assert "50% set in a car body and cut by edge.localise" in entry["training_data"]
     reader = PlateRecogniser(RecogniserConfig(model_dir=out))
-    assert (reader.height, reader.width) == (32, 144)
+    assert (reader.height, reader.width) == (40, 144)
     assert len(reader.recognise([plates(1)[0][0]])) == 1

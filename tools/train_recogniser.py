@@ -392,6 +392,7 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
     if source.resolve() != target.resolve():
         shutil.copyfile(source, target)
     spec = (MODEL_DIR / f"{NETWORK}.yaml").read_text()
+    spec = re.sub(r"(?m)^imgH: \d+$", f"imgH: {args.height}", spec)
     (args.out / f"{NETWORK}.yaml").write_text(re.sub(r"(?m)^imgW: \d+$", f"imgW: {args.width}", spec))
     weights = args.out / f"{NETWORK}.pth"
     save_atomic(state, weights)
@@ -449,8 +450,8 @@ def evaluate(model: torch.nn.Module, validation: dict[str, list[Sample]], args: 
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    height, shipped_width, alphabet = load_spec(MODEL_DIR, NETWORK)
-    args.height, args.width = height, args.width or shipped_width
+    shipped_height, shipped_width, alphabet = load_spec(MODEL_DIR, NETWORK)
+    args.height, args.width = args.height or shipped_height, args.width or shipped_width
     characters = ["[blank]"] + list(alphabet)
     index = {c: i for i, c in enumerate(characters)}
     if args.typeface_share > 0:  # fail now, not in a data-loader worker an hour in
@@ -477,7 +478,7 @@ def train(args: argparse.Namespace) -> None:
         step, best = state["step"], state["best"]
         log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
 
-    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (height, args.width), SynthMix.from_args(args),
+    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (args.height, args.width), SynthMix.from_args(args),
                            args.real_degrade_share, args.real_far_share, args.real_framed_share)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
@@ -565,6 +566,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init", type=Path, help="start from these shipped weights instead of english_g2")
     parser.add_argument("--variant-share", type=float, default=0.3,
                         help="share of synthetic plates drawn with the variant glyphs (DIN W/M, UK 1)")
+    parser.add_argument("--height", type=int,
+                        help="input height the crops are stretched to (default: imgH of models/plate_rec.yaml); "
+                             "taller keeps the strokes that tell 8 from B and U from V on plates read large")
     parser.add_argument("--width", type=int,
                         help="input width the crops are stretched to (default: imgW of models/plate_rec.yaml); "
                              "wider gives the CTC more columns per character")
