@@ -73,9 +73,9 @@ def plate_furniture(detections: Sequence[Detection], quads: Sequence[np.ndarray 
     line, never on it. Lines and heights are the localiser's quads (`quads`, one per
     detection; None for an upright box): a tilted row's box is taller than its text, and
     its line runs corner to corner, so a dealer's line under the high end of a tilted
-    plate lies inside the box's middle band. Only a read of at least
-    `min_confidence` counts as a plate here: a large box of clutter, read as nothing sure,
-    must not hide a real plate beside it.
+    plate lies inside the box's middle band. Only a read of at least `min_confidence`
+    counts as a plate here: a large box of clutter, read as nothing sure, must not hide
+    a real plate beside it.
     """
     sure = np.array([d.read is not None and d.read.confidence >= min_confidence for d in detections], bool)
     read = np.array([d.read is not None for d in detections], bool)

@@ -392,8 +392,9 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
     if source.resolve() != target.resolve():
         shutil.copyfile(source, target)
     spec = (MODEL_DIR / f"{NETWORK}.yaml").read_text()
-    spec = re.sub(r"(?m)^imgH: \d+$", f"imgH: {args.height}", spec)
-    (args.out / f"{NETWORK}.yaml").write_text(re.sub(r"(?m)^imgW: \d+$", f"imgW: {args.width}", spec))
+    for key, value in (("imgH", args.height), ("imgW", args.width)):
+        spec = re.sub(rf"(?m)^{key}: \d+$", f"{key}: {value}", spec)
+    (args.out / f"{NETWORK}.yaml").write_text(spec)
     weights = args.out / f"{NETWORK}.pth"
     save_atomic(state, weights)
     manifest_path = args.out / "MANIFEST.json"
