@@ -83,6 +83,31 @@ class StillScore:
         return {"min_confidence": threshold, "exact": exact,
                 "false_reads_per_image": round(false_reads / max(self.images, 1), 3)}
 
+    def calibration(self) -> dict:
+        """How often a read of each confidence is right: the reads an installer could report
+        (at or above the lowest operating point), in bins from one operating point to the
+        next, with the expected calibration error (each bin's gap between its share right
+        and its mean confidence, weighted by its reads).
+
+        Why: integrators filter reads by confidence, so a read of 0.9 should be right about
+        nine times in ten; the operating-point curve shows what a threshold keeps, this
+        shows what a confidence means.
+        """
+        edges = (*OPERATING_POINTS, 1.0)
+        pairs = [(confidence, text in truths) for truths, reads in self.scored_reads
+                 for text, confidence in reads if confidence >= edges[0]]
+        bins, gap = [], 0.0
+        for low, high in zip(edges[:-1], edges[1:]):
+            inside = [(c, right) for c, right in pairs if low <= c < high or (high == edges[-1] and c == high)]
+            if not inside:
+                continue
+            right = sum(r for _, r in inside) / len(inside)
+            mean = statistics.fmean(c for c, _ in inside)
+            gap += len(inside) * abs(right - mean)
+            bins.append({"from": low, "to": high, "reads": len(inside), "right": round(right, 3),
+                         "mean_confidence": round(mean, 3)})
+        return {"reads": len(pairs), "expected_error": round(gap / len(pairs), 3) if pairs else None, "bins": bins}
+
     def summary(self, name: str) -> dict:
         def median(values: list[float]) -> float | None:
             return round(statistics.median(values), 1) if values else None
@@ -97,6 +122,7 @@ class StillScore:
             "median_ms": median(self.total_ms), "median_localise_ms": median(self.localise_ms),
             "median_read_ms": median(self.read_ms),
             "by_min_confidence": [self.at_min_confidence(t) for t in OPERATING_POINTS],
+            "calibration": self.calibration(),
         }
 
 
@@ -206,6 +232,13 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
     return page
 
 
+def _calibration_line(calibration: dict) -> str:
+    if not calibration["reads"]:
+        return "calibration: no reads"
+    bins = " | ".join(f"{b['from']}-{b['to']}: {b['right']:.0%} of {b['reads']} right" for b in calibration["bins"])
+    return f"calibration (expected error {calibration['expected_error']}): {bins}"
+
+
 def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path | None, limit: int | None) -> int:
     if not dataset.is_dir():
         raise ConfigError(f"{dataset}: dataset folder not found")
@@ -227,6 +260,7 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
         print("by plates.min_confidence: " + " | ".join(
             f"{point['min_confidence']}: {point['exact']} exact, {point['false_reads_per_image']} false/image"
             for point in summary["by_min_confidence"]))
+        print(_calibration_line(summary["calibration"]))
         if report_dir is not None:
             print(f"report: {write_report(report_dir, dataset.name, score)}")
     if json_out:
