@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import cv2
 import numpy as np
@@ -83,6 +83,11 @@ _RECUT_OTHER_RANK = 0.5  # the wider cut's other rows score this share: pieces o
 _FALLBACKS = 2  # best coarse proposals kept even when the fine pass finds no row there
 _FALLBACK_SCORE = 0.2  # their score, times the coarse score: below real rows
 _FALLBACK_COVER_SCORE = 0.2  # a fine row this good covering a proposal replaces it
+_COUNTER_REACH = 1.5  # a light row takes in its dark partner's text this far past its ends (glyph heights)...
+_COUNTER_OFFSET = 0.25  # ... a dark row of the same cut on its line (centre lines this close / height)...
+_COUNTER_HEIGHT_RATIO = 0.8  # ... of like height...
+_COUNTER_OVERLAP = 0.6  # ... overlapping this share of the shorter row
+_COUNTER_MIN_GAIN = 0.5  # ... where the dark row runs on past the light one by a glyph or more (glyph heights)
 
 # Column layout of glyph tables: box, pixel count, and a grouping key (glyphs only link to
 # glyphs with the same key: same polarity, same pyramid level or same proposal cut).
@@ -459,6 +464,39 @@ def _with_joined_rows(chars: np.ndarray, idx: np.ndarray, rows: np.ndarray, r: _
     joined = _row_geometry(chars, np.concatenate([idx[m] for m in members]),
                            np.repeat(np.arange(len(members)), [len(m) for m in members]))
     return _appended(r, joined)
+
+
+def _with_light_rows_widened(r: _Rows) -> _Rows:
+    """Each light row widened to the dark row beside it: same cut, same line, like height.
+
+    Why: on a plate with dark glyphs, the light spaces between and around the glyphs form
+    a row of their own (both polarities are searched in every cut, `_fine_glyphs`). It
+    lies on the glyph row's line, shifted along it: it starts at a gap and runs on into
+    the plate's margin. When it outranks the glyph row, its quad cuts the first glyph off
+    (4HFX108 read as HFX108). Widened to its dark partner it covers the whole text,
+    whichever of the two wins. Only a dark row that runs on past the light one by a glyph
+    (half a glyph height) or more is taken in: less is a stump of the plate's border, which
+    reads as an extra letter (an L before a Dutch I7859AM in video). Dark rows are not
+    widened to their light partners either: the light row's margin reaches the border,
+    read as an extra I or J (on the tuning stills, widening both ways read 235 and 233
+    exact against 236 and 235 this way).
+    """
+    if not len(r.count):
+        return r
+    height, width, rows = r.height, r.right - r.left, np.arange(len(r.count))
+    lo = np.maximum(r.left[:, None], r.left[None])
+    hi = np.minimum(r.right[:, None], r.right[None])
+    centre_dy = np.abs(_line_y_at(r, rows[:, None], (lo + hi) / 2) - _line_y_at(r, rows[None], (lo + hi) / 2))
+    shorter, taller = np.minimum(height[:, None], height[None]), np.maximum(height[:, None], height[None])
+    alike = shorter >= _COUNTER_HEIGHT_RATIO * taller
+    partner = ((r.key[:, None] % 2 == 1) & (r.key[None] == r.key[:, None] - 1) & alike
+               & (centre_dy <= _COUNTER_OFFSET * height[:, None])
+               & (hi - lo >= _COUNTER_OVERLAP * np.minimum(width[:, None], width[None])))
+    gain_left, gain_right = r.left[:, None] - r.left[None], r.right[None] - r.right[:, None]
+    lo_gain, hi_gain = _COUNTER_MIN_GAIN * height[:, None], _COUNTER_REACH * height[:, None]
+    left = np.where(partner & (gain_left >= lo_gain) & (gain_left <= hi_gain), r.left[None], np.inf).min(axis=1)
+    right = np.where(partner & (gain_right >= lo_gain) & (gain_right <= hi_gain), r.right[None], -np.inf).max(axis=1)
+    return replace(r, left=np.minimum(r.left, left), right=np.maximum(r.right, right))
 
 
 def _plate_quads(r: _Rows) -> np.ndarray:
@@ -875,7 +913,7 @@ class Localiser:
         r = _with_joined_rows(chars, idx, rows, plain)
         scores = _row_score(r) * proposals.rank[(r.key // 2).astype(int)]
         proposals, r, scores = _with_recut_rows(work, proposals, r, scores, len(plain.count))
-        quads = _plate_quads(r)
+        quads = _plate_quads(_with_light_rows_widened(r))
         glyphs = np.minimum(r.count, 9)
         quads, scores = _with_fallbacks(quads, scores, proposals)
         glyphs = np.concatenate([glyphs, np.zeros(len(scores) - len(glyphs))])

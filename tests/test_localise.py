@@ -333,6 +333,41 @@ def test_rows_with_room_in_their_cut_or_at_the_frames_side_are_not_cut_again(pla
                                                     at_frame.shape[1]))[text]
 
 
+def rows_of(spans: list[tuple[int, float, float, float]], height: float = 20.0) -> localise._Rows:
+    """Level rows (key, left, right, centre line y) of one glyph height."""
+    key, left, right, mid_y = np.array(spans, np.float64).reshape(-1, 4).T
+    n = len(spans)
+    return localise._Rows(count=np.full(n, 6.0), mid_x=(left + right) / 2, mid_y=mid_y, slope=np.zeros(n),
+                          height=np.full(n, height), left=left, right=right, align=np.zeros(n),
+                          height_cv=np.zeros(n), aspect=np.full(n, 0.5), fill=np.full(n, 0.5),
+                          gap=np.full(n, 0.2), key=key)
+
+
+def test_a_light_row_takes_in_the_dark_glyph_row_beside_it() -> None:
+    """The light spaces between dark glyphs form a row shifted along the glyph row, here
+    by one and a half glyph heights: it is widened to cover the whole text. The dark row
+    keeps its own extent, and rows of another cut, another line or reaching less than a
+    glyph further are left alone."""
+    rows = rows_of([
+        (0, 100, 300, 50),  # the dark glyphs of cut 0
+        (1, 130, 312, 50),  # their light spaces: first glyph missed, margin taken in
+        (3, 130, 312, 50),  # a light row of cut 1, which has no dark row
+        (1, 130, 312, 72),  # a light row of cut 0 on another line (one glyph height lower)
+        (4, 100, 300, 150),  # cut 2: dark glyphs...
+        (5, 106, 300, 150),  # ... and a light row they reach past by less than a glyph
+    ])
+    widened = localise._with_light_rows_widened(rows)
+    assert widened.left.tolist() == [100, 100, 130, 130, 100, 106]
+    assert widened.right.tolist() == [300, 312, 312, 312, 300, 300]
+    assert rows.left.tolist() == [100, 130, 130, 130, 100, 106]  # a new _Rows, the input unchanged
+
+
+def test_a_dark_row_reaching_far_past_a_light_one_is_another_text() -> None:
+    rows = rows_of([(0, 100, 300, 50), (1, 140, 312, 50)])  # two glyph heights further: not its partner
+    assert localise._with_light_rows_widened(rows).left.tolist() == [100, 140]
+    assert localise._with_light_rows_widened(rows_of([])).left.size == 0
+
+
 def test_a_glyph_cut_off_by_the_frames_side_is_no_glyph(plate_in_street) -> None:
     """The frame's side runs through the plate's first glyph: the row starts at the second,
     and does not take in the stump that the frame's side leaves."""
