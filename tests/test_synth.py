@@ -303,3 +303,19 @@ def test_committed_stills_match_the_generator(tmp_path: Path) -> None:
     assert (SAMPLES / "sequences" / "zone.yaml").read_text() == samples.zone_yaml(
         *samples.CLIP_SIZE
     )
+
+
+def test_text_on_a_float_plate_is_the_same_where_opencv_draws_only_8_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV 5 refuses text on float canvases; the mask that stands in for it there paints the
+    pixels OpenCV 4 paints itself (it draws hard-edged strokes on float images)."""
+    canvas = np.full((60, 200, 3), 230.0, np.float32)
+    native, blended = canvas.copy(), canvas.copy()
+    args = ("NEW YORK", (10, 40), cv2.FONT_HERSHEY_DUPLEX, 1.0, (40.0, 60.0, 150.0), 2)
+    if not render._TEXT_NEEDS_8BIT:
+        render._put_text(native, *args)
+    monkeypatch.setattr(render, "_TEXT_NEEDS_8BIT", True)
+    render._put_text(blended, *args)
+    assert (np.abs(blended - canvas).max(axis=2) > 50).sum() > 200  # the text is there
+    if np.array_equal(native, canvas):
+        pytest.skip("this OpenCV draws no text on float images to compare with")
+    assert np.array_equal(native, blended)

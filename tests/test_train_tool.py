@@ -115,3 +115,42 @@ def test_a_short_run_exports_weights_that_the_reader_loads(tool, tmp_path: Path)
     reader = PlateRecogniser(RecogniserConfig(model_dir=out))
     assert (reader.height, reader.width) == (40, 144)
     assert len(reader.recognise([plates(1)[0][0]])) == 1
+
+
+def test_a_fine_tune_never_reads_english_g2(tool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --init the network comes from the shipped weights alone, so a GPU machine without
+    easyocr's stock models can train; the loaded weights are the shipped ones."""
+    def no_stock_weights():
+        raise AssertionError("english_g2 read")
+
+    monkeypatch.setattr(tool, "english_g2", no_stock_weights)
+    shipped = ROOT / "models" / "plate_rec.pth"
+    model = tool.build_model("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", shipped)
+    weights = tool.load_shipped(shipped)
+    assert all(np.array_equal(value.numpy(), weights[key].numpy())
+               for key, value in model.state_dict().items() if value.is_floating_point())
+
+
+def test_max_minutes_fits_the_cosine_to_the_time_left(tool) -> None:
+    """At 10 steps/s after the workers' start with 100 s left, 90% of the time left holds 900 more
+    steps; a --steps below that wins; a warm-up too short to time is refused."""
+    args = tool.parse_args(["--max-minutes", "5", "--warmup", "110", "--steps", "5000"])
+    now = tool.time.monotonic()
+    fitted = tool._steps_that_fit(args, 110, now - 10.0, now + 100.0)
+    assert 1000 <= fitted <= 1011
+    args.steps = 600
+    assert tool._steps_that_fit(args, 110, now - 10.0, now + 100.0) == 600
+    with pytest.raises(SystemExit):
+        tool.parse_args(["--max-minutes", "5", "--warmup", str(tool.PACE_FROM)])
+
+
+def test_a_run_out_of_time_still_scores_and_exports(tool, tmp_path: Path) -> None:
+    """A run stopped by --max-minutes scores and exports the weights it reached; --real-dir
+    names where the real crops are (an empty folder: synthetic plates only)."""
+    out = tmp_path / "model"
+    tool.main(["--init", str(ROOT / "models" / "plate_rec.pth"), "--steps", "1000", "--max-minutes", "0.001",
+               "--warmup", "20", "--eval-every", "1000", "--synthetic-val", "4", "--workers", "0",
+               "--real-dir", str(tmp_path / "no-crops"), "--runs", str(tmp_path / "runs"), "--out", str(out)])
+    entry = json.loads((out / "MANIFEST.json").read_text())["files"]["plate_rec.pth"]
+    assert 1 <= entry["steps"] < 1000 and entry["eval"]["synthetic_heldout"]["n"] == 4
+    assert entry["eval"]["real_heldout"]["n"] == 0

@@ -70,6 +70,7 @@ MODEL_DIR = ROOT / "models"
 REAL_DIR = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops"
 # Plates that also appear in the openalpr-us evaluation photos: never train on them.
 EXCLUDED = {"520MRK", "5VCF203", "627WWI", "9185914", "EAZ6913"}
+PACE_FROM = 10  # --max-minutes times the warm-up from this step on, past the workers' start
 TRAIN_STREAM, SYNTH_VAL_STREAM, DEGRADED_VAL_STREAM, ROADSIDE_VAL_STREAM = 0, 1, 2, 3
 Sample = tuple[np.ndarray, str]
 
@@ -280,13 +281,19 @@ def english_g2() -> tuple[Path, str]:
     return Path(easyocr_en_models.model_dir()) / "english_g2.pth", recognition_models["gen2"]["english_g2"]["characters"]
 
 
-def build_model(alphabet: str) -> torch.nn.Module:
-    """The plate network initialised from english_g2, head rows copied for our characters."""
+def build_model(alphabet: str, init: Path | None = None) -> torch.nn.Module:
+    """The plate network, from shipped weights (`init`) or from english_g2 with its head rows
+    copied for our characters. A fine-tune never reads english_g2, so it runs where only
+    torch and the project are installed (a GPU machine)."""
     sys.path.insert(0, str(MODEL_DIR))
     from plate_rec import Model
 
     spec = _yaml_spec()
     model = Model(num_class=len(alphabet) + 1, **spec["network_params"])
+    if init is not None:
+        model.load_state_dict(load_shipped(init))
+        log.info("initialised from %s", init)
+        return model
     weights, g2_chars = english_g2()
     stock = {k.removeprefix("module."): v for k, v in torch.load(weights, map_location="cpu").items()}
     rows = torch.tensor([0] + [g2_chars.index(c) + 1 for c in alphabet])
@@ -458,15 +465,11 @@ def train(args: argparse.Namespace) -> None:
     if args.typeface_share > 0:  # fail now, not in a data-loader worker an hour in
         for face in render.TYPEFACES:
             render.typeface_path(face)
-    real_train, real_val = load_real(REAL_DIR) if REAL_DIR.is_dir() else ([], [])
+    real_train, real_val = load_real(args.real_dir) if args.real_dir.is_dir() else ([], [])
     validation = validation_sets(real_val, args)
     log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
 
-    model = build_model(alphabet)
-    if args.init:
-        model.load_state_dict(load_shipped(args.init))
-        log.info("initialised from %s", args.init)
-    model = model.to(device)
+    model = build_model(alphabet, args.init).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, args.warmup, args.steps))
     checkpoint = args.runs / "last.pt"
@@ -487,6 +490,8 @@ def train(args: argparse.Namespace) -> None:
     criterion = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     model.train()
     last_save, window, started = time.monotonic(), [], time.monotonic()
+    deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes else math.inf
+    pace_began = time.monotonic()
     for images, texts in loader:
         loss = ctc_loss(model, images.to(device), texts, index, criterion)
         optimiser.zero_grad(set_to_none=True)
@@ -496,18 +501,40 @@ def train(args: argparse.Namespace) -> None:
         scheduler.step()
         step += 1
         window.append(loss.item())
+        if step == PACE_FROM:
+            pace_began = time.monotonic()
+        if args.max_minutes and step == args.warmup:
+            args.steps = _steps_that_fit(args, step, pace_began, deadline)
         if step % args.log_every == 0:
             log.info("step %d loss %.4f lr %.2e %.2fs/step", step, np.mean(window), scheduler.get_last_lr()[0],
                      (time.monotonic() - started) / args.log_every)
             window, started = [], time.monotonic()
-        if step % args.eval_every == 0 or step == args.steps:
+        out_of_time = time.monotonic() > deadline
+        if step % args.eval_every == 0 or step == args.steps or out_of_time:
             best = _evaluate_and_export(model, validation, args, characters, device, step, best)
             last_save = 0.0
+        if out_of_time:
+            log.warning("stopped at step %d of %d: --max-minutes %.1f reached", step, args.steps, args.max_minutes)
+        if out_of_time or step >= args.steps:
+            break
         if time.monotonic() - last_save > args.checkpoint_minutes * 60:
             save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                          "scheduler": scheduler.state_dict(), "step": step, "best": best}, checkpoint)
             last_save = time.monotonic()
     log.info("finished at step %d, best validation %.4f", step, best)
+
+
+def _steps_that_fit(args: argparse.Namespace, step: int, pace_began: float, deadline: float) -> int:
+    """The total steps whose cosine decay ends inside the --max-minutes budget, at the pace of
+    the warm-up after its first PACE_FROM steps (the data-loader workers' start). The warm-up's
+    rates depend on --warmup alone, so `--steps N` with the N logged replays the run.
+
+    A tenth of the time left is kept for the evaluations and the last export."""
+    now = time.monotonic()
+    pace = (step - PACE_FROM) / max(now - pace_began, 1e-6)
+    total = max(step + 1, min(args.steps, step + int(0.9 * (deadline - now) * pace)))
+    log.info("%.1f steps/s in the warm-up: %d steps fit in --max-minutes %.1f", pace, total, args.max_minutes)
+    return total
 
 
 def _evaluate_and_export(model: torch.nn.Module, validation: dict[str, list[Sample]], args: argparse.Namespace,
@@ -535,7 +562,7 @@ def eval_only(args: argparse.Namespace) -> None:
     from edge.read import PlateRecogniser
 
     recogniser = PlateRecogniser(RecogniserConfig(model_dir=args.out, threads=args.threads))
-    _, real_val = load_real(REAL_DIR)
+    _, real_val = load_real(args.real_dir)
     validation = validation_sets(real_val, args)
     ours = lambda crops: [read.text for read in recogniser.recognise(crops)]  # noqa: E731
     stock = stock_predictor(recogniser.alphabet)
@@ -564,6 +591,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "recogniser")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--real-dir", type=Path, default=REAL_DIR,
+                        help="the training-allowed real crops (labels.csv + images; default: %(default)s)")
+    parser.add_argument("--max-minutes", type=float, default=0.0,
+                        help="stop after this many minutes of training (0: none), scoring and exporting "
+                             "as at the last step; for a lent machine's fixed time")
     parser.add_argument("--init", type=Path, help="start from these shipped weights instead of english_g2")
     parser.add_argument("--variant-share", type=float, default=0.3,
                         help="share of synthetic plates drawn with the variant glyphs (DIN W/M, UK 1)")
@@ -587,7 +619,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=MODEL_DIR,
                         help="where the best weights and manifest are written (default: the shipped models/)")
     parser.add_argument("--eval-only", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.max_minutes and args.warmup <= PACE_FROM:
+        parser.error(f"--max-minutes times the warm-up: give --warmup above {PACE_FROM}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:

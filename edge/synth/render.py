@@ -256,6 +256,24 @@ VARIANT_FONT = "plate_variant"
 TYPEFACE_DIR = Path("/usr/share/fonts/truetype/dejavu")
 TYPEFACES = tuple(f"ttf:{name}" for name in (
     "DejaVuSans-Bold.ttf", "DejaVuSans.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono.ttf"))
+# OpenCV 5 draws text on 8-bit images only; 4.x drew it on the float canvases plates are made on.
+_TEXT_NEEDS_8BIT = int(cv2.__version__.split(".")[0]) >= 5
+
+
+def _put_text(image: np.ndarray, text: str, org: tuple[int, int], face: int, scale: float,
+              colour: tuple[float, ...], thickness: int) -> None:
+    """Text on a plate canvas, the same pixels under OpenCV 4 and 5: where OpenCV will not draw on
+    the canvas's depth, the text is drawn into an 8-bit mask and painted through it. OpenCV 4
+    anti-aliases only 8-bit images, so on a float canvas its strokes are hard-edged, as here."""
+    if not _TEXT_NEEDS_8BIT or image.dtype == np.uint8:
+        cv2.putText(image, text, org, face, scale, colour, thickness, cv2.LINE_AA)
+        return
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.putText(mask, text, org, face, scale, 255, thickness, cv2.LINE_8)
+    ink = np.asarray(colour, image.dtype)
+    image[mask > 0] = ink[: image.shape[2]] if image.ndim == 3 else ink[0]
+
+
 _GLYPH_PX = 10  # pixels per grid unit when a glyph is first drawn
 FONTS = ("plate", "plate_narrow", "hershey_simplex", "hershey_duplex")
 _HERSHEY = {"hershey_simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey_duplex": cv2.FONT_HERSHEY_DUPLEX}
@@ -694,23 +712,13 @@ def _draw_us_decor(
     (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
     scale *= min(1.0, w * 0.6 / tw)
     (tw, th), _ = cv2.getTextSize(state, face, scale, thick)
-    cv2.putText(
-        plate, state, ((w - tw) // 2, int(h * 0.04) + th), face, scale, colour, thick, cv2.LINE_AA
-    )
+    _put_text(plate, state, ((w - tw) // 2, int(h * 0.04) + th), face, scale, colour, thick)
     if rng.random() < 0.6:
         slogan = _US_SLOGANS[int(rng.integers(0, len(_US_SLOGANS)))]
         s2 = scale * 0.45
         (sw, _sh), _ = cv2.getTextSize(slogan, cv2.FONT_HERSHEY_SIMPLEX, s2, 1)
-        cv2.putText(
-            plate,
-            slogan,
-            ((w - sw) // 2, int(h * 0.95)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            s2,
-            tuple(float(c) for c in ink),
-            1,
-            cv2.LINE_AA,
-        )
+        _put_text(plate, slogan, ((w - sw) // 2, int(h * 0.95)), cv2.FONT_HERSHEY_SIMPLEX, s2,
+                  tuple(float(c) for c in ink), 1)
     for x_frac in (0.03, 0.85):  # month and year stickers in the top corners
         if rng.random() < 0.5:
             x0, y0 = int(w * x_frac), int(h * 0.04)
@@ -723,16 +731,8 @@ def _draw_us_decor(
                 -1,
             )
             label = str(int(rng.integers(1, 100))).zfill(2)
-            cv2.putText(
-                plate,
-                label,
-                (x0 + sw // 6, y0 + sh * 4 // 5),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                sh / 30.0,
-                (20.0, 20.0, 20.0),
-                max(1, sh // 12),
-                cv2.LINE_AA,
-            )
+            _put_text(plate, label, (x0 + sw // 6, y0 + sh * 4 // 5), cv2.FONT_HERSHEY_SIMPLEX, sh / 30.0,
+                      (20.0, 20.0, 20.0), max(1, sh // 12))
 
 
 def _add_screws(plate: np.ndarray, rng: np.random.Generator, boxes: list[Box], us: bool) -> None:
@@ -859,16 +859,8 @@ def _finish(
         ]
         scale = (h - text_bottom) * 0.025
         (tw, _th), _ = cv2.getTextSize(dealer, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        cv2.putText(
-            plate,
-            dealer,
-            ((w - tw) // 2, int(h - (h - text_bottom) * 0.25)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            ink_t,
-            1,
-            cv2.LINE_AA,
-        )
+        _put_text(plate, dealer, ((w - tw) // 2, int(h - (h - text_bottom) * 0.25)), cv2.FONT_HERSHEY_SIMPLEX,
+                  scale, ink_t, 1)
     if rng.random() < 0.5:
         _add_screws(plate, rng, boxes, style == "us")
     _dirt(plate, rng, rng.uniform(0.0, 0.25))
