@@ -88,6 +88,12 @@ _COUNTER_OFFSET = 0.25  # ... a dark row of the same cut on its line (centre lin
 _COUNTER_HEIGHT_RATIO = 0.8  # ... of like height...
 _COUNTER_OVERLAP = 0.6  # ... overlapping this share of the shorter row
 _COUNTER_MIN_GAIN = 0.5  # ... where the dark row runs on past the light one by a glyph or more (glyph heights)
+_MERGED_GAP = 0.5  # a blob this close past a row's end (glyph heights)...
+_MERGED_HEIGHT = (1.1, 1.8)  # ... this much taller than its glyphs...
+_MERGED_WIDTH = (0.35, 1.3)  # ... this wide (glyph heights)...
+_MERGED_BAND = 0.15  # ... covering the row's text band to within this (glyph heights)...
+_MERGED_EDGE = 0.1  # ... on the row's top or bottom line to within this (glyph heights)...
+_MERGED_FILL = (0.2, 0.65)  # ... drawn in strokes (ink share of its box) is its end glyph
 
 # Column layout of glyph tables: box, pixel count, and a grouping key (glyphs only link to
 # glyphs with the same key: same polarity, same pyramid level or same proposal cut).
@@ -497,6 +503,38 @@ def _with_light_rows_widened(r: _Rows) -> _Rows:
     left = np.where(partner & (gain_left >= lo_gain) & (gain_left <= hi_gain), r.left[None], np.inf).min(axis=1)
     right = np.where(partner & (gain_right >= lo_gain) & (gain_right <= hi_gain), r.right[None], -np.inf).max(axis=1)
     return replace(r, left=np.minimum(r.left, left), right=np.maximum(r.right, right))
+
+
+def _with_merged_end_glyphs(chars: np.ndarray, r: _Rows) -> _Rows:
+    """Each row widened over a taller blob just past its end: a last glyph run into furniture.
+
+    Why: a plate's last glyph often touches what is drawn above or below the text (a
+    registration sticker, the state's slogan, a screw), and the merged blob stands out of
+    the row's height, so grouping leaves it out and the plate is read a glyph short (29CA5
+    for 29CA53). A blob of the row's cut just past its end, up to _MERGED_HEIGHT times as
+    tall, glyph-wide, covering the row's whole text band and standing on its bottom line or
+    hanging from its top one (what it merged with lies on one side), drawn in strokes, is
+    taken as that glyph. Thin blobs are not (a frame's side would read as a 1 or an I), nor
+    solid ones (a sticker). Only the end is widened: before a row's first glyph an EU
+    plate's country band is as tall and as near, and taking it in read a Dutch I7859AM
+    with a letter before it (the US roadside tuning stills: 236 -> 239 exact either way).
+    """
+    if not len(r.count) or not len(chars):
+        return r
+    x, y, w, h, area = (chars[None, :, c] for c in (_X, _Y, _W, _H, _AREA))
+    height = r.height[:, None]
+    fill = area / np.maximum(w * h, 1e-6)
+    shaped = ((h >= _MERGED_HEIGHT[0] * height) & (h <= _MERGED_HEIGHT[1] * height)
+              & (w >= _MERGED_WIDTH[0] * height) & (w <= _MERGED_WIDTH[1] * height)
+              & (fill >= _MERGED_FILL[0]) & (fill <= _MERGED_FILL[1]))
+    centre = _line_y_at(r, np.arange(len(r.count))[:, None], x + w / 2)
+    top, bottom = centre - 0.5 * height, centre + 0.5 * height
+    band = ((y <= top + _MERGED_BAND * height) & (y + h >= bottom - _MERGED_BAND * height)
+            & ((np.abs(y - top) <= _MERGED_EDGE * height) | (np.abs(y + h - bottom) <= _MERGED_EDGE * height)))
+    after = x - r.right[:, None]
+    ends = ((chars[None, :, _KEY] == r.key[:, None]) & shaped & band
+            & (after >= -0.1 * height) & (after <= _MERGED_GAP * height))
+    return replace(r, right=np.maximum(r.right, np.where(ends, x + w, -np.inf).max(axis=1)))
 
 
 def _plate_quads(r: _Rows) -> np.ndarray:
@@ -913,7 +951,7 @@ class Localiser:
         r = _with_joined_rows(chars, idx, rows, plain)
         scores = _row_score(r) * proposals.rank[(r.key // 2).astype(int)]
         proposals, r, scores = _with_recut_rows(work, proposals, r, scores, len(plain.count))
-        quads = _plate_quads(_with_light_rows_widened(r))
+        quads = _plate_quads(_with_light_rows_widened(_with_merged_end_glyphs(chars, r)))
         glyphs = np.minimum(r.count, 9)
         quads, scores = _with_fallbacks(quads, scores, proposals)
         glyphs = np.concatenate([glyphs, np.zeros(len(scores) - len(glyphs))])

@@ -395,3 +395,33 @@ def test_a_shaded_row_cut_short_is_looked_for_again_brightened() -> None:
     assert widened.shaded.all() and len(widened.regions) == 2
     found = all_rows.left[len(short.count):]
     assert len(found) and abs(found.min() - whole.left[text]) < 0.5 * whole.height[text]
+
+
+def glyph_table(boxes: list[tuple[float, float, float, float, float]], key: int = 0) -> np.ndarray:
+    """Glyph rows of the fine pass's table: (x, y, w, h, ink share of the box) in cut `key`."""
+    return np.array([[x, y, w, h, fill * w * h, key] for x, y, w, h, fill in boxes], np.float32).reshape(-1, 6)
+
+
+def test_a_last_glyph_run_into_a_sticker_above_it_still_ends_the_row() -> None:
+    """Text 20 px high on the line y=50 (top 40, bottom 60), ending at x=300: a stroked blob
+    just past its end that stands on its bottom line and runs 8 px higher (a 3 merged with a
+    sticker) is its last glyph, and so is one hanging from its top line (merged with a
+    slogan below). Solid (a sticker), thin (a frame's side), far, other-cut, free-floating
+    blobs are not, nor any before the first glyph (an EU plate's band stands there)."""
+    rows = rows_of([(0, 100, 300, 50), (2, 100, 300, 150), (4, 100, 300, 250), (6, 100, 300, 350)])
+    chars = np.concatenate([
+        glyph_table([(304, 32, 13, 28, 0.4),    # merged above, standing on the bottom line: taken
+                     (78, 40, 13, 27, 0.4)]),   # the same before the first glyph: not taken
+        glyph_table([(304, 132, 13, 28, 0.95),  # solid: a band or a sticker
+                     (330, 132, 13, 28, 0.4)],  # a glyph height and more away
+                    key=2),
+        glyph_table([(304, 236, 13, 28, 0.4)], key=5),  # another cut's blob
+        glyph_table([(304, 237, 13, 26, 0.4),   # pokes out above and below: clutter
+                     (303, 238, 3, 26, 0.9)],   # thin: a frame's side
+                    key=4),
+        glyph_table([(302, 340, 14, 27, 0.5)], key=6),  # merged below, hanging from the top line: taken
+    ])
+    widened = localise._with_merged_end_glyphs(chars, rows)
+    assert widened.right.tolist() == [317, 300, 300, 316] and widened.left.tolist() == [100] * 4
+    assert rows.right.tolist() == [300] * 4  # a new _Rows, the input unchanged
+    assert localise._with_merged_end_glyphs(chars[:0], rows).right.tolist() == [300] * 4
