@@ -112,6 +112,12 @@ def test_a_short_run_exports_weights_that_the_reader_loads(tool, tmp_path: Path)
     assert "TrueType faces" in entry["training_data"] and entry["input"].startswith("grey 40x144")
     assert set(entry["eval"]) >= {"synthetic_heldout"}
     assert "50% set in a car body and cut by edge.localise" in entry["training_data"]
+    import torch
+
+    state = torch.load(out / "plate_rec.pth", map_location="cpu")
+    counters = [v for k, v in state.items() if k.endswith("num_batches_tracked")]
+    assert counters and all(v.dtype == torch.int64 for v in counters)  # not halved into fp16
+    assert all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
     reader = PlateRecogniser(RecogniserConfig(model_dir=out))
     assert (reader.height, reader.width) == (40, 144)
     assert len(reader.recognise([plates(1)[0][0]])) == 1
@@ -127,8 +133,8 @@ def test_a_fine_tune_never_reads_english_g2(tool, monkeypatch: pytest.MonkeyPatc
     shipped = ROOT / "models" / "plate_rec.pth"
     model = tool.build_model("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", shipped)
     weights = tool.load_shipped(shipped)
-    assert all(np.array_equal(value.numpy(), weights[key].numpy())
-               for key, value in model.state_dict().items() if value.is_floating_point())
+    assert all(np.array_equal(value.numpy(), weights[key].numpy()) for key, value in model.state_dict().items()
+               if value.is_floating_point())
 
 
 def test_max_minutes_fits_the_cosine_to_the_time_left(tool) -> None:

@@ -304,9 +304,10 @@ def build_model(alphabet: str, init: Path | None = None) -> torch.nn.Module:
 
 
 def load_shipped(path: Path) -> dict[str, torch.Tensor]:
-    """A shipped fp16 'module.'-prefixed state dict, as float32 weights for `Model`."""
+    """A shipped fp16 'module.'-prefixed state dict, as float32 weights for `Model` (counters
+    such as BatchNorm's num_batches_tracked as they are)."""
     state = torch.load(path, map_location="cpu")
-    return {k.removeprefix("module."): v.float() for k, v in state.items()}
+    return {k.removeprefix("module."): v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def _yaml_spec() -> dict:
@@ -384,8 +385,12 @@ def save_atomic(obj: object, path: Path) -> None:
 
 
 def half_copy(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], torch.nn.Module]:
-    """The fp16 state dict easyocr will load (keys prefixed 'module.') and the model it gives."""
-    state = {f"module.{k}": v.detach().cpu().half() for k, v in model.state_dict().items()}
+    """The fp16 state dict easyocr will load (keys prefixed 'module.') and the model it gives.
+
+    Only floating-point tensors are halved: an integer counter (BatchNorm's
+    num_batches_tracked) overflows fp16 after 65,504 batches and would ship as inf."""
+    state = {f"module.{k}": v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
+             for k, v in model.state_dict().items()}
     rounded = copy.deepcopy(model).cpu()
     rounded.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
     return state, rounded
