@@ -160,3 +160,26 @@ def test_a_run_out_of_time_still_scores_and_exports(tool, tmp_path: Path) -> Non
     entry = json.loads((out / "MANIFEST.json").read_text())["files"]["plate_rec.pth"]
     assert 1 <= entry["steps"] < 1000 and entry["eval"]["synthetic_heldout"]["n"] == 4
     assert entry["eval"]["real_heldout"]["n"] == 0
+    import torch
+
+    saved = torch.load(tmp_path / "runs" / "last.pt", map_location="cpu")
+    assert saved["step"] == entry["steps"] and saved["steps"] == 1000  # a later run resumes where it stopped
+
+
+def test_a_resumed_run_keeps_the_total_its_first_part_fitted(tool, tmp_path: Path, caplog) -> None:
+    """Past the warm-up, a checkpoint's total steps (what --max-minutes fitted) wins over
+    --steps, so the resumed cosine ends where the first part planned it to."""
+    import torch
+
+    runs, out = tmp_path / "runs", tmp_path / "model"
+    common = ["--init", str(ROOT / "models" / "plate_rec.pth"), "--warmup", "20", "--eval-every", "1000",
+              "--synthetic-val", "2", "--workers", "0", "--real-dir", str(tmp_path / "no-crops"),
+              "--runs", str(runs), "--out", str(out)]
+    tool.main(common + ["--steps", "1000", "--max-minutes", "0.001"])
+    checkpoint = torch.load(runs / "last.pt", map_location="cpu")
+    checkpoint.update(step=25, steps=27)
+    torch.save(checkpoint, runs / "last.pt")
+    with caplog.at_level("INFO", logger="train_recogniser"):
+        tool.main(common + ["--steps", "20000"])
+    assert "resumed from" in caplog.text and "at step 25 of 27" in caplog.text
+    assert "finished at step 27" in caplog.text

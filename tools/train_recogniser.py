@@ -485,7 +485,9 @@ def train(args: argparse.Namespace) -> None:
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         step, best = state["step"], state["best"]
-        log.info("resumed from %s at step %d (best %.4f)", checkpoint, step, best)
+        if step >= args.warmup and "steps" in state:  # the total a --max-minutes run fitted, or --steps
+            args.steps = state["steps"]
+        log.info("resumed from %s at step %d of %d (best %.4f)", checkpoint, step, args.steps, best)
 
     dataset = PlateSamples(real_train, args.seed, args.real_fraction, (args.height, args.width), SynthMix.from_args(args),
                            args.real_degrade_share, args.real_far_share, args.real_framed_share)
@@ -518,14 +520,16 @@ def train(args: argparse.Namespace) -> None:
         if step % args.eval_every == 0 or step == args.steps or out_of_time:
             best = _evaluate_and_export(model, validation, args, characters, device, step, best)
             last_save = 0.0
+        if out_of_time or time.monotonic() - last_save > args.checkpoint_minutes * 60:
+            save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                         "scheduler": scheduler.state_dict(), "step": step, "steps": args.steps, "best": best},
+                        checkpoint)
+            last_save = time.monotonic()
         if out_of_time:
-            log.warning("stopped at step %d of %d: --max-minutes %.1f reached", step, args.steps, args.max_minutes)
+            log.warning("stopped at step %d of %d: --max-minutes %.1f reached (resumable from %s)", step,
+                        args.steps, args.max_minutes, checkpoint)
         if out_of_time or step >= args.steps:
             break
-        if time.monotonic() - last_save > args.checkpoint_minutes * 60:
-            save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                         "scheduler": scheduler.state_dict(), "step": step, "best": best}, checkpoint)
-            last_save = time.monotonic()
     log.info("finished at step %d, best validation %.4f", step, best)
 
 
