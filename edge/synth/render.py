@@ -256,6 +256,10 @@ VARIANT_FONT = "plate_variant"
 TYPEFACE_DIR = Path("/usr/share/fonts/truetype/dejavu")
 TYPEFACES = tuple(f"ttf:{name}" for name in (
     "DejaVuSans-Bold.ttf", "DejaVuSans.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono.ttf"))
+_GLYPH_PX = 10  # pixels per grid unit when a glyph is first drawn
+FONTS = ("plate", "plate_narrow", "hershey_simplex", "hershey_duplex")
+_HERSHEY = {"hershey_simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey_duplex": cv2.FONT_HERSHEY_DUPLEX}
+
 # OpenCV 5 draws text on 8-bit images only; 4.x drew it on the float canvases plates are made on.
 _TEXT_NEEDS_8BIT = int(cv2.__version__.split(".")[0]) >= 5
 
@@ -272,11 +276,6 @@ def _put_text(image: np.ndarray, text: str, org: tuple[int, int], face: int, sca
     cv2.putText(mask, text, org, face, scale, 255, thickness, cv2.LINE_8)
     ink = np.asarray(colour, image.dtype)
     image[mask > 0] = ink[: image.shape[2]] if image.ndim == 3 else ink[0]
-
-
-_GLYPH_PX = 10  # pixels per grid unit when a glyph is first drawn
-FONTS = ("plate", "plate_narrow", "hershey_simplex", "hershey_duplex")
-_HERSHEY = {"hershey_simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey_duplex": cv2.FONT_HERSHEY_DUPLEX}
 
 
 @lru_cache(maxsize=1024)
