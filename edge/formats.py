@@ -122,7 +122,7 @@ lu       0.6     LL DDDD
 
 US state layouts (classes l and d, so O/0 stay soft). Two sources, half the layout
 share each: *fleet* shares of the big states' series (ABC1234 in TX, NY, PA, OH, MI, GA,
-NC, VA, WA, AZ; 1ABC234 in CA), and the *observed* shapes of the training split of
+NC, VA, WA, AZ; 1ABC234 in CA; AB1C2D in MO), and the *observed* shapes of the training split of
 openalpr-us-platecrops (672 plates, about 50 states; shapes seen at least 3 times, at
 their observed share). The fleet half says which series most cars carry; the observed
 half lists the shapes that exist at all (A123456, 123456, ABC12D ...), which a guessed
@@ -135,7 +135,7 @@ fleet       share   fleet       share   fleet       share   fleet       share
 us_abc1234  .30     us_1abc234  .15     us_123abc   .10     us_abc123   .10
 us_ab1234   .04     us_ab12345  .04     us_a12bcd   .03     us_1abc23   .03
 us_1ab234   .03     us_1ab2345  .02     us_abc12d   .02     us_1234ab   .02
-us_abcd12   .02     us_123456   .02     us_1234567  .02
+us_abcd12   .02     us_123456   .02     us_1234567  .02     us_ab1c2d   .02
 ==========  ======  ==========  ======  ==========  ======  ==========  ======
 
 The observed counts are `_US_OBSERVED` (regenerate: tools/tune_formats.py --us-layouts).
@@ -328,6 +328,7 @@ _US_FLEET = [
     ("ABC1234", 0.30), ("1ABC234", 0.15), ("123ABC", 0.10), ("ABC123", 0.10), ("AB1234", 0.04),
     ("AB12345", 0.04), ("A12BCD", 0.03), ("1ABC23", 0.03), ("1AB234", 0.03), ("1AB2345", 0.02),
     ("ABC12D", 0.02), ("1234AB", 0.02), ("ABCD12", 0.02), ("123456", 0.02), ("1234567", 0.02),
+    ("AB1C2D", 0.02),
 ]
 # Shapes (L letter, D digit) of the openalpr-us-platecrops training split seen >= 3 times.
 _US_OBSERVED = {

@@ -572,3 +572,17 @@ def test_merged_candidates_are_ranked_means_no_more_than_any_look_gave(looks) ->
     texts = set().union(*(dict(look) for look in looks))
     every = {t: sum(dict(look).get(t, 0) for look in looks) / len(looks) for t in texts}
     assert scores[0] == pytest.approx(max(every.values()))
+
+
+@pytest.mark.parametrize(("raw", "position", "truth"), [
+    ("KL3BBK", 4, "8"),  # Missouri's AB1C2D series: slot 5 is a digit
+    ("CK0AIF", 4, "1"),
+])
+def test_missouri_series_restores_its_second_digit(raw: str, position: int, truth: str) -> None:
+    """Missouri's AB1C2D series (about 2% of US cars) alternates letters and digits; its
+    second digit, read as the look-alike letter at up to two to one, is restored."""
+    probs = one_hot(raw, top=0.98)
+    confuse(probs, position, raw[position], truth, top=0.65, runner_up=0.33)
+    read = formatter("us", "generic").format(raw, probs)
+    assert read is not None and read.text == raw[:position] + truth + raw[position + 1:]
+    assert read.format == "us_ab1c2d"
