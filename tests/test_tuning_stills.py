@@ -50,6 +50,14 @@ def test_a_shaded_car_dims_its_plate_in_a_frame_lit_as_usual(tool, seed) -> None
     assert shaded[outside].mean() == pytest.approx(lit[outside].mean(), rel=0.02)  # the street keeps its light
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_far_plates_are_drawn_at_the_widths_asked_for(tool, seed) -> None:
+    plate = render.random_plate(np.random.default_rng(seed))[0]
+    frame, (x, y, w, h) = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, seed]),
+                                              widths=(50, 60))
+    assert 50 <= w <= 60 and x + w <= tool.FRAME_W and y + h <= tool.FRAME_H
+
+
 def test_the_same_seed_draws_the_same_frame(tool) -> None:
     plate = render.random_plate(np.random.default_rng(1))[0]
     first = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, 3, 1]))

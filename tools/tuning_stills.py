@@ -12,8 +12,12 @@ trains on, and never on the evaluation photos. This writes three kinds of folder
   its light) in a frame lit as usual: the dim plates a camera facing the low sun sees;
 - `synthetic`: the bundled still scenes (edge.synth.samples) rendered from other seeds.
 
+`--widths 50 140` draws farther plates, as small as a real roadside camera's smallest: the
+evaluation photos' plates are 63-140 px wide (10th-90th percentile), the default set's 79-208.
+
     .venv/bin/python tools/tuning_stills.py us-roadside /tmp/usroad --draws 4
     .venv/bin/python tools/tuning_stills.py us-shade /tmp/usshade --draws 4
+    .venv/bin/python tools/tuning_stills.py us-roadside /tmp/usfar --draws 4 --widths 50 140
     .venv/bin/python tools/tuning_stills.py synthetic /tmp/synstills --seeds 8
     .venv/bin/edge eval /tmp/usroad --countries us,generic
 """
@@ -42,9 +46,10 @@ SHADE_STREAM = 778
 SHADE_LIGHT = (0.15, 0.35)  # share of its light a shaded car keeps
 
 
-def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = False) -> tuple[np.ndarray, list[int]]:
+def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = False,
+                   widths: tuple[int, int] = (70, 240)) -> tuple[np.ndarray, list[int]]:
     """One frame with `plate` on a car (in shade if `shaded`): the frame and the plate's box [x, y, w, h]."""
-    width = int(np.exp(rng.uniform(np.log(70), np.log(240))))
+    width = int(np.exp(rng.uniform(np.log(widths[0]), np.log(widths[1]))))
     height = max(8, round(plate.shape[0] * width / plate.shape[1]))
     small = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
     frame = rng.uniform(40, 200, 3) + rng.normal(0, 12, (FRAME_H, FRAME_W, 3))
@@ -64,13 +69,14 @@ def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = F
     return frame, [x, y, width, height]
 
 
-def write_us_roadside(out: Path, draws: int, real_dir: Path = REAL_DIR, shaded: bool = False) -> list[list[object]]:
+def write_us_roadside(out: Path, draws: int, real_dir: Path = REAL_DIR, shaded: bool = False,
+                      widths: tuple[int, int] = (70, 240)) -> list[list[object]]:
     _train, held_out = load_real(real_dir)
     rows: list[list[object]] = []
     for index, (plate, text) in enumerate(held_out):
         for draw in range(draws):
             rng = np.random.default_rng([SHADE_STREAM if shaded else ROADSIDE_STREAM, index, draw])
-            frame, box = roadside_still(plate, rng, shaded)
+            frame, box = roadside_still(plate, rng, shaded, widths)
             name = f"h{index:03d}_{draw}.jpg"
             cv2.imwrite(str(out / name), frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 92))])
             rows.append([name, text, *box])
@@ -94,12 +100,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=4, help="us-roadside, us-shade: frames per held-out crop")
     parser.add_argument("--seeds", type=int, default=8, help="synthetic: scene sets (24 stills each)")
     parser.add_argument("--real-dir", type=Path, default=REAL_DIR)
+    parser.add_argument("--widths", type=int, nargs=2, default=(70, 240), metavar=("MIN", "MAX"),
+                        help="us-roadside, us-shade: plate widths drawn from (log-uniform, px)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.kind == "synthetic":
         rows = write_synthetic(args.out, args.seeds)
     else:
-        rows = write_us_roadside(args.out, args.draws, args.real_dir, shaded=args.kind == "us-shade")
+        rows = write_us_roadside(args.out, args.draws, args.real_dir, args.kind == "us-shade", tuple(args.widths))
     with (args.out / "labels.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "plate", "x", "y", "w", "h"])
