@@ -14,6 +14,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 
@@ -23,16 +24,48 @@ from edge.imageio import VIDEO_SUFFIXES, load_image
 from edge.types import Box
 from edge.vote import edit_distance
 
+if TYPE_CHECKING:  # edge.pipeline loads the recogniser's torch: only when a run reads
+    from edge.pipeline import FrameReading
+
 
 # plates.min_confidence values an eval of photos also scores, so that an installer can
 # choose a site's trade-off between missed plates and false reads from one run.
 OPERATING_POINTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+DETECTION_IOU = 0.3  # a candidate this much over a labelled box found the plate
+# Why a labelled plate was missed, from the localiser's end to the threshold's (miss_kind).
+MISS_KINDS = ("not found", "no read", "under threshold", "misread")
 
 
 @dataclass(slots=True)
 class Label:
     plate: str
     box: Box | None
+
+
+def miss_kind(label: Label, reading: FrameReading) -> tuple[str, str]:
+    """Why `label` was not read from `reading`, and what was read.
+
+    Why: a miss has one of four causes, each with its own stage to improve: the localiser
+    found no candidate on the plate ("not found"), the candidate read as nothing plausible
+    ("no read"), the plate was read right but less sure than plates.min_confidence (a miss
+    read right can only be that: "under threshold"), or it read as something else
+    ("misread"). Without a labelled box, the plate's candidate is unknown: any wrong read is
+    a misread, and none is no read.
+    """
+    reads = [d.read for d in reading.detections if d.read is not None]
+    right = [r for r in reads if r.text == label.plate]
+    if right:
+        return "under threshold", f"{label.plate} at {max(r.confidence for r in right):.2f}"
+    if label.box is not None:
+        found = [c for c in reading.candidates if c.box.iou(label.box) >= DETECTION_IOU]
+        if not found:
+            return "not found", ""
+        reads = [d.read for d in reading.detections
+                 if d.read is not None and d.box.iou(label.box) >= DETECTION_IOU]
+    if not reads:
+        return "no read", ""
+    best = max(reads, key=lambda r: r.confidence)
+    return "misread", f"{best.text} at {best.confidence:.2f}"
 
 
 def load_labels(dataset: Path) -> dict[str, list[Label]]:
@@ -121,6 +154,7 @@ class StillScore:
             "failed_files": self.failed_files,
             "median_ms": median(self.total_ms), "median_localise_ms": median(self.localise_ms),
             "median_read_ms": median(self.read_ms),
+            "misses_by_kind": {kind: sum(m["kind"] == kind for m in self.misses) for kind in MISS_KINDS},
             "by_min_confidence": [self.at_min_confidence(t) for t in OPERATING_POINTS],
             "calibration": self.calibration(),
         }
@@ -144,10 +178,12 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
         score.char_acc.append(char_accuracy(label.plate, reads))
         if label.box is not None:
             score.with_box += 1
-            score.detected += any(c.box.iou(label.box) >= 0.3 for c in reading.candidates)
+            score.detected += any(c.box.iou(label.box) >= DETECTION_IOU for c in reading.candidates)
         if not hit:
-            score.misses.append({"file": file, "truth": label.plate, "reads": reads,
-                                 "box": label.box, "image": image if keep_images else None, "reading": reading})
+            kind, detail = miss_kind(label, reading)
+            score.misses.append({"file": file, "truth": label.plate, "reads": reads, "kind": kind,
+                                 "detail": detail, "box": label.box, "image": image if keep_images else None,
+                                 "reading": reading})
 
 
 def evaluate_stills(config: EdgeConfig, dataset: Path, labels: dict[str, list[Label]], limit: int | None,
@@ -206,30 +242,48 @@ def _progress(items, enabled: bool, unit: str):
 
 
 def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
-    """An HTML page with the crop, the reads and the truth for every miss."""
+    """An HTML page with, for every miss, a picture of the plate's surroundings (labelled box
+    green, the localiser's candidates red), the truth, why it was missed and what was read."""
     report_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for index, miss in enumerate(score.misses):
-        image = miss["image"]
-        box = miss["box"] or (miss["reading"].candidates[0].box if miss["reading"].candidates else None)
-        crop_name = f"miss{index:04d}.jpg"
-        if box is not None:
-            pad = max(box.w, box.h) // 3
-            y0, x0 = max(box.y - pad, 0), max(box.x - pad, 0)
-            cv2.imwrite(str(report_dir / crop_name), image[y0:box.y + box.h + pad, x0:box.x + box.w + pad])
-        candidates = ", ".join(f"{c.box.as_list()}" for c in miss["reading"].candidates[:4])
+        picture = f"miss{index:04d}.jpg"
+        if not _write_miss_picture(report_dir / picture, miss):
+            picture = ""
+        cell = f"<img src='{picture}' height=100>" if picture else "-"
+        detail = f" ({miss['detail']})" if miss["detail"] else ""
         rows.append(
-            f"<tr><td>{html.escape(miss['file'])}</td><td><img src='{crop_name}' height=80></td>"
-            f"<td><b>{html.escape(miss['truth'])}</b></td><td>{html.escape(' '.join(miss['reads']) or '-')}</td>"
-            f"<td><small>{html.escape(candidates)}</small></td></tr>")
+            f"<tr><td>{html.escape(miss['file'])}</td><td>{cell}</td><td><b>{html.escape(miss['truth'])}</b></td>"
+            f"<td>{html.escape(miss['kind'] + detail)}</td><td>{html.escape(' '.join(miss['reads']) or '-')}</td></tr>")
+    summary = score.summary(name)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in summary["misses_by_kind"].items())
     page = report_dir / "index.html"
     page.write_text(
         f"<html><head><meta charset='utf-8'><title>edge eval misses: {html.escape(name)}</title></head><body>"
-        f"<h1>{html.escape(name)}: {len(score.misses)} misses</h1>"
-        f"<pre>{html.escape(json.dumps(score.summary(name), indent=1))}</pre>"
-        "<table border=1 cellpadding=4><tr><th>file</th><th>crop (labelled box)</th><th>truth</th>"
-        "<th>reads</th><th>candidates</th></tr>" + "".join(rows) + "</table></body></html>")
+        f"<h1>{html.escape(name)}: {len(score.misses)} misses</h1><p>{html.escape(kinds)}</p>"
+        f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>"
+        "<table border=1 cellpadding=4><tr><th>file</th><th>plate (green: labelled; red: candidates)</th>"
+        "<th>truth</th><th>why</th><th>reads reported</th></tr>" + "".join(rows) + "</table></body></html>")
     return page
+
+
+def _write_miss_picture(path: Path, miss: dict) -> bool:
+    """The labelled plate (or, without a box, the best candidate) with a plate's width of
+    its surroundings on each side, and every candidate drawn in: whether the localiser
+    found the plate, cut it short or lost it among clutter shows at a glance."""
+    image, reading = miss["image"], miss["reading"]
+    box = miss["box"] or (reading.candidates[0].box if reading.candidates else None)
+    if image is None or box is None:
+        return False
+    canvas = image.copy()
+    for candidate in reading.candidates:
+        if candidate.quad is not None:
+            cv2.polylines(canvas, [candidate.quad.astype("int32")], True, (0, 0, 255), 1)
+    if miss["box"] is not None:
+        cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w, box.y + box.h), (0, 255, 0), 1)
+    pad = max(box.w, box.h) // 2
+    y0, x0 = max(box.y - pad, 0), max(box.x - pad, 0)
+    return cv2.imwrite(str(path), canvas[y0:box.y + box.h + pad, x0:box.x + box.w + pad])
 
 
 def _calibration_line(calibration: dict) -> str:
@@ -261,6 +315,8 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
             f"{point['min_confidence']}: {point['exact']} exact, {point['false_reads_per_image']} false/image"
             for point in summary["by_min_confidence"]))
         print(_calibration_line(summary["calibration"]))
+        if score.misses:
+            print("misses: " + ", ".join(f"{n} {kind}" for kind, n in summary["misses_by_kind"].items()))
         if report_dir is not None:
             print(f"report: {write_report(report_dir, dataset.name, score)}")
     if json_out:

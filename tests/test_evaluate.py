@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from edge.evaluate import OPERATING_POINTS, StillScore
-from edge.pipeline import SECOND_LOOK_FLOOR
+import cv2
+import numpy as np
+import pytest
+
+from edge.evaluate import OPERATING_POINTS, Label, StillScore, miss_kind, write_report
+from edge.pipeline import SECOND_LOOK_FLOOR, FrameReading
+from edge.types import Box, Detection, PlateCandidate, PlateRead
 
 
 def score_of(images: list[tuple[list[str], list[tuple[str, float]]]]) -> StillScore:
@@ -54,3 +59,48 @@ def test_calibration_bins_reads_by_confidence_and_weighs_each_bins_gap() -> None
 def test_calibration_of_a_run_without_reads_is_empty_not_an_error() -> None:
     assert score_of([(["AB12CDE"], [])]).calibration() == {"reads": 0, "expected_error": None, "bins": []}
     assert score_of([(["AB12CDE"], [])]).summary("empty")["calibration"]["reads"] == 0
+
+
+def _reading(*found: tuple[Box, str | None, float]) -> FrameReading:
+    """A frame's reading: a candidate per (box, read text or None, confidence)."""
+    candidates = [PlateCandidate(box, 1.0) for box, _, _ in found]
+    detections = [Detection(box, 1.0, PlateRead(text, confidence), 0, 0.0)
+                  for box, text, confidence in found if text is not None]
+    return FrameReading(detections, candidates)
+
+
+PLATE = Box(100, 100, 80, 20)
+ELSEWHERE = Box(400, 300, 80, 20)
+
+
+@pytest.mark.parametrize(("reading", "kind", "detail"), [
+    (_reading((ELSEWHERE, "SALE1", 0.9)), "not found", ""),
+    (_reading((PLATE, None, 0.0), (ELSEWHERE, "SALE1", 0.9)), "no read", ""),
+    (_reading((PLATE, "AB12CDE", 0.31)), "under threshold", "AB12CDE at 0.31"),
+    (_reading((PLATE, "AB12CDF", 0.93), (ELSEWHERE, "SALE1", 0.99)), "misread", "AB12CDF at 0.93"),
+])
+def test_a_miss_is_put_down_to_the_stage_that_lost_the_plate(reading, kind, detail) -> None:
+    assert miss_kind(Label("AB12CDE", PLATE), reading) == (kind, detail)
+
+
+def test_without_a_box_any_wrong_read_is_a_misread() -> None:
+    assert miss_kind(Label("AB12CDE", None), _reading((ELSEWHERE, "SALE1", 0.9))) == ("misread", "SALE1 at 0.90")
+    assert miss_kind(Label("AB12CDE", None), _reading((ELSEWHERE, None, 0.0))) == ("no read", "")
+
+
+def test_the_summary_counts_misses_by_kind() -> None:
+    score = score_of([(["AB12CDE"], [])])
+    score.misses = [{"kind": "not found"}, {"kind": "misread"}, {"kind": "misread"}]
+    assert score.summary("s")["misses_by_kind"] == {"not found": 1, "no read": 0, "under threshold": 0, "misread": 2}
+
+
+def test_the_report_shows_each_miss_with_its_cause_and_a_picture(tmp_path) -> None:
+    image = np.full((480, 640, 3), 128, np.uint8)
+    reading = _reading((PLATE, "AB12CDF", 0.93))
+    score = score_of([(["AB12CDE"], [("AB12CDF", 0.93)])])
+    score.misses = [{"file": "a.jpg", "truth": "AB12CDE", "reads": ["AB12CDF"], "kind": "misread",
+                     "detail": "AB12CDF at 0.93", "box": PLATE, "image": image, "reading": reading}]
+    page = write_report(tmp_path, "tiny", score).read_text()
+    assert "misread (AB12CDF at 0.93)" in page and "1 misread" in page
+    picture = cv2.imread(str(tmp_path / "miss0000.jpg"))
+    assert picture is not None and picture.shape[0] == PLATE.h + 2 * (PLATE.w // 2)
