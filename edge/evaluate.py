@@ -267,6 +267,32 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
     return page
 
 
+def clip_problems(truths: list[str], passes: list[str]) -> list[str]:
+    """What went wrong in one clip: vehicles with no pass, vehicles passed more than once,
+    and passes that match no vehicle (a misread, or clutter read as a plate)."""
+    problems = [f"missed {t}" for t in truths if t not in passes]
+    problems += [f"{passes.count(t)} passes of {t}" for t in truths if passes.count(t) > 1]
+    return problems + [f"false pass {p}" for p in passes if p not in truths]
+
+
+def write_clip_report(report_dir: Path, summary: dict) -> Path:
+    """An HTML page of every clip's vehicles and passes, the clips with problems first."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    clips = [(clip_problems(d["truth"], d["passes"]), d) for d in summary["details"]]
+    clips.sort(key=lambda item: not item[0])
+    rows = "".join(
+        f"<tr><td>{html.escape(d['file'])}</td><td>{html.escape(' '.join(d['truth']))}</td>"
+        f"<td>{html.escape(' '.join(d['passes']) or '-')}</td><td>{html.escape('; '.join(problems) or 'ok')}</td></tr>"
+        for problems, d in clips)
+    page = report_dir / "index.html"
+    page.write_text(
+        f"<html><head><meta charset='utf-8'><title>edge eval clips: {html.escape(summary['dataset'])}</title></head>"
+        f"<body><h1>{html.escape(summary['dataset'])}: {summary['exact_once']}/{summary['vehicles']} vehicles in "
+        f"exactly one pass</h1><table border=1 cellpadding=4><tr><th>clip</th><th>vehicles</th><th>passes</th>"
+        f"<th>problems</th></tr>{rows}</table></body></html>")
+    return page
+
+
 def _write_miss_picture(path: Path, miss: dict) -> bool:
     """The labelled plate (or, without a box, the best candidate) with a plate's width of
     its surroundings on each side, and every candidate drawn in: whether the localiser
@@ -303,6 +329,8 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
         print(f"{summary['dataset']}: {summary['exact_once']}/{summary['vehicles']} vehicles read exactly in one pass "
               f"({summary['exact_once_rate']:.1%}); missed {summary['missed']}, duplicate passes "
               f"{summary['duplicate_passes']}, false passes {summary['false_passes']}")
+        if report_dir is not None:
+            print(f"report: {write_clip_report(report_dir, summary)}")
     else:
         score = evaluate_stills(config, dataset, labels, limit, progress, keep_images=report_dir is not None)
         summary = score.summary(dataset.name)

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.evaluate import OPERATING_POINTS, Label, StillScore, miss_kind, write_report
+from edge.evaluate import (OPERATING_POINTS, Label, StillScore, clip_problems, miss_kind, write_clip_report,
+                           write_report)
 from edge.pipeline import SECOND_LOOK_FLOOR, FrameReading
 from edge.types import Box, Detection, PlateCandidate, PlateRead
 
@@ -104,3 +105,18 @@ def test_the_report_shows_each_miss_with_its_cause_and_a_picture(tmp_path) -> No
     assert "misread (AB12CDF at 0.93)" in page and "1 misread" in page
     picture = cv2.imread(str(tmp_path / "miss0000.jpg"))
     assert picture is not None and picture.shape[0] == PLATE.h + 2 * (PLATE.w // 2)
+
+
+def test_a_clips_problems_name_each_missed_repeated_and_false_pass() -> None:
+    assert clip_problems(["AB12CDE", "XY34ZZZ"], ["AB12CDE", "AB12CDE", "AB12CDF"]) == [
+        "missed XY34ZZZ", "2 passes of AB12CDE", "false pass AB12CDF"]
+    assert clip_problems(["AB12CDE"], ["AB12CDE"]) == []
+
+
+def test_the_clip_report_lists_the_clips_with_problems_first(tmp_path) -> None:
+    summary = {"dataset": "clips", "exact_once": 1, "vehicles": 2, "details": [
+        {"file": "good.mp4", "truth": ["AB12CDE"], "passes": ["AB12CDE"]},
+        {"file": "bad.mp4", "truth": ["XY34ZZZ"], "passes": []},
+    ]}
+    page = write_clip_report(tmp_path, summary).read_text()
+    assert page.index("bad.mp4") < page.index("good.mp4") and "missed XY34ZZZ" in page
