@@ -42,6 +42,11 @@ class Label:
     box: Box | None
 
 
+def finds(reading: FrameReading, box: Box) -> bool:
+    """Whether the localiser found the plate in `box`: the detection rate's test."""
+    return any(c.box.iou(box) >= DETECTION_IOU for c in reading.candidates)
+
+
 def miss_kind(label: Label, reading: FrameReading) -> tuple[str, str]:
     """Why `label` was not read from `reading`, and what was read.
 
@@ -57,8 +62,7 @@ def miss_kind(label: Label, reading: FrameReading) -> tuple[str, str]:
     if right:
         return "under threshold", f"{label.plate} at {max(r.confidence for r in right):.2f}"
     if label.box is not None:
-        found = [c for c in reading.candidates if c.box.iou(label.box) >= DETECTION_IOU]
-        if not found:
+        if not finds(reading, label.box):
             return "not found", ""
         reads = [d.read for d in reading.detections
                  if d.read is not None and d.box.iou(label.box) >= DETECTION_IOU]
@@ -178,7 +182,7 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
         score.char_acc.append(char_accuracy(label.plate, reads))
         if label.box is not None:
             score.with_box += 1
-            score.detected += any(c.box.iou(label.box) >= DETECTION_IOU for c in reading.candidates)
+            score.detected += finds(reading, label.box)
         if not hit:
             kind, detail = miss_kind(label, reading)
             score.misses.append({"file": file, "truth": label.plate, "reads": reads, "kind": kind,
@@ -248,9 +252,7 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
     rows = []
     for index, miss in enumerate(score.misses):
         picture = f"miss{index:04d}.jpg"
-        if not _write_miss_picture(report_dir / picture, miss):
-            picture = ""
-        cell = f"<img src='{picture}' height=100>" if picture else "-"
+        cell = f"<img src='{picture}' height=100>" if _write_miss_picture(report_dir / picture, miss) else "-"
         detail = f" ({miss['detail']})" if miss["detail"] else ""
         rows.append(
             f"<tr><td>{html.escape(miss['file'])}</td><td>{cell}</td><td><b>{html.escape(miss['truth'])}</b></td>"

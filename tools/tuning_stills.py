@@ -6,7 +6,7 @@ trains on, and never on the evaluation photos. This writes three kinds of folder
 `edge eval` scores like any dataset:
 
 - `us-roadside`: the held-out 10% of the training-allowed US crops (the file-hash split
-  train_recogniser.py holds out), each shrunk to a roadside width (70-240 px) and set in a
+  train_recogniser.py holds out), each shrunk to a roadside width (ROADSIDE_WIDTHS, 70-240 px) and set in a
   car body on a noisy 1280x720 frame, a few draws per crop (blur and JPEG vary);
 - `us-shade`: the same crops on cars in deep shade (the car, plate and all, at 15-35% of
   its light) in a frame lit as usual: the dim plates a camera facing the low sun sees;
@@ -44,10 +44,11 @@ FRAME_W, FRAME_H = 1280, 720
 ROADSIDE_STREAM = 777  # its own random stream: no draw is shared with training
 SHADE_STREAM = 778
 SHADE_LIGHT = (0.15, 0.35)  # share of its light a shaded car keeps
+ROADSIDE_WIDTHS = (70, 240)  # plate widths drawn from, log-uniform (px); --widths overrides
 
 
 def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = False,
-                   widths: tuple[int, int] = (70, 240)) -> tuple[np.ndarray, list[int]]:
+                   widths: tuple[int, int] = ROADSIDE_WIDTHS) -> tuple[np.ndarray, list[int]]:
     """One frame with `plate` on a car (in shade if `shaded`): the frame and the plate's box [x, y, w, h]."""
     width = int(np.exp(rng.uniform(np.log(widths[0]), np.log(widths[1]))))
     height = max(8, round(plate.shape[0] * width / plate.shape[1]))
@@ -70,7 +71,7 @@ def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = F
 
 
 def write_us_roadside(out: Path, draws: int, real_dir: Path = REAL_DIR, shaded: bool = False,
-                      widths: tuple[int, int] = (70, 240)) -> list[list[object]]:
+                      widths: tuple[int, int] = ROADSIDE_WIDTHS) -> list[list[object]]:
     _train, held_out = load_real(real_dir)
     rows: list[list[object]] = []
     for index, (plate, text) in enumerate(held_out):
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=4, help="us-roadside, us-shade: frames per held-out crop")
     parser.add_argument("--seeds", type=int, default=8, help="synthetic: scene sets (24 stills each)")
     parser.add_argument("--real-dir", type=Path, default=REAL_DIR)
-    parser.add_argument("--widths", type=int, nargs=2, default=(70, 240), metavar=("MIN", "MAX"),
+    parser.add_argument("--widths", type=int, nargs=2, default=ROADSIDE_WIDTHS, metavar=("MIN", "MAX"),
                         help="us-roadside, us-shade: plate widths drawn from (log-uniform, px)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
