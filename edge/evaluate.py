@@ -98,6 +98,7 @@ class StillScore:
     exact: int = 0
     with_box: int = 0
     detected: int = 0
+    exact_at_boxes: int = 0  # labelled plates read right from their labelled box (PlateReader.read_boxes)
     char_acc: list[float] = field(default_factory=list)
     false_reads: int = 0
     images: int = 0
@@ -153,6 +154,7 @@ class StillScore:
             "dataset": name, "kind": "stills", "images": self.images, "plates": self.plates,
             "exact": self.exact, "exact_rate": round(self.exact / max(self.plates, 1), 4),
             "detection_rate": round(self.detected / self.with_box, 4) if self.with_box else None,
+            "exact_at_labelled_boxes": self.exact_at_boxes if self.with_box else None,
             "char_accuracy": round(statistics.fmean(self.char_acc), 4) if self.char_acc else None,
             "false_reads_per_image": round(self.false_reads / max(self.images, 1), 3),
             "failed_files": self.failed_files,
@@ -175,6 +177,10 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
     score.scored_reads.append((truths, every_read))
     reads = [text for text, confidence in every_read if confidence >= reader.min_confidence]
     score.false_reads += sum(1 for r in reads if r not in truths)
+    boxed = [label for label in labels if label.box is not None]
+    at_boxes = reader.read_boxes(image, [label.box for label in boxed])
+    score.exact_at_boxes += sum(read is not None and read.text == label.plate
+                                and read.confidence >= reader.min_confidence for label, read in zip(boxed, at_boxes))
     for label in labels:
         score.plates += 1
         hit = label.plate in reads
@@ -347,6 +353,8 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
         print(_calibration_line(summary["calibration"]))
         if score.misses:
             print("misses: " + ", ".join(f"{n} {kind}" for kind, n in summary["misses_by_kind"].items()))
+        if score.with_box:
+            print(f"read at the labelled boxes, the localiser bypassed: {score.exact_at_boxes}/{score.with_box} exact")
         if report_dir is not None:
             print(f"report: {write_report(report_dir, dataset.name, score)}")
     if json_out:

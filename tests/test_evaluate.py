@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import shutil
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
-from edge.evaluate import (OPERATING_POINTS, Label, StillScore, clip_problems, miss_kind, write_clip_report,
-                           write_report)
+from edge.evaluate import (OPERATING_POINTS, Label, StillScore, clip_problems, evaluate_stills, load_labels,
+                           miss_kind, write_clip_report, write_report)
 from edge.pipeline import SECOND_LOOK_FLOOR, FrameReading
 from edge.types import Box, Detection, PlateCandidate, PlateRead
 
@@ -120,3 +124,25 @@ def test_the_clip_report_lists_the_clips_with_problems_first(tmp_path) -> None:
     ]}
     page = write_clip_report(tmp_path, summary).read_text()
     assert page.index("bad.mp4") < page.index("good.mp4") and "missed XY34ZZZ" in page
+
+
+def test_each_plate_is_also_read_at_its_labelled_box(tmp_path) -> None:
+    """The perfect-localiser figure reads a plate where its label puts it, not where the
+    localiser looked: a label whose box misses its plate is not read there, though the
+    whole frame's read finds the plate."""
+    from edge.cli import DEFAULT_CONFIG
+    from edge.config import load_config
+
+    samples = Path(__file__).resolve().parents[1] / "sample_images"
+    with (samples / "labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:2]
+    for row in rows:
+        shutil.copy(samples / row["file"], tmp_path)
+    rows[1] = {**rows[1], "x": "0", "y": "0"}  # the second box moved off its plate, into the sky
+    with (tmp_path / "labels.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    score = evaluate_stills(load_config(DEFAULT_CONFIG), tmp_path, load_labels(tmp_path), None, False)
+    assert score.exact == 2
+    assert score.summary("two")["exact_at_labelled_boxes"] == 1
