@@ -26,6 +26,7 @@ from edge.vote import edit_distance
 
 if TYPE_CHECKING:  # edge.pipeline loads the recogniser's torch: only when a run reads
     from edge.pipeline import FrameReading
+    from edge.types import PlateRead
 
 
 # plates.min_confidence values an eval of photos also scores, so that an installer can
@@ -69,7 +70,7 @@ def miss_kind(label: Label, reading: FrameReading) -> tuple[str, str]:
     if not reads:
         return "no read", ""
     best = max(reads, key=lambda r: r.confidence)
-    return "misread", f"{best.text} at {best.confidence:.2f}"
+    return "misread", _described(best)
 
 
 def load_labels(dataset: Path) -> dict[str, list[Label]]:
@@ -177,11 +178,9 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
     score.scored_reads.append((truths, every_read))
     reads = [text for text, confidence in every_read if confidence >= reader.min_confidence]
     score.false_reads += sum(1 for r in reads if r not in truths)
-    boxed = [label for label in labels if label.box is not None]
-    at_boxes = reader.read_boxes(image, [label.box for label in boxed])
-    score.exact_at_boxes += sum(read is not None and read.text == label.plate
-                                and read.confidence >= reader.min_confidence for label, read in zip(boxed, at_boxes))
-    for label in labels:
+    boxed = [i for i, label in enumerate(labels) if label.box is not None]
+    at_box = dict(zip(boxed, reader.read_boxes(image, [labels[i].box for i in boxed])))
+    for i, label in enumerate(labels):
         score.plates += 1
         hit = label.plate in reads
         score.exact += hit
@@ -189,11 +188,17 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
         if label.box is not None:
             score.with_box += 1
             score.detected += finds(reading, label.box)
+            read = at_box[i]
+            score.exact_at_boxes += read is not None and read.text == label.plate and read.confidence >= reader.min_confidence
         if not hit:
             kind, detail = miss_kind(label, reading)
             score.misses.append({"file": file, "truth": label.plate, "reads": reads, "kind": kind,
-                                 "detail": detail, "box": label.box, "image": image if keep_images else None,
-                                 "reading": reading})
+                                 "detail": detail, "box": label.box, "at_box": _described(at_box.get(i)),
+                                 "image": image if keep_images else None, "reading": reading})
+
+
+def _described(read: PlateRead | None) -> str:
+    return f"{read.text} at {read.confidence:.2f}" if read is not None else "-"
 
 
 def evaluate_stills(config: EdgeConfig, dataset: Path, labels: dict[str, list[Label]], limit: int | None,
@@ -262,7 +267,8 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
         detail = f" ({miss['detail']})" if miss["detail"] else ""
         rows.append(
             f"<tr><td>{html.escape(miss['file'])}</td><td>{cell}</td><td><b>{html.escape(miss['truth'])}</b></td>"
-            f"<td>{html.escape(miss['kind'] + detail)}</td><td>{html.escape(' '.join(miss['reads']) or '-')}</td></tr>")
+            f"<td>{html.escape(miss['kind'] + detail)}</td><td>{html.escape(miss['at_box'])}</td>"
+            f"<td>{html.escape(' '.join(miss['reads']) or '-')}</td></tr>")
     summary = score.summary(name)
     kinds = ", ".join(f"{n} {kind}" for kind, n in summary["misses_by_kind"].items())
     page = report_dir / "index.html"
@@ -271,7 +277,7 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
         f"<h1>{html.escape(name)}: {len(score.misses)} misses</h1><p>{html.escape(kinds)}</p>"
         f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>"
         "<table border=1 cellpadding=4><tr><th>file</th><th>plate (green: labelled; red: candidates)</th>"
-        "<th>truth</th><th>why</th><th>reads reported</th></tr>" + "".join(rows) + "</table></body></html>")
+        "<th>truth</th><th>why</th><th>read at the labelled box</th><th>reads reported</th></tr>" + "".join(rows) + "</table></body></html>")
     return page
 
 

@@ -104,9 +104,11 @@ def test_the_report_shows_each_miss_with_its_cause_and_a_picture(tmp_path) -> No
     reading = _reading((PLATE, "AB12CDF", 0.93))
     score = score_of([(["AB12CDE"], [("AB12CDF", 0.93)])])
     score.misses = [{"file": "a.jpg", "truth": "AB12CDE", "reads": ["AB12CDF"], "kind": "misread",
-                     "detail": "AB12CDF at 0.93", "box": PLATE, "image": image, "reading": reading}]
+                     "detail": "AB12CDF at 0.93", "box": PLATE, "at_box": "AB12CDE at 0.88", "image": image,
+                     "reading": reading}]
     page = write_report(tmp_path, "tiny", score).read_text()
     assert "misread (AB12CDF at 0.93)" in page and "1 misread" in page
+    assert "<td>AB12CDE at 0.88</td>" in page  # what the plate reads as where its label puts it
     picture = cv2.imread(str(tmp_path / "miss0000.jpg"))
     assert picture is not None and picture.shape[0] == PLATE.h + 2 * (PLATE.w // 2)
 
@@ -146,3 +148,4 @@ def test_each_plate_is_also_read_at_its_labelled_box(tmp_path) -> None:
     score = evaluate_stills(load_config(DEFAULT_CONFIG), tmp_path, load_labels(tmp_path), None, False)
     assert score.exact == 2
     assert score.summary("two")["exact_at_labelled_boxes"] == 1
+    assert score.misses == []  # the plate whose box was moved is still read from the whole frame
