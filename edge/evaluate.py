@@ -189,7 +189,8 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
             score.with_box += 1
             score.detected += finds(reading, label.box)
             read = at_box[i]
-            score.exact_at_boxes += read is not None and read.text == label.plate and read.confidence >= reader.min_confidence
+            score.exact_at_boxes += (read is not None and read.text == label.plate
+                                     and read.confidence >= reader.min_confidence)
         if not hit:
             kind, detail = miss_kind(label, reading)
             score.misses.append({"file": file, "truth": label.plate, "reads": reads, "kind": kind,
@@ -277,7 +278,8 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
         f"<h1>{html.escape(name)}: {len(score.misses)} misses</h1><p>{html.escape(kinds)}</p>"
         f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>"
         "<table border=1 cellpadding=4><tr><th>file</th><th>plate (green: labelled; red: candidates)</th>"
-        "<th>truth</th><th>why</th><th>read at the labelled box</th><th>reads reported</th></tr>" + "".join(rows) + "</table></body></html>")
+        "<th>truth</th><th>why</th><th>read at the labelled box</th><th>reads reported</th></tr>"
+        + "".join(rows) + "</table></body></html>")
     return page
 
 
