@@ -79,8 +79,8 @@ class PlateReader:
         localised = time.perf_counter()
         skipped = skip([c.box for c in candidates]) if skip and candidates else np.zeros(len(candidates), bool)
         to_read = [c for c, s in zip(candidates, skipped) if not s]
-        crops = [rectify(image, candidate, self.pads.first) for candidate in to_read]
-        reads = iter(self._look_again(image, to_read, self._format(crops)))
+        crops, looked = self._read_candidates(image, to_read)
+        reads = iter(looked)
         detections, quads = [], []
         for candidate, was_skipped in zip(candidates, skipped):
             read = None if was_skipped else next(reads)
@@ -102,10 +102,14 @@ class PlateReader:
         how many plates the recogniser and formatter would read with a perfect localiser,
         and so which stage limits the read rate.
         """
-        image = to_bgr8(image)
-        candidates = [PlateCandidate(box, 1.0) for box in boxes]
+        return self._read_candidates(to_bgr8(image), [PlateCandidate(box, 1.0) for box in boxes])[1]
+
+    def _read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]
+                         ) -> tuple[list[np.ndarray], list[PlateRead | None]]:
+        """The first-look crops of `candidates` and their reads after every look: the one
+        reading path of frames and of labelled boxes."""
         crops = [rectify(image, candidate, self.pads.first) for candidate in candidates]
-        return self._look_again(image, candidates, self._format(crops))
+        return crops, self._look_again(image, candidates, self._format(crops))
 
     def _format(self, crops: list[np.ndarray]) -> list[PlateRead | None]:
         raws = self.recogniser.recognise(crops) if crops else []
