@@ -74,3 +74,20 @@ def test_synthetic_folder_is_an_eval_dataset(tool, tmp_path) -> None:
     labels = load_labels(tmp_path)
     assert sum(len(plates) for plates in labels.values()) == len(rows)
     assert all(label.box is not None for plates in labels.values() for label in plates)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_widest_plates_allowed_still_fit_their_car_in_the_frame(tool, seed) -> None:
+    plate = render.random_plate(np.random.default_rng(seed))[0]
+    tall = cv2.resize(plate, (plate.shape[1], plate.shape[1] * 2 // 3))  # a US crop cut loose: 1.5:1
+    frame, (x, y, w, h) = tool.roadside_still(tall, np.random.default_rng([tool.ROADSIDE_STREAM, seed]),
+                                              widths=(tool.MAX_PLATE_WIDTH - 10, tool.MAX_PLATE_WIDTH))
+    assert w >= tool.MAX_PLATE_WIDTH - 10 and 0 <= x and x + w <= tool.FRAME_W and 0 <= y and y + h <= tool.FRAME_H
+
+
+@pytest.mark.parametrize("widths", [["300", "400"], ["50", "40"], ["2", "60"]])
+def test_plate_widths_the_frame_cannot_hold_are_refused_by_name(tool, tmp_path, capsys, widths) -> None:
+    with pytest.raises(SystemExit) as refused:
+        tool.main(["us-roadside", str(tmp_path / "out"), "--widths", *widths])
+    assert refused.value.code == 2
+    assert "--widths must satisfy" in capsys.readouterr().err and not (tmp_path / "out").exists()

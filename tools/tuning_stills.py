@@ -45,6 +45,7 @@ ROADSIDE_STREAM = 777  # its own random stream: no draw is shared with training
 SHADE_STREAM = 778
 SHADE_LIGHT = (0.15, 0.35)  # share of its light a shaded car keeps
 ROADSIDE_WIDTHS = (70, 240)  # plate widths drawn from, log-uniform (px); --widths overrides
+MAX_PLATE_WIDTH = FRAME_W // 5 - 1  # a plate's car is five plates wide and must fit in the frame
 
 
 def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = False,
@@ -54,13 +55,13 @@ def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = F
     height = max(8, round(plate.shape[0] * width / plate.shape[1]))
     small = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
     frame = rng.uniform(40, 200, 3) + rng.normal(0, 12, (FRAME_H, FRAME_W, 3))
-    car_w, car_h = 5 * width, 4 * height
+    car_w, car_h = 5 * width, min(4 * height, FRAME_H - FRAME_H // 4 - 1)  # a tall plate's car fills the road
     car_x, car_y = int(rng.integers(0, FRAME_W - car_w)), int(rng.integers(FRAME_H // 4, FRAME_H - car_h))
     body = rng.uniform(0, 255) * rng.uniform(0.7, 1.0, 3)
     shade = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0), car_h)[:, None, None]
     frame[car_y:car_y + car_h, car_x:car_x + car_w] = body * shade + rng.normal(0, rng.uniform(2, 8), (car_h, car_w, 3))
     x = car_x + 2 * width + int(rng.integers(-width // 4, width // 4))
-    y = car_y + 2 * height
+    y = car_y + min(2 * height, car_h - height)
     frame[y:y + height, x:x + width] = small
     if shaded:
         frame[car_y:car_y + car_h, car_x:car_x + car_w] *= rng.uniform(*SHADE_LIGHT)
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--widths", type=int, nargs=2, default=ROADSIDE_WIDTHS, metavar=("MIN", "MAX"),
                         help="us-roadside, us-shade: plate widths drawn from (log-uniform, px)")
     args = parser.parse_args(argv)
+    if not 8 <= args.widths[0] <= args.widths[1] <= MAX_PLATE_WIDTH:
+        parser.error(f"--widths must satisfy 8 <= MIN <= MAX <= {MAX_PLATE_WIDTH} (px in a {FRAME_W} px frame), "
+                     f"got {args.widths[0]} {args.widths[1]}")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.kind == "synthetic":
         rows = write_synthetic(args.out, args.seeds)
