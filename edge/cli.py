@@ -68,7 +68,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from edge.evaluate import evaluate
 
     return evaluate(_load(args.config, args.countries), Path(args.dataset), json_out=args.json,
-                    report_dir=Path(args.report) if args.report else None, limit=args.limit)
+                    report_dir=Path(args.report) if args.report else None, limit=args.limit,
+                    compare_with=Path(args.compare) if args.compare else None)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -145,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="write an HTML page of the misses into this folder")
     p.add_argument("--limit", type=int, help="only the first N files")
     p.add_argument("--countries", help=COUNTRIES_HELP)
+    p.add_argument("--compare", metavar="BEFORE",
+                   help="an earlier run's `--json` output on the same dataset: list the plates gained and lost, "
+                        "with a sign test of the split")
 
     p = add("bench", cmd_bench, "benchmark the localiser, recogniser and whole-frame read")
     p.add_argument("--config")

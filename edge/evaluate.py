@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 
+from edge.compare import compare, comparison_lines, load_run
 from edge.config import EdgeConfig
 from edge.errors import ConfigError, EdgeError
 from edge.imageio import VIDEO_SUFFIXES, load_image
@@ -111,6 +112,9 @@ class StillScore:
     # Per image: its labelled plates and every read of a distinct text with its confidence,
     # whatever the threshold, so one run can score any plates.min_confidence.
     scored_reads: list[tuple[list[str], list[tuple[str, float]]]] = field(default_factory=list)
+    # Per image: its labelled plates and the reads reported at plates.min_confidence
+    # (what `edge eval --compare` pairs two runs by; the shape of a clip's details).
+    details: list[dict] = field(default_factory=list)
 
     def at_min_confidence(self, threshold: float) -> dict:
         """Exact reads and false reads per image had plates.min_confidence been `threshold`."""
@@ -164,6 +168,7 @@ class StillScore:
             "misses_by_kind": {kind: sum(m["kind"] == kind for m in self.misses) for kind in MISS_KINDS},
             "by_min_confidence": [self.at_min_confidence(t) for t in OPERATING_POINTS],
             "calibration": self.calibration(),
+            "details": self.details,
         }
 
 
@@ -178,6 +183,7 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
     score.scored_reads.append((truths, every_read))
     reads = [text for text, confidence in every_read if confidence >= reader.min_confidence]
     score.false_reads += sum(1 for r in reads if r not in truths)
+    score.details.append({"file": file, "truth": truths, "reads": reads})
     boxed = [i for i, label in enumerate(labels) if label.box is not None]
     at_box = dict(zip(boxed, reader.read_boxes(image, [labels[i].box for i in boxed])))
     for i, label in enumerate(labels):
@@ -335,10 +341,12 @@ def _calibration_line(calibration: dict) -> str:
     return f"calibration (expected error {calibration['expected_error']}): {bins}"
 
 
-def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path | None, limit: int | None) -> int:
+def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path | None, limit: int | None,
+             compare_with: Path | None = None) -> int:
     if not dataset.is_dir():
         raise ConfigError(f"{dataset}: dataset folder not found")
     labels = load_labels(dataset)
+    before = load_run(compare_with) if compare_with is not None else None
     progress = sys.stderr.isatty()
     if all(Path(f).suffix.lower() in VIDEO_SUFFIXES for f in labels):
         summary = evaluate_clips(config, dataset, labels, limit, progress)
@@ -365,6 +373,10 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
             print(f"read at the labelled boxes, the localiser bypassed: {score.exact_at_boxes}/{score.with_box} exact")
         if report_dir is not None:
             print(f"report: {write_report(report_dir, dataset.name, score)}")
+    if before is not None:
+        comparison = compare(before, summary)
+        print("\n".join(comparison_lines(comparison, compare_with)))
+        summary["comparison"] = comparison.as_dict()
     if json_out:
         print(json.dumps(summary))
     return 1 if summary.get("failed_files") else 0
