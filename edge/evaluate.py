@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
+import numpy as np
 
 from edge.compare import compare, comparison_lines, load_run
 from edge.config import EdgeConfig
@@ -102,7 +103,9 @@ class StillScore:
     detected: int = 0
     exact_at_boxes: int = 0  # labelled plates read right from their labelled box (PlateReader.read_boxes)
     char_acc: list[float] = field(default_factory=list)
-    false_reads: int = 0
+    # Every reported read that matches no labelled plate of its photo: file, plate,
+    # confidence, box, the photo's labelled boxes, and the photo itself for the report.
+    false_reads: list[dict] = field(default_factory=list)
     images: int = 0
     failed_files: int = 0
     total_ms: list[float] = field(default_factory=list)
@@ -161,7 +164,7 @@ class StillScore:
             "detection_rate": round(self.detected / self.with_box, 4) if self.with_box else None,
             "exact_at_labelled_boxes": self.exact_at_boxes if self.with_box else None,
             "char_accuracy": round(statistics.fmean(self.char_acc), 4) if self.char_acc else None,
-            "false_reads_per_image": round(self.false_reads / max(self.images, 1), 3),
+            "false_reads_per_image": round(len(self.false_reads) / max(self.images, 1), 3),
             "failed_files": self.failed_files,
             "median_ms": median(self.total_ms), "median_localise_ms": median(self.localise_ms),
             "median_read_ms": median(self.read_ms),
@@ -178,11 +181,14 @@ def _score_still(score: StillScore, reader, file: str, image, labels: list[Label
     score.localise_ms.append(reading.localise_s * 1000)
     score.read_ms.append(reading.read_s * 1000)
     score.total_ms.append((reading.localise_s + reading.read_s) * 1000)
-    every_read = [(d.read.text, d.read.confidence) for d in reader.plates(reading, min_confidence=0.0)]
+    every_read = reader.plates(reading, min_confidence=0.0)
     truths = [label.plate for label in labels]
-    score.scored_reads.append((truths, every_read))
-    reads = [text for text, confidence in every_read if confidence >= reader.min_confidence]
-    score.false_reads += sum(1 for r in reads if r not in truths)
+    score.scored_reads.append((truths, [(d.read.text, d.read.confidence) for d in every_read]))
+    reported = [d for d in every_read if d.read.confidence >= reader.min_confidence]
+    reads = [d.read.text for d in reported]
+    score.false_reads += [{"file": file, "plate": d.read.text, "confidence": d.read.confidence, "box": d.box,
+                           "labelled": [label.box for label in labels if label.box is not None],
+                           "image": image if keep_images else None} for d in reported if d.read.text not in truths]
     score.details.append({"file": file, "truth": truths, "reads": reads})
     boxed = [i for i, label in enumerate(labels) if label.box is not None]
     at_box = dict(zip(boxed, reader.read_boxes(image, [labels[i].box for i in boxed])))
@@ -265,18 +271,10 @@ def _progress(items, enabled: bool, unit: str):
 
 def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
     """An HTML page with, for every miss, a picture of the plate's surroundings (labelled box
-    green, the localiser's candidates red), the truth, why it was missed and what was read."""
+    green, the localiser's candidates red), the truth, why it was missed and what was read;
+    then every false read, pictured the same way."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for index, miss in enumerate(score.misses):
-        picture = f"miss{index:04d}.jpg"
-        cell = f"<img src='{picture}' height=100>" if _write_miss_picture(report_dir / picture, miss) else "-"
-        detail = f" ({miss['detail']})" if miss["detail"] else ""
-        rows.append(
-            f"<tr><td>{html.escape(miss['file'])}</td><td>{cell}</td><td><b>{html.escape(miss['truth'])}</b></td>"
-            f"<td>{html.escape(miss['kind'] + detail)}</td><td>{html.escape(miss['at_box'])}</td>"
-            f"<td>{html.escape(' '.join(miss['reads']) or '-')}</td></tr>")
-    summary = score.summary(name)
+    summary = {key: value for key, value in score.summary(name).items() if key != "details"}
     kinds = ", ".join(f"{n} {kind}" for kind, n in summary["misses_by_kind"].items())
     page = report_dir / "index.html"
     page.write_text(
@@ -285,8 +283,36 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
         f"<pre>{html.escape(json.dumps(summary, indent=1))}</pre>"
         "<table border=1 cellpadding=4><tr><th>file</th><th>plate (green: labelled; red: candidates)</th>"
         "<th>truth</th><th>why</th><th>read at the labelled box</th><th>reads reported</th></tr>"
-        + "".join(rows) + "</table></body></html>")
+        + "".join(_miss_rows(report_dir, score.misses)) + "</table>"
+        f"<h2>{len(score.false_reads)} false reads</h2><p>reads reported that match no labelled plate of their "
+        "photo (red), with the photo's labelled plates (green)</p>"
+        "<table border=1 cellpadding=4><tr><th>file</th><th>where</th><th>read</th><th>confidence</th></tr>"
+        + "".join(_false_read_rows(report_dir, score.false_reads)) + "</table></body></html>")
     return page
+
+
+def _miss_rows(report_dir: Path, misses: list[dict]) -> list[str]:
+    rows = []
+    for index, miss in enumerate(misses):
+        picture = f"miss{index:04d}.jpg"
+        cell = f"<img src='{picture}' height=100>" if _write_miss_picture(report_dir / picture, miss) else "-"
+        detail = f" ({miss['detail']})" if miss["detail"] else ""
+        rows.append(
+            f"<tr><td>{html.escape(miss['file'])}</td><td>{cell}</td><td><b>{html.escape(miss['truth'])}</b></td>"
+            f"<td>{html.escape(miss['kind'] + detail)}</td><td>{html.escape(miss['at_box'])}</td>"
+            f"<td>{html.escape(' '.join(miss['reads']) or '-')}</td></tr>")
+    return rows
+
+
+def _false_read_rows(report_dir: Path, false_reads: list[dict]) -> list[str]:
+    rows = []
+    for index, false_read in enumerate(false_reads):
+        picture = f"false{index:04d}.jpg"
+        pictured = _write_false_read_picture(report_dir / picture, false_read)
+        cell = f"<img src='{picture}' height=100>" if pictured else "-"
+        rows.append(f"<tr><td>{html.escape(false_read['file'])}</td><td>{cell}</td>"
+                    f"<td><b>{html.escape(false_read['plate'])}</b></td><td>{false_read['confidence']:.2f}</td></tr>")
+    return rows
 
 
 def clip_problems(truths: list[str], passes: list[str]) -> list[str]:
@@ -319,19 +345,34 @@ def _write_miss_picture(path: Path, miss: dict) -> bool:
     """The labelled plate (or, without a box, the best candidate) with a plate's width of
     its surroundings on each side, and every candidate drawn in: whether the localiser
     found the plate, cut it short or lost it among clutter shows at a glance."""
-    image, reading = miss["image"], miss["reading"]
+    reading = miss["reading"]
     box = miss["box"] or (reading.candidates[0].box if reading.candidates else None)
-    if image is None or box is None:
+    candidates = [c.quad for c in reading.candidates if c.quad is not None]
+    return _write_picture(path, miss["image"], box, candidates, [miss["box"]] if miss["box"] else [])
+
+
+def _write_false_read_picture(path: Path, false_read: dict) -> bool:
+    """The false read's box in red, with its surroundings and the photo's labelled plates in
+    green: a sign, a fleet number or a plate cut short shows at a glance."""
+    box = false_read["box"]
+    outline = np.array([[box.x, box.y], [box.x + box.w, box.y], [box.x + box.w, box.y + box.h],
+                        [box.x, box.y + box.h]], np.float32)
+    return _write_picture(path, false_read["image"], box, [outline], false_read["labelled"])
+
+
+def _write_picture(path: Path, image, focus: Box | None, red: list, green: list[Box]) -> bool:
+    """`focus` with half its longer side of surroundings all round, `red` outlines (4 x 2
+    corner arrays) and `green` boxes drawn in; False when there is no picture to write."""
+    if image is None or focus is None:
         return False
     canvas = image.copy()
-    for candidate in reading.candidates:
-        if candidate.quad is not None:
-            cv2.polylines(canvas, [candidate.quad.astype("int32")], True, (0, 0, 255), 1)
-    if miss["box"] is not None:
+    for outline in red:
+        cv2.polylines(canvas, [np.asarray(outline).astype("int32")], True, (0, 0, 255), 1)
+    for box in green:
         cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w, box.y + box.h), (0, 255, 0), 1)
-    pad = max(box.w, box.h) // 2
-    y0, x0 = max(box.y - pad, 0), max(box.x - pad, 0)
-    return cv2.imwrite(str(path), canvas[y0:box.y + box.h + pad, x0:box.x + box.w + pad])
+    pad = max(focus.w, focus.h) // 2
+    y0, x0 = max(focus.y - pad, 0), max(focus.x - pad, 0)
+    return cv2.imwrite(str(path), canvas[y0:focus.y + focus.h + pad, x0:focus.x + focus.w + pad])
 
 
 def _calibration_line(calibration: dict) -> str:

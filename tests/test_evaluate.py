@@ -113,6 +113,21 @@ def test_the_report_shows_each_miss_with_its_cause_and_a_picture(tmp_path) -> No
     assert picture is not None and picture.shape[0] == PLATE.h + 2 * (PLATE.w // 2)
 
 
+def test_the_report_pictures_each_false_read_beside_the_photos_labelled_plates(tmp_path) -> None:
+    image = np.full((480, 640, 3), 128, np.uint8)
+    score = score_of([(["AB12CDE"], [("AB12CDE", 0.97), ("SALE1", 0.91)])])
+    score.false_reads = [{"file": "a.jpg", "plate": "SALE1", "confidence": 0.91, "box": ELSEWHERE,
+                          "labelled": [PLATE], "image": image}]
+    page = write_report(tmp_path, "tiny", score).read_text()
+    assert "1 false reads" in page and "<b>SALE1</b></td><td>0.91</td>" in page and "false0000.jpg" in page
+    picture = cv2.imread(str(tmp_path / "false0000.jpg"))
+    pad = max(ELSEWHERE.w, ELSEWHERE.h) // 2
+    assert picture is not None and picture.shape[0] == min(ELSEWHERE.h + 2 * pad, 480 - ELSEWHERE.y + pad)
+    top_edge = picture[pad, pad + 4:pad + ELSEWHERE.w - 4].astype(int).mean(axis=0)  # its box, drawn in red
+    assert top_edge[2] > top_edge[0] + 60 and top_edge[2] > top_edge[1] + 60, top_edge  # JPEG softens, keeps the hue
+    assert '"details"' not in page  # the per-photo lists are for --json, not for people
+
+
 def test_a_clips_problems_name_each_missed_repeated_and_false_pass() -> None:
     assert clip_problems(["AB12CDE", "XY34ZZZ"], ["AB12CDE", "AB12CDE", "AB12CDF"]) == [
         "missed XY34ZZZ", "2 passes of AB12CDE", "false pass AB12CDF"]
