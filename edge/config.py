@@ -392,7 +392,8 @@ def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
         "cameras": cameras,
         "mqtt": mqtt.model_copy(update={"tls": tls, "password_file": password_file}),
         "spool": config.spool.model_copy(update={"path": fix(config.spool.path) or config.spool.path}),
-        "recogniser": config.recogniser.model_copy(update={"model_dir": _project_path(config.recogniser.model_dir, base)}),
+        "recogniser": config.recogniser.model_copy(
+            update={"model_dir": _project_path(config.recogniser.model_dir, base)}),
     })
 
 

@@ -426,7 +426,8 @@ def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
 def _compile(alphabet: str, countries: tuple[str, ...], min_length: int = 1) -> _Table:
     """Build per-length mask tensors once per (alphabet, countries, shortest plate)."""
     ordered = list(dict.fromkeys(countries))
-    shares = {country: (1.0 - FALLBACK_SHARE if "generic" not in ordered else 1.0) / len(ordered) for country in ordered}
+    share = (1.0 - FALLBACK_SHARE if "generic" not in ordered else 1.0) / len(ordered)
+    shares = {country: share for country in ordered}
     if "generic" not in ordered:
         ordered.append("generic")
         shares["generic"] = FALLBACK_SHARE
