@@ -474,7 +474,8 @@ def print_text(summary: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=120.0, help="seconds the daemon runs once it answers /healthz (warm-up included)")
+    parser.add_argument("--duration", type=float, default=120.0,
+                        help="seconds the daemon runs once it answers /healthz (warm-up included)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds excluded from rates, RSS and latency")
     parser.add_argument("--clip-seconds", type=float, default=24.0)

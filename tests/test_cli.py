@@ -92,7 +92,8 @@ def test_preview_draws_a_commissioning_frame(tmp_path):
     clip = SAMPLES / "sequences" / "seq01_entry.mp4"
     zone = yaml.safe_load((SAMPLES / "sequences" / "zone.yaml").read_text())
     config = tmp_path / "site.yaml"
-    config.write_text(yaml.safe_dump({"unit": {"id": "u"}, "cameras": [{"name": "lane1", "source": str(clip), "zone": zone}]}))
+    camera = {"name": "lane1", "source": str(clip), "zone": zone}
+    config.write_text(yaml.safe_dump({"unit": {"id": "u"}, "cameras": [camera]}))
     out = tmp_path / "preview.jpg"
     result = edge("preview", "--config", str(config), "--camera", "lane1", "--out", str(out))
     assert result.returncode == 0, result.stderr

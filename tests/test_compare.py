@@ -117,6 +117,7 @@ def test_eval_compares_a_run_with_an_earlier_one_end_to_end(tmp_path) -> None:
     second = run([rows[0], {**rows[1], "plate": "ZZ99ZZZ"}], "--compare", str(tmp_path / "before.json"))
     assert second.returncode == 0, second.stderr
     summary = json.loads(second.stdout.splitlines()[-1])
-    assert summary["comparison"]["gained"] == [] and summary["comparison"]["lost"] == [[rows[1]["file"], rows[1]["plate"]]]
+    assert summary["comparison"]["gained"] == []
+    assert summary["comparison"]["lost"] == [[rows[1]["file"], rows[1]["plate"]]]
     assert summary["comparison"]["false_after"] == summary["comparison"]["false_before"] + 1  # its read is now false
     assert "0 plates gained, 1 lost" in second.stdout

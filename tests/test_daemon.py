@@ -156,7 +156,8 @@ def test_unreachable_camera_reconnects_and_others_carry_on(tmp_path):
 
 def test_bad_config_exits_2_with_a_clear_line(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("unit: {id: x}\ncameras: [{name: a, source: rtsp://h/s, zone: {name: z, line: [[0,0]], inside: below}}]\n")
+    path.write_text("unit: {id: x}\n"
+                    "cameras: [{name: a, source: rtsp://h/s, zone: {name: z, line: [[0,0]], inside: below}}]\n")
     result = subprocess.run([sys.executable, "-m", "edge", "run", "--config", str(path)], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2

@@ -310,8 +310,8 @@ def test_each_eu_layout_restored_from_a_confusion_or_a_strip(layout: str, strip:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(layout=st.sampled_from(MAIN), strip=st.sampled_from("9BDI"), data=st.data())
-def test_main_eu_layouts_restored_from_a_confusion_behind_a_strip(layout: str, strip: str,
-                                                                   data: st.DataObject) -> None:
+def test_main_eu_layouts_restored_from_a_confusion_behind_a_strip(
+        layout: str, strip: str, data: st.DataObject) -> None:
     truth = data.draw(layout_text(layout))
     check_restored(truth, *confused(truth, layout, data), strip)
 

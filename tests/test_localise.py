@@ -77,7 +77,7 @@ def localiser() -> Localiser:
 
 
 @pytest.mark.parametrize(("paper", "ink", "seed"), [((235, 235, 235), (20, 20, 20), 1),
-                                                     ((30, 200, 245), (15, 15, 15), 2)])
+                                                    ((30, 200, 245), (15, 15, 15), 2)])
 def test_dark_text_on_white_and_yellow_plates(localiser: Localiser, paper, ink, seed) -> None:
     quad = rect_quad(610, 420, 220, 47)
     image = place(street(seed), flat_plate("AB12 CDE", paper, ink), quad)
@@ -237,7 +237,8 @@ def test_a_plate_in_deep_shade_is_proposed_by_the_shade_pass() -> None:
     plate = np.array([150, 225, 290, 265])
 
     def covering(regions: np.ndarray) -> np.ndarray:
-        return (regions[:, 0] <= plate[0] + 10) & (regions[:, 2] >= plate[2] - 10) & (regions[:, 1] <= plate[1]) & (regions[:, 3] >= plate[3])
+        return ((regions[:, 0] <= plate[0] + 10) & (regions[:, 2] >= plate[2] - 10)
+                & (regions[:, 1] <= plate[1]) & (regions[:, 3] >= plate[3]))
 
     assert covering(proposals.regions[proposals.shaded]).any()
     assert not covering(proposals.regions[~proposals.shaded]).any()  # the lit pass alone misses it

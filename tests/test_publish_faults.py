@@ -227,8 +227,8 @@ def test_spool_bound_drops_oldest_and_reports_it(tmp_path: Path, caplog: pytest.
         broker.kill()
 
 
-def test_wrong_password_is_named_and_passes_wait_for_the_fix(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_password_is_named_and_passes_wait_for_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broker = Broker(tmp_path / "broker", users={"edge": "s3cret"}).start()
     collector = Collector(broker.port, "edge", "s3cret")
     spool = open_spool(tmp_path)

@@ -80,7 +80,8 @@ def test_a_second_look_rereads_only_the_plausible_plates_and_agrees_on_a_clear_o
     plates = reader.plates(reading)
     assert len(batches) == 2 and 1 <= batches[1] < batches[0], batches
     assert plates and plates[0].read.confidence >= 0.9, [(d.read.text, d.read.confidence) for d in plates]
-    single = PlateReader(config.model_copy(update={"recogniser": config.recogniser.model_copy(update={"second_look": False})}))
+    one_look = config.recogniser.model_copy(update={"second_look": False})
+    single = PlateReader(config.model_copy(update={"recogniser": one_look}))
     monkeypatch.setattr(single.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
     single.read(load_image(SAMPLES / "07_gb_current_front.jpg"))
     assert len(batches) == 3

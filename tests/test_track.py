@@ -270,8 +270,8 @@ def test_a_rider_is_dropped_even_when_it_ends_after_its_plate_s_pass_closed() ->
     ((300, -30), None),  # a vehicle alongside in the next lane
     ((0, -90), 2.0),     # a plate close above, but moving at its own pace: another vehicle
 ])
-def test_another_vehicle_s_plate_near_a_plate_is_its_own_pass(offset: tuple[float, float],
-                                                             second_speed: float | None) -> None:
+def test_another_vehicle_s_plate_near_a_plate_is_its_own_pass(
+        offset: tuple[float, float], second_speed: float | None) -> None:
     tracks = run(Tracker(TrackingConfig()), _vehicle_with(offset, second_speed=second_speed,
                                                           second_frames=range(5, 20)))
     assert sorted(tuple(texts(t)) for t in tracks) == [("AB12CDE",), ("S740",)]

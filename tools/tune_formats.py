@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synthetic", type=int, default=600)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--eu-drop-first", type=float, nargs="+", default=[formats.COUNTRY_WINDOW_PRIORS["eu"]["drop_first"]],
+    parser.add_argument("--eu-drop-first", type=float, nargs="+",
+                        default=[formats.COUNTRY_WINDOW_PRIORS["eu"]["drop_first"]],
                         help="prior that a continental read starts with a character made of the blue strip")
     parser.add_argument("--drop-first", type=float, nargs="+", default=[formats.WINDOW_PRIORS["drop_first"]],
                         help="prior that a read starts with a stray character that is no strip (a border, a bolt): "
