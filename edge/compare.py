@@ -30,13 +30,14 @@ class Comparison:
     false_before: int
     false_after: int
     clips: bool  # video: a plate is right in exactly one pass, and duplicates count as false
+    files: int  # files scored in both runs (a --limit run pairs only the files it read)
 
     @property
     def p_value(self) -> float:
         return sign_test(len(self.gained), len(self.lost))
 
     def as_dict(self) -> dict:
-        return {"gained": [list(p) for p in self.gained], "lost": [list(p) for p in self.lost],
+        return {"files": self.files, "gained": [list(p) for p in self.gained], "lost": [list(p) for p in self.lost],
                 "p_value": round(self.p_value, 4), "false_before": self.false_before,
                 "false_after": self.false_after}
 
@@ -75,20 +76,21 @@ def compare(before: dict, after: dict) -> Comparison:
     if before.get("dataset") != after.get("dataset") or before.get("kind") != after.get("kind"):
         raise ConfigError(f"cannot compare a run on {before.get('dataset')!r} ({before.get('kind')}) "
                           f"with one on {after.get('dataset')!r} ({after.get('kind')})")
-    hits_before, false_before = _outcomes(before)
-    hits_after, false_after = _outcomes(after)
+    shared = {d["file"] for d in before["details"]} & {d["file"] for d in after["details"]}
+    hits_before, false_before = _outcomes(before, shared)
+    hits_after, false_after = _outcomes(after, shared)
     gained = sorted((hits_after - hits_before).elements())
     lost = sorted((hits_before - hits_after).elements())
-    return Comparison(gained, lost, false_before, false_after, after.get("kind") == "clips")
+    return Comparison(gained, lost, false_before, false_after, after.get("kind") == "clips", len(shared))
 
 
-def _outcomes(run: dict) -> tuple[Counter, int]:
-    """(file, plate) read right, counted (a file may show two cars with one plate), and the
-    run's false reads. Stills: a plate is right when a reported read equals it; clips: when
+def _outcomes(run: dict, files: set[str]) -> tuple[Counter, int]:
+    """(file, plate) read right in `files`, counted (a file may show two cars with one plate),
+    and the false reads there. Stills: a plate is right when a reported read equals it; clips: when
     exactly one pass does, and every other pass is false (duplicates as well as misreads)."""
     hits: Counter = Counter()
     false = 0
-    for detail in run["details"]:
+    for detail in (d for d in run["details"] if d["file"] in files):
         reads = detail.get("reads", detail.get("passes", []))
         counts = Counter(reads)
         for plate, wanted in Counter(detail["truth"]).items():
@@ -103,8 +105,9 @@ def _outcomes(run: dict) -> tuple[Counter, int]:
 def comparison_lines(comparison: Comparison, before_path: Path) -> list[str]:
     """What a tester reads: the split, its sign test, then each plate gained and lost."""
     wrong = "false and duplicate passes" if comparison.clips else "false reads"
-    lines = [f"against {before_path}: {len(comparison.gained)} plates gained, {len(comparison.lost)} lost "
-             f"(sign test p = {comparison.p_value:.3f}); {wrong} {comparison.false_before} -> {comparison.false_after}"]
+    split = f"{len(comparison.gained)} plates gained, {len(comparison.lost)} lost"
+    lines = [f"against {before_path} ({comparison.files} files in both): {split} (sign test p = "
+             f"{comparison.p_value:.3f}); {wrong} {comparison.false_before} -> {comparison.false_after}"]
     lines += [f"  gained {file} {plate}" for file, plate in comparison.gained]
     lines += [f"  lost {file} {plate}" for file, plate in comparison.lost]
     return lines

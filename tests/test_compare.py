@@ -68,6 +68,16 @@ def test_a_vehicle_in_a_clip_counts_only_when_it_passes_exactly_once() -> None:
     assert "false and duplicate passes 0 -> 2" in comparison_lines(result, Path("old.json"))[0]
 
 
+def test_only_the_files_both_runs_scored_are_paired() -> None:
+    """A --limit run read fewer files: the rest are neither lost nor gained."""
+    before = stills(("a.jpg", ["AB12CDE"], ["AB12CDE"]), ("b.jpg", ["XY34ZZZ"], ["XY34ZZZ", "SALE"]))
+    after = stills(("a.jpg", ["AB12CDE"], []))
+    result = compare(before, after)
+    assert (result.files, result.gained, result.lost) == (1, [], [("a.jpg", "AB12CDE")])
+    assert (result.false_before, result.false_after) == (0, 0)
+    assert "(1 files in both)" in comparison_lines(result, Path("old.json"))[0]
+
+
 def test_runs_on_different_datasets_are_not_compared() -> None:
     other = {**stills(), "dataset": "other"}
     with pytest.raises(ConfigError, match="cannot compare"):
