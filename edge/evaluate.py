@@ -76,17 +76,40 @@ def miss_kind(label: Label, reading: FrameReading) -> tuple[str, str]:
 
 
 def load_labels(dataset: Path) -> dict[str, list[Label]]:
+    """Every labelled plate by file; a malformed labels.csv is refused with its line named,
+    since a silently skipped row would score the reader against the wrong truth."""
     path = dataset / "labels.csv"
     if not path.is_file():
         raise ConfigError(f"{dataset}: no labels.csv (expected columns file,plate[,x,y,w,h])")
     labels: dict[str, list[Label]] = defaultdict(list)
     with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            box = None
-            if all((row.get(k) or "").strip() for k in ("x", "y", "w", "h")):
-                box = Box(*(int(float(row[k])) for k in ("x", "y", "w", "h")))
-            labels[row["file"]].append(Label(row["plate"].strip().upper(), box))
+        reader = csv.DictReader(handle)
+        missing = [column for column in ("file", "plate") if column not in (reader.fieldnames or [])]
+        if missing:
+            raise ConfigError(f"{path}: no {' or '.join(missing)} column (the first line must name the columns "
+                              "file,plate[,x,y,w,h])")
+        for row in reader:
+            file, plate = (row["file"] or "").strip(), (row["plate"] or "").strip().upper()
+            if not file or not plate:
+                raise ConfigError(f"{path}, line {reader.line_num}: a row needs a file and a plate")
+            labels[file].append(Label(plate, _labelled_box(row, path, reader.line_num)))
+    if not labels:
+        raise ConfigError(f"{path}: no labelled rows")
     return dict(labels)
+
+
+def _labelled_box(row: dict, path: Path, line: int) -> Box | None:
+    """The row's x, y, w, h as a Box, or None where the row gives none."""
+    values = [(row.get(k) or "").strip() for k in ("x", "y", "w", "h")]
+    if not any(values):
+        return None
+    try:
+        x, y, w, h = (int(float(v)) for v in values)
+    except ValueError:
+        raise ConfigError(f"{path}, line {line}: x, y, w, h must be numbers, got {', '.join(values)}") from None
+    if w <= 0 or h <= 0:
+        raise ConfigError(f"{path}, line {line}: a box needs a positive width and height, got w={w}, h={h}")
+    return Box(x, y, w, h)
 
 
 def char_accuracy(truth: str, reads: list[str]) -> float:
@@ -242,8 +265,14 @@ def evaluate_clips(config: EdgeConfig, dataset: Path, labels: dict[str, list[Lab
     vehicles = exact_once = missed = duplicates = false_passes = 0
     details = []
     files = sorted(labels)[:limit] if limit else sorted(labels)
+    failed_files = 0
     for file in _progress(files, progress, "clips"):
-        passes = [p["plate"] for p in passes_for_video(config, dataset / file, reader)]
+        try:
+            passes = [p["plate"] for p in passes_for_video(config, dataset / file, reader)]
+        except EdgeError as exc:  # one clip that cannot be read must not end the run
+            print(f"edge: {exc}", file=sys.stderr)
+            failed_files += 1
+            continue
         truths = [label.plate for label in labels[file]]
         vehicles += len(truths)
         for truth in truths:
@@ -257,7 +286,7 @@ def evaluate_clips(config: EdgeConfig, dataset: Path, labels: dict[str, list[Lab
         "dataset": dataset.name, "kind": "clips", "clips": len(files), "vehicles": vehicles,
         "exact_once": exact_once, "exact_once_rate": round(exact_once / max(vehicles, 1), 4),
         "missed": missed, "duplicate_passes": duplicates, "false_passes": false_passes,
-        "details": details,
+        "failed_files": failed_files, "details": details,
     }
 
 
@@ -414,10 +443,12 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
             print(f"read at the labelled boxes, the localiser bypassed: {score.exact_at_boxes}/{score.with_box} exact")
         if report_dir is not None:
             print(f"report: {write_report(report_dir, dataset.name, score)}")
+    if summary["failed_files"]:
+        print(f"{summary['failed_files']} files could not be read (named above); their plates are not counted")
     if before is not None:
         comparison = compare(before, summary)
         print("\n".join(comparison_lines(comparison, compare_with)))
         summary["comparison"] = comparison.as_dict()
     if json_out:
         print(json.dumps(summary))
-    return 1 if summary.get("failed_files") else 0
+    return 1 if summary["failed_files"] else 0

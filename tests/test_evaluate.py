@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.evaluate import (OPERATING_POINTS, Label, StillScore, clip_problems, evaluate_stills, load_labels,
-                           miss_kind, write_clip_report, write_report)
+from edge.errors import ConfigError
+from edge.evaluate import (OPERATING_POINTS, Label, StillScore, clip_problems, evaluate_clips, evaluate_stills,
+                           load_labels, miss_kind, write_clip_report, write_report)
 from edge.pipeline import SECOND_LOOK_FLOOR, FrameReading
 from edge.types import Box, Detection, PlateCandidate, PlateRead
 
@@ -164,3 +165,41 @@ def test_each_plate_is_also_read_at_its_labelled_box(tmp_path) -> None:
     assert score.exact == 2
     assert score.summary("two")["exact_at_labelled_boxes"] == 1
     assert score.misses == []  # the plate whose box was moved is still read from the whole frame
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("file,plate,x,y,w,h\na.jpg,AB12CDE,1,2,abc,4\n", "line 2: x, y, w, h must be numbers, got 1, 2, abc, 4"),
+    ("file,plate,x,y,w,h\na.jpg,AB12CDE,1,2,3,4\nb.jpg,XY34ZZZ,5,6,0,8\n", "line 3: a box needs a positive width"),
+    ("file,plate\na.jpg,\n", "line 2: a row needs a file and a plate"),
+    ("name,text\na.jpg,AB12CDE\n", "no file or plate column"),
+    ("file,text\na.jpg,AB12CDE\n", "no plate column"),
+    ("", "no file or plate column"),
+    ("file,plate\n", "no labelled rows"),
+])
+def test_a_malformed_labels_file_is_refused_with_its_line_named(tmp_path, text, problem) -> None:
+    (tmp_path / "labels.csv").write_text(text)
+    with pytest.raises(ConfigError, match="labels.csv") as refused:
+        load_labels(tmp_path)
+    assert problem in str(refused.value)
+
+
+def test_labels_keep_boxes_where_given_and_none_where_not(tmp_path) -> None:
+    (tmp_path / "labels.csv").write_text("file,plate,x,y,w,h\na.jpg,ab12cde,1,2.0,30,8\na.jpg,XY34ZZZ,,,,\n")
+    assert load_labels(tmp_path) == {"a.jpg": [Label("AB12CDE", Box(1, 2, 30, 8)), Label("XY34ZZZ", None)]}
+
+
+def test_a_clip_that_cannot_be_read_is_named_and_the_run_goes_on(tmp_path, capsys) -> None:
+    """A corrupt and a missing clip each get their line; the good clip is still scored."""
+    from edge.cli import DEFAULT_CONFIG
+    from edge.config import load_config
+
+    clip = Path(__file__).resolve().parents[1] / "sample_images" / "sequences" / "seq01_entry.mp4"
+    shutil.copy(clip, tmp_path / "good.mp4")
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00not a video" * 64)
+    labels = {"corrupt.mp4": [Label("AB12CDE", None)], "good.mp4": [Label("FH71ZVE", None)],
+              "missing.mp4": [Label("XY34ZZZ", None)]}
+    summary = evaluate_clips(load_config(DEFAULT_CONFIG), tmp_path, labels, None, False)
+    errors = capsys.readouterr().err
+    assert "corrupt.mp4" in errors and "missing.mp4" in errors
+    assert summary["failed_files"] == 2 and [d["file"] for d in summary["details"]] == ["good.mp4"]
+    assert (summary["vehicles"], summary["exact_once"]) == (1, 1)
