@@ -12,8 +12,9 @@ text rows, even ones whose small glyphs have blurred together. The fine pass cut
 proposal from the working image, rescales it so its glyphs are about `_FINE_TEXT_H` pixels
 tall (enlarging small plates separates touching glyphs), packs the cuts into one mosaic and
 finds and groups glyphs there in one go. A frame partly in deep shade gets one more
-coarse look at its shaded parts, brightened (`_with_shade_proposals`), and a fine row that
-runs up to the side of its cut is looked for again in a wider cut (`_with_recut_rows`).
+coarse look at its shaded parts, brightened (`_with_shade_proposals`), coarse rows parted by
+an emblem are proposed joined as well (`_with_joined_proposals`), and a fine row that runs up
+to the side of its cut is looked for again in a wider cut (`_with_recut_rows`).
 Nothing loops over pixels; Python loops only over proposals to cut and paste them, and
 over the final candidates (NMS).
 """
@@ -75,6 +76,10 @@ _SHADE_PROPOSALS = 2  # rows from shade added to the lit proposals, at most
 _SHADE_RANK = 0.5  # rows found in shade score this share: a lit row of the same plate outranks them
 _SHADE_MIN_SCORE = 0.3  # coarse row score a row from shade needs
 _SHADE_OVERLAP = 0.5  # share of a shaded row's cut that may lie in a lit proposal's
+_JOINED_PROPOSALS = 2  # coarse rows joined across a gap added to the proposals, at most
+_JOINED_RANK = 0.5  # their rows score this share: a lit row of the same text outranks them
+_JOINED_MIN_SCORE = 0.3  # coarse row score a joined row needs
+_JOINED_OVERLAP = 0.7  # share of a joined row's cut that may lie in a lit proposal's (its halves' cuts hold ~2/3)
 _RECUT_EDGE = 0.5  # a fine row ending this close to its cut's side (glyph heights) may run on past it...
 _RECUT_SIDE = 2.5  # ... so that side is cut again this many glyph heights wider
 _RECUTS = 4  # wider cuts per frame, at most (for the best rows)
@@ -583,7 +588,7 @@ class _Proposals:
     heights: np.ndarray  # (P,) estimated glyph height
     plates: np.ndarray  # (P x 4) estimated plate box
     scores: np.ndarray  # (P,) coarse plate-likeness
-    shaded: np.ndarray  # (P,) bool: found only in the shade pass (_with_shade_proposals)
+    apart: np.ndarray  # (P,) bool: read in a mosaic of their own, brightened (shade pass, joined rows)
     rank: np.ndarray  # (P,) factor on the scores of the fine rows found in it
 
 
@@ -601,13 +606,57 @@ def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
     kept = _dedupe(regions, scores, limit)
     lit = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.zeros(len(kept), bool),
                      np.ones(len(kept), np.float32))
-    return _with_shade_proposals(lit, coarse, factor)
+    return _with_joined_proposals(_with_shade_proposals(lit, coarse, factor), chars, factor)
+
+
+def _with_joined_proposals(lit: _Proposals, chars: np.ndarray, factor: float) -> _Proposals:
+    """`lit` plus the best _JOINED_PROPOSALS coarse rows joined across an emblem or a gap.
+
+    Why: a plate whose groups an emblem or stickers part (Missouri's 'AB1 [emblem] C2D', a
+    Slovak coat of arms) breaks into two short coarse rows; proposed apart, each cut may
+    hold one half only (the other half too faint or too small to be a row of its own), so
+    the fine pass never sees the whole text and cannot join it. Joined as the fine pass
+    joins rows (`_with_joined_rows`), the whole text is proposed. They are read as the shade
+    pass's rows are, apart and ranked below the lit rows, so lit plates read as before.
+    Proposed with the lit rows instead, they cut plates read before differently (the US
+    photos: 2 lost); apart, the US photos' detection went from 96.8% to 97.3% with the same
+    exact reads, and the tuning stills and the other evaluation sets read the same, for about
+    a tenth more localiser time.
+    """
+    regions, plates, heights, scores = _joined_row_proposals(chars)
+    return _with_apart_proposals(lit, regions * factor, plates * factor, heights * factor, scores,
+                                 _JOINED_MIN_SCORE, _JOINED_OVERLAP, _JOINED_PROPOSALS, _JOINED_RANK)
+
+
+def _with_apart_proposals(lit: _Proposals, regions: np.ndarray, plates: np.ndarray, heights: np.ndarray,
+                          scores: np.ndarray, min_score: float, overlap: float, limit: int,
+                          rank: float) -> _Proposals:
+    """`lit` plus the best `limit` of these proposals that score `min_score` and lie at most
+    `overlap` inside a lit proposal, to be read apart (`_proposal_glyphs`) and ranked at `rank`."""
+    fresh = np.flatnonzero((scores >= min_score) & (_covered_share(regions, lit.regions) < overlap))
+    if not len(fresh):
+        return lit
+    kept = fresh[_dedupe(regions[fresh], scores[fresh], limit)]
+    extra = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.ones(len(kept), bool),
+                       np.full(len(kept), rank, np.float32))
+    return _appended(lit, extra)
 
 
 def _row_proposals(chars: np.ndarray) -> tuple[np.ndarray, ...]:
     """Cut regions, plate boxes, glyph heights and scores of the coarse glyph rows."""
     idx, rows = _group_rows(chars, _PROPOSAL_GLYPHS)
-    r = _row_geometry(chars, idx, rows)
+    return _rows_as_proposals(_row_geometry(chars, idx, rows))
+
+
+def _joined_row_proposals(chars: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Like _row_proposals, for the coarse rows joined across an emblem or a group gap only."""
+    idx, rows = _group_rows(chars, _PROPOSAL_GLYPHS)
+    plain = _row_geometry(chars, idx, rows)
+    both = _with_joined_rows(chars, idx, rows, plain)
+    return _rows_as_proposals(type(both)(**{f.name: getattr(both, f.name)[len(plain.count):] for f in fields(both)}))
+
+
+def _rows_as_proposals(r: _Rows) -> tuple[np.ndarray, ...]:
     side, above = _CUT_SIDE * r.height, (0.5 + _CUT_ABOVE) * r.height
     ya, yb = r.line_y(r.left), r.line_y(r.right)
     top, bottom = np.minimum(ya, yb), np.maximum(ya, yb)
@@ -655,14 +704,8 @@ def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) ->
     centre_x = (chars[:, _X] + chars[:, _W] / 2).astype(int).clip(0, shade.shape[1] - 1)
     centre_y = (chars[:, _Y] + chars[:, _H] / 2).astype(int).clip(0, shade.shape[0] - 1)
     regions, plates, heights, scores = _row_proposals(chars[shade[centre_y, centre_x]])
-    regions, plates, heights = regions * factor, plates * factor, heights * factor
-    fresh = np.flatnonzero((scores >= _SHADE_MIN_SCORE) & (_covered_share(regions, lit.regions) < _SHADE_OVERLAP))
-    if not len(fresh):
-        return lit
-    kept = fresh[_dedupe(regions[fresh], scores[fresh], _SHADE_PROPOSALS)]
-    shaded = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.ones(len(kept), bool),
-                        np.full(len(kept), _SHADE_RANK, np.float32))
-    return _appended(lit, shaded)
+    return _with_apart_proposals(lit, regions * factor, plates * factor, heights * factor, scores,
+                                 _SHADE_MIN_SCORE, _SHADE_OVERLAP, _SHADE_PROPOSALS, _SHADE_RANK)
 
 
 def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -762,18 +805,19 @@ def _at_frame_side(glyphs: np.ndarray, width: int) -> np.ndarray:
 
 
 def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, first_key: int = 0) -> np.ndarray:
-    """Fine glyphs of the lit proposals, then of the shaded ones in a mosaic of their own
-    (a cut's neighbours in a mosaic nudge the threshold along its edges: apart, the lit
-    proposals read exactly as in a frame with no shade), each shaded cut brightened to a
-    lit plate's level so its faint glyphs pass the fine threshold too. The lit proposals
-    come first; keys count from `first_key` (see `_fine_glyphs`)."""
-    lit = ~proposals.shaded
+    """Fine glyphs of the lit proposals, then of those read apart (the shade pass's rows and
+    joined rows) in a mosaic of their own (a cut's neighbours in a mosaic nudge the
+    threshold along its edges: apart, the lit proposals read exactly as in a frame without
+    them), each such cut brightened to a lit plate's level so its faint glyphs pass the fine
+    threshold too. The lit proposals come first; keys count from `first_key` (see
+    `_fine_glyphs`)."""
+    lit = ~proposals.apart
     chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit], first_key)
     if lit.all():
         return chars
-    shaded = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit],
-                          first_key=first_key + 2 * int(lit.sum()), lift=True)
-    return np.concatenate([chars, shaded])
+    apart = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit],
+                         first_key=first_key + 2 * int(lit.sum()), lift=True)
+    return np.concatenate([chars, apart])
 
 
 def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: np.ndarray,
@@ -786,7 +830,7 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     bolt or a state picture on the small image), and its cut then ends inside the plate;
     the fine row stops at the cut's edge and the plate is read a glyph short. The cuts of
     the best rows ending at a side of their cut (not of the frame) are cut again, wider on
-    that side, and read in a mosaic of their own (shaded cuts brightened, in one more). A
+    that side, and read in a mosaic of their own (cuts read apart brightened, in one more). A
     row there of the short row's polarity that extends it on that side and ends inside the
     wider cut is the same plate, longer: it scores at least as the short row did, and the
     short row drops to _RECUT_RANK of its score. Other rows of a wider cut score
@@ -805,7 +849,7 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     regions[:, 0] -= widen * short_left[lead]
     regions[:, 2] += widen * short_right[lead]
     recut = _Proposals(regions, proposals.heights[from_cut], proposals.plates[from_cut], proposals.scores[from_cut],
-                       proposals.shaded[from_cut], proposals.rank[from_cut])
+                       proposals.apart[from_cut], proposals.rank[from_cut])
     first = len(proposals.regions)
     chars = _proposal_glyphs(work, recut, first_key=2 * first)
     proposals = _appended(proposals, recut)
@@ -841,7 +885,7 @@ def _short_rows(r: _Rows, scores: np.ndarray, plain: int, proposals: _Proposals,
     best = np.zeros(len(sides), np.float32)
     np.maximum.at(best, which, scores[short])
     chosen = np.argsort(-best, kind="stable")[:_RECUTS]
-    chosen = chosen[np.argsort(proposals.shaded[owner[short[first_row[chosen]]]], kind="stable")]  # lit cuts first
+    chosen = chosen[np.argsort(proposals.apart[owner[short[first_row[chosen]]]], kind="stable")]  # lit cuts first
     recut_of_side = np.full(len(sides), -1)
     recut_of_side[chosen] = np.arange(len(chosen))
     recut_of_short = recut_of_side[which]

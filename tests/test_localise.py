@@ -240,16 +240,16 @@ def test_a_plate_in_deep_shade_is_proposed_by_the_shade_pass() -> None:
         return ((regions[:, 0] <= plate[0] + 10) & (regions[:, 2] >= plate[2] - 10)
                 & (regions[:, 1] <= plate[1]) & (regions[:, 3] >= plate[3]))
 
-    assert covering(proposals.regions[proposals.shaded]).any()
-    assert not covering(proposals.regions[~proposals.shaded]).any()  # the lit pass alone misses it
-    assert 1 <= proposals.shaded.sum() <= localise._SHADE_PROPOSALS
+    assert covering(proposals.regions[proposals.apart]).any()
+    assert not covering(proposals.regions[~proposals.apart]).any()  # the lit pass alone misses it
+    assert 1 <= proposals.apart.sum() <= localise._SHADE_PROPOSALS + localise._JOINED_PROPOSALS
 
 
 def test_a_frame_without_shade_or_dark_all_over_gets_no_shade_pass() -> None:
     rng = np.random.default_rng(2)
     lit = np.clip(rng.normal(140, 6, (360, 640)), 0, 255).astype(np.uint8)
     assert _lifted_shade(lit) is None
-    assert not _proposals(lit, 1.0, 32).shaded.any()
+    assert not _proposals(lit, 1.0, 32).apart.any()
     night = np.clip(rng.normal(25, 6, (360, 640)), 0, 255).astype(np.uint8)
     assert _lifted_shade(night) is None  # dark all over: its plates are its lit part
     image, shade = _lifted_shade(shaded_scene(1))
@@ -393,7 +393,7 @@ def test_a_shaded_row_cut_short_is_looked_for_again_brightened() -> None:
     fourth = glyph_starts(chars, whole, text)[3]
     proposals, short, scores, _ = fine_rows(work, [[fourth - 2, 215, 300, 275]], 16.0, shaded=True)
     widened, all_rows, _ = localise._with_recut_rows(work, proposals, short, scores, len(short.count))
-    assert widened.shaded.all() and len(widened.regions) == 2
+    assert widened.apart.all() and len(widened.regions) == 2
     found = all_rows.left[len(short.count):]
     assert len(found) and abs(found.min() - whole.left[text]) < 0.5 * whole.height[text]
 
@@ -426,3 +426,38 @@ def test_a_last_glyph_run_into_a_sticker_above_it_still_ends_the_row() -> None:
     assert widened.right.tolist() == [317, 300, 300, 316] and widened.left.tolist() == [100] * 4
     assert rows.right.tolist() == [300] * 4  # a new _Rows, the input unchanged
     assert localise._with_merged_end_glyphs(chars[:0], rows).right.tolist() == [300] * 4
+
+
+def parted_text(gap: int) -> np.ndarray:
+    """A light frame with a dark row 'AB1', a gap of `gap` px holding a round emblem, then 'C2D'."""
+    image = np.full((240, 640), 200, np.uint8)
+    cv2.putText(image, "AB1", (150, 140), FONT, 1.2, 30, 3, cv2.LINE_AA)
+    (left_w, _), _ = cv2.getTextSize("AB1", FONT, 1.2, 3)
+    cv2.circle(image, (150 + left_w + gap // 2, 128), 6, 90, -1)
+    cv2.putText(image, "C2D", (150 + left_w + gap, 140), FONT, 1.2, 30, 3, cv2.LINE_AA)
+    return image
+
+
+def test_coarse_rows_parted_by_an_emblem_are_proposed_joined_too() -> None:
+    image = parted_text(gap=60)  # over two glyph heights: too wide for one coarse row, joinable (2.5)
+    chars = localise._coarse_pass(image)[0]
+    halves = localise._row_proposals(chars)[0]
+    joined = localise._joined_row_proposals(chars)[0]
+    text_left, text_right = 150, 150 + cv2.getTextSize("AB1", FONT, 1.2, 3)[0][0] + 60 + 60
+    spans = (halves[:, 0] <= text_left + 5) & (halves[:, 2] >= text_right - 5)
+    assert not spans.any()  # the coarse pass alone proposes the halves apart
+    assert ((joined[:, 0] <= text_left + 5) & (joined[:, 2] >= text_right - 5)).any()
+
+
+def test_joined_proposals_are_read_apart_below_lit_ones_and_only_where_new() -> None:
+    lit = localise._Proposals(np.float32([[0, 0, 100, 40]]), np.float32([12]), np.float32([[0, 0, 100, 40]]),
+                              np.float32([0.9]), np.zeros(1, bool), np.ones(1, np.float32))
+    regions = np.float32([[10, 0, 90, 40], [0, 0, 220, 40], [300, 0, 420, 40], [300, 0, 420, 40]])
+    scores = np.float32([0.8, 0.7, 0.2, 0.6])
+    more = localise._with_apart_proposals(lit, regions, regions, np.full(4, 12, np.float32), scores,
+                                          localise._JOINED_MIN_SCORE, localise._JOINED_OVERLAP,
+                                          localise._JOINED_PROPOSALS, localise._JOINED_RANK)
+    # the first lies inside the lit cut, the third scores too low: the second and fourth are new
+    assert more.regions.tolist() == [[0, 0, 100, 40], [0, 0, 220, 40], [300, 0, 420, 40]]
+    assert more.apart.tolist() == [False, True, True]
+    assert more.rank.tolist() == [1.0, localise._JOINED_RANK, localise._JOINED_RANK]
