@@ -442,7 +442,7 @@ def test_coarse_rows_parted_by_an_emblem_are_proposed_joined_too() -> None:
     image = parted_text(gap=60)  # over two glyph heights: too wide for one coarse row, joinable (2.5)
     chars = localise._coarse_pass(image)[0]
     halves = localise._row_proposals(chars)[0]
-    joined = localise._joined_row_proposals(chars)[0]
+    joined = localise._rows_as_proposals(localise._joined_rows(chars, *localise._coarse_rows(chars)))[0]
     text_left, text_right = 150, 150 + cv2.getTextSize("AB1", FONT, 1.2, 3)[0][0] + 60 + 60
     spans = (halves[:, 0] <= text_left + 5) & (halves[:, 2] >= text_right - 5)
     assert not spans.any()  # the coarse pass alone proposes the halves apart
