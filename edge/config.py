@@ -166,12 +166,16 @@ class PlatesConfig(_Strict):
 class LocaliserConfig(_Strict):
     """Plate localiser. Frames wider than `work_width` are shrunk first; text rows are
     proposed on a `proposal_width` copy (cheap) and the best `max_proposals` are checked at
-    working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost."""
+    working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost.
+    Small plates' glyphs are also searched on a `small_plate_width` copy, read apart so
+    that larger plates read as without it (edge.localise._with_small_plate_proposals;
+    0 turns it off, saving about 3 ms per 1280x720 frame)."""
 
     min_plate_width: int = Field(default=40, ge=16, le=2000)
     max_candidates: int = Field(default=10, ge=1, le=64)
     work_width: int = Field(default=1280, ge=320, le=4096)
     proposal_width: int = Field(default=640, ge=160, le=4096)
+    small_plate_width: int = Field(default=960, ge=0, le=4096)
     max_proposals: int = Field(default=32, ge=1, le=500)
 
 

@@ -13,7 +13,8 @@ proposal from the working image, rescales it so its glyphs are about `_FINE_TEXT
 tall (enlarging small plates separates touching glyphs), packs the cuts into one mosaic and
 finds and groups glyphs there in one go. A frame partly in deep shade gets one more
 coarse look at its shaded parts, brightened (`_with_shade_proposals`), coarse rows parted by
-an emblem are proposed joined as well (`_with_joined_proposals`), and a fine row that runs up
+an emblem are proposed joined as well (`_with_joined_proposals`), far plates' small glyphs are
+looked for on a finer copy too (`_with_small_plate_proposals`), and a fine row that runs up
 to the side of its cut is looked for again in a wider cut (`_with_recut_rows`).
 Nothing loops over pixels; Python loops only over proposals to cut and paste them, and
 over the final candidates (NMS).
@@ -76,6 +77,12 @@ _SHADE_PROPOSALS = 2  # rows from shade added to the lit proposals, at most
 _SHADE_RANK = 0.5  # rows found in shade score this share: a lit row of the same plate outranks them
 _SHADE_MIN_SCORE = 0.3  # coarse row score a row from shade needs
 _SHADE_OVERLAP = 0.5  # share of a shaded row's cut that may lie in a lit proposal's
+_SMALL_CHAR_H = (5, 14)  # glyph heights searched on the small-plate copy (its pixels)
+_SMALL_MIN_GAIN = 1.2  # the small-plate copy is searched only when this much wider than the coarse one
+_SMALL_PROPOSALS = 2  # small-plate rows added to the proposals, at most
+_SMALL_RANK = 0.5  # their rows score this share: a lit row of the same plate outranks them
+_SMALL_MIN_SCORE = 0.1  # coarse row score a small-plate row needs
+_SMALL_OVERLAP = 0.5  # share of a small-plate row's cut that may lie in a proposal's already made
 _JOINED_PROPOSALS = 2  # coarse rows joined across a gap added to the proposals, at most
 _JOINED_RANK = 0.5  # their rows score this share: a lit row of the same text outranks them
 _JOINED_MIN_SCORE = 0.3  # coarse row score a joined row needs
@@ -717,6 +724,38 @@ def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) ->
                                  _SHADE_MIN_SCORE, _SHADE_OVERLAP, _SHADE_PROPOSALS, _SHADE_RANK)
 
 
+def _with_small_plate_proposals(made: _Proposals, work: np.ndarray, coarse_width: int, width: int) -> _Proposals:
+    """`made` plus the best _SMALL_PROPOSALS dark glyph rows of a `width`-wide copy of the frame.
+
+    Why: on the coarse copy, a far plate (50-75 px wide in a 1280 px frame) has glyphs 3-6
+    pixels tall, one pixel apart, and they run together with each other, the plate's dot or
+    emblem and its border, so no row forms, and its background is too broken up by them to
+    stand out as a plate blob. On a copy half as wide again, the same glyphs stand apart.
+    Only small glyphs are searched there, in one polarity (plates are dark on light far
+    more often than not), and only rows mostly outside every proposal already made are
+    added; like the shade pass's rows, they are read in a mosaic of their own and ranked at
+    _SMALL_RANK, so plates found before read as before. On the held-out US crops set as far
+    plates (tools/tuning_stills.py --widths 50 140, 292 frames, at a 0.4 threshold) exact
+    reads went from 216 to 227 (11 gained, none lost) and detection from 93.2% to 96.6%; the
+    nearer tuning stills, the evaluation photos and the clips read the same but for one
+    plate each on the US roadside set and photos (gained). About 3 ms more per 1280x720
+    frame, mostly connected components; `localiser.small_plate_width: 0` turns it off.
+    The copy is resized bilinearly: at three quarters of the working width there is little
+    to average, and bilinear is about five times cheaper than area averaging.
+    """
+    width = min(width, work.shape[1])
+    if width < _SMALL_MIN_GAIN * coarse_width:
+        return made
+    scale = width / work.shape[1]
+    image = work if width == work.shape[1] else cv2.resize(
+        work, (width, max(1, round(work.shape[0] * scale))), interpolation=cv2.INTER_LINEAR)
+    (dark,) = _binarise(image, (0,), window=_COARSE_WINDOW, contrast=_COARSE_CONTRAST)
+    stats = _components(_without_rules(dark))
+    regions, plates, heights, scores = _row_proposals(_glyph_table(stats[_glyph_like(stats, _SMALL_CHAR_H)], 0))
+    return _with_apart_proposals(made, regions / scale, plates / scale, heights / scale, scores,
+                                 _SMALL_MIN_SCORE, _SMALL_OVERLAP, _SMALL_PROPOSALS, _SMALL_RANK)
+
+
 def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """For each box (x0, y0, x1, y1), the largest share of its area inside any of `others`."""
     if not len(others) or not len(boxes):
@@ -997,7 +1036,9 @@ class Localiser:
         scale = min(1.0, self.config.work_width / width)
         work = _resized(grey, scale)
         coarse_scale = min(1.0, self.config.proposal_width / work.shape[1])
-        proposals = _proposals(_resized(work, coarse_scale), 1.0 / coarse_scale, self.config.max_proposals)
+        coarse = _resized(work, coarse_scale)
+        proposals = _proposals(coarse, 1.0 / coarse_scale, self.config.max_proposals)
+        proposals = _with_small_plate_proposals(proposals, work, coarse.shape[1], self.config.small_plate_width)
         chars = _proposal_glyphs(work, proposals)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
         plain = _row_geometry(chars, idx, rows)

@@ -461,3 +461,50 @@ def test_joined_proposals_are_read_apart_below_lit_ones_and_only_where_new() -> 
     assert more.regions.tolist() == [[0, 0, 100, 40], [0, 0, 220, 40], [300, 0, 420, 40]]
     assert more.apart.tolist() == [False, True, True]
     assert more.rank.tolist() == [1.0, localise._JOINED_RANK, localise._JOINED_RANK]
+
+
+def far_us_plate(text: str, width: int) -> np.ndarray:
+    """A US-proportioned plate `width` px wide, drawn large and shrunk as a far camera sees
+    it: a gap between its two groups and a dark band under the text, which its glyphs
+    touch once shrunk."""
+    big_w, big_h = width * 8, width * 4
+    plate = np.full((big_h, big_w, 3), 235, np.uint8)
+    cv2.rectangle(plate, (0, 0), (big_w - 1, big_h - 1), (60, 60, 60), 10)
+    cv2.rectangle(plate, (0, int(big_h * 0.80)), (big_w, int(big_h * 0.86)), (40, 40, 40), -1)
+    scale, thick = 4.2 * big_w / 520, round(16 * big_w / 520)
+    (text_w, _), _ = cv2.getTextSize(text, FONT, scale, thick)
+    cv2.putText(plate, text, ((big_w - text_w) // 2, int(big_h * 0.78)), FONT, scale, (90, 40, 20), thick, cv2.LINE_AA)
+    return cv2.resize(plate, (width, width // 2), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize(("text", "width", "seed"), [("552 PML", 50, 1), ("7KX 4HF", 56, 0), ("304 SZT", 56, 3)])
+def test_a_far_plate_whose_glyphs_run_together_when_coarse_is_found_on_the_small_plate_copy(
+        localiser: Localiser, text: str, width: int, seed: int) -> None:
+    quad = rect_quad(300 + 37 * seed, 300 + 13 * seed, width, width / 2)
+    image = place(street(seed), far_us_plate(text, width), quad)
+    assert best_iou(localiser.find(image), box_of(quad)) >= 0.45
+    assert best_iou(Localiser(LocaliserConfig(small_plate_width=0)).find(image), box_of(quad)) < 0.3
+
+
+def test_small_plate_rows_are_read_apart_below_lit_ones_and_only_from_a_finer_copy() -> None:
+    image = localise._resized(localise._to_grey(place(street(1), far_us_plate("552 PML", 50),
+                                                      rect_quad(337, 313, 50, 25))), 1.0)
+    none = localise._Proposals(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty((0, 4), np.float32),
+                               np.empty(0, np.float32), np.empty(0, bool), np.empty(0, np.float32))
+    more = localise._with_small_plate_proposals(none, image, 640, 960)
+    assert 1 <= len(more.scores) <= localise._SMALL_PROPOSALS
+    assert more.apart.all() and (more.rank == localise._SMALL_RANK).all()
+    plate_row = (more.regions[:, 0] <= 345) & (more.regions[:, 2] >= 380) & (more.regions[:, 1] <= 320)
+    assert plate_row.any()  # in working pixels, around the plate's text
+    assert localise._with_small_plate_proposals(none, image, 640, 0) is none  # turned off
+    assert localise._with_small_plate_proposals(none, image, 900, 960) is none  # the copy is hardly finer
+    assert localise._with_small_plate_proposals(more, image, 640, 960).regions.shape == more.regions.shape  # no repeats
+
+
+def test_larger_plates_read_the_same_with_or_without_the_small_plate_pass(localiser: Localiser) -> None:
+    quad = rect_quad(700, 150, 220, 47)
+    image = place(street(12), flat_plate("AB12 CDE", (235, 235, 235), (20, 20, 20)), quad)
+    image = place(image, far_us_plate("552 PML", 50), rect_quad(337, 413, 50, 25))
+    with_pass = [c for c in localiser.find(image) if c.box.iou(box_of(quad)) > 0]
+    without = [c for c in Localiser(LocaliserConfig(small_plate_width=0)).find(image) if c.box.iou(box_of(quad)) > 0]
+    assert with_pass and [(c.box, c.score) for c in with_pass] == [(c.box, c.score) for c in without]
