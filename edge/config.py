@@ -169,7 +169,7 @@ class LocaliserConfig(_Strict):
     working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost.
     Small plates' glyphs are also searched on a `small_plate_width` copy, read apart so
     that larger plates read as without it (edge.localise._with_small_plate_proposals;
-    0 turns it off, saving about 3 ms per 1280x720 frame)."""
+    0 turns it off, saving about 2-3 ms per 1280x720 frame)."""
 
     min_plate_width: int = Field(default=40, ge=16, le=2000)
     max_candidates: int = Field(default=10, ge=1, le=64)

@@ -738,7 +738,7 @@ def _with_small_plate_proposals(made: _Proposals, work: np.ndarray, coarse_width
     plates (tools/tuning_stills.py --widths 50 140, 292 frames, at a 0.4 threshold) exact
     reads went from 216 to 227 (11 gained, none lost) and detection from 93.2% to 96.6%; the
     nearer tuning stills, the evaluation photos and the clips read the same but for one
-    plate each on the US roadside set and photos (gained). About 3 ms more per 1280x720
+    plate each on the US roadside set and photos (gained). About 2-3 ms more per 1280x720
     frame, mostly connected components; `localiser.small_plate_width: 0` turns it off.
     The copy is resized bilinearly: at three quarters of the working width there is little
     to average, and bilinear is about five times cheaper than area averaging.

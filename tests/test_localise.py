@@ -487,8 +487,7 @@ def test_a_far_plate_whose_glyphs_run_together_when_coarse_is_found_on_the_small
 
 
 def test_small_plate_rows_are_read_apart_below_lit_ones_and_only_from_a_finer_copy() -> None:
-    image = localise._resized(localise._to_grey(place(street(1), far_us_plate("552 PML", 50),
-                                                      rect_quad(337, 313, 50, 25))), 1.0)
+    image = localise._to_grey(place(street(1), far_us_plate("552 PML", 50), rect_quad(337, 313, 50, 25)))
     none = localise._Proposals(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty((0, 4), np.float32),
                                np.empty(0, np.float32), np.empty(0, bool), np.empty(0, np.float32))
     more = localise._with_small_plate_proposals(none, image, 640, 960)
