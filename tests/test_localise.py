@@ -497,6 +497,8 @@ def test_small_plate_rows_are_read_apart_below_lit_ones_and_only_from_a_finer_co
     assert plate_row.any()  # in working pixels, around the plate's text
     assert localise._with_small_plate_proposals(none, image, 640, 0) is none  # turned off
     assert localise._with_small_plate_proposals(none, image, 900, 960) is none  # the copy is hardly finer
+    narrow = localise._with_small_plate_proposals(none, image[:, :800], 640, 960)  # searched at its own size
+    assert ((narrow.regions[:, 0] <= 345) & (narrow.regions[:, 2] >= 380)).any()
     assert localise._with_small_plate_proposals(more, image, 640, 960).regions.shape == more.regions.shape  # no repeats
 
 
