@@ -91,3 +91,45 @@ def test_plate_widths_the_frame_cannot_hold_are_refused_by_name(tool, tmp_path, 
         tool.main(["us-roadside", str(tmp_path / "out"), "--widths", *widths])
     assert refused.value.code == 2
     assert "--widths must satisfy" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clutter_is_painted_around_the_plate_never_over_it(tool, seed) -> None:
+    plate = render.random_plate(np.random.default_rng(seed))[0]
+    plain, box = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, seed]))
+    cluttered, same_box = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, seed]), clutter=3,
+                                              clutter_rng=np.random.default_rng([tool.CLUTTER_STREAM, seed]))
+    x, y, w, h = box
+    assert same_box == box  # the plate and its frame are drawn as without clutter
+    border = 5  # a blur reaches this far in from text painted next to the plate
+    inner = (slice(y + border, y + h - border), slice(x + border, x + w - border))
+    np.testing.assert_array_equal(cluttered[inner], plain[inner])
+    assert np.abs(cluttered.astype(int) - plain.astype(int)).max() > 100  # text was painted somewhere
+
+
+def test_clutter_draws_are_repeatable_and_differ_by_seed(tool) -> None:
+    plate = render.random_plate(np.random.default_rng(2))[0]
+
+    def draw(clutter_seed: int) -> np.ndarray:
+        return tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, 2]), clutter=2,
+                                   clutter_rng=np.random.default_rng([tool.CLUTTER_STREAM, clutter_seed]))[0]
+
+    np.testing.assert_array_equal(draw(1), draw(1))
+    assert not np.array_equal(draw(1), draw(2))
+
+
+def test_clutter_words_are_what_each_kind_paints(tool) -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        fleet = tool._clutter_words(rng, "fleet").split(" ")
+        assert fleet[-1].isdigit() and 3 <= len(fleet[-1]) <= 4 and all(part.isalpha() for part in fleet[:-1])
+        phone = tool._clutter_words(rng, "phone").split(" ")
+        assert len(phone) == 2 and all(part.isdigit() for part in phone)
+        words = tool._clutter_words(rng, "words").split(" ")
+        assert 1 <= len(words) <= 2 and all(word.isalpha() and 3 <= len(word) <= 8 for word in words)
+
+
+def test_a_negative_clutter_count_is_refused(tool, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        tool.main(["us-roadside", str(tmp_path), "--clutter", "-1"])
+    assert "--clutter must be 0 or more, got -1" in capsys.readouterr().err
