@@ -130,6 +130,12 @@ def _text_size(text: str, font: int, height: float) -> tuple[float, int, int, in
     return scale, thickness, width, drawn_h
 
 
+def _ink_on(ground: np.ndarray) -> tuple[float, float, float]:
+    """Dark ink on a light ground, light ink on a dark one."""
+    level = 20.0 if ground.mean() > 110 else 235.0
+    return level, level, level
+
+
 def _overlaps(box: tuple[int, int, int, int], other: tuple[int, int, int, int], margin: float = 0.0) -> bool:
     x, y, w, h = box
     ox, oy, ow, oh = other
@@ -157,16 +163,14 @@ def _draw_text_block(frame: np.ndarray, car: tuple[int, int, int, int], plate: t
             break
     else:
         return
-    ground = frame[y:y + block_h, x:x + block_w].mean()
-    ink = 20.0 if ground > 110 else 235.0
-    if not on_car:
+    if not on_car:  # a sign's panel: light or dark
         panel = 235.0 if rng.random() < 0.7 else 30.0
         frame[y:y + block_h, x:x + block_w] = panel + rng.normal(0, 3, (block_h, block_w, 3))
-        ink = 20.0 if panel > 128 else 235.0
+    ink = _ink_on(frame[y:y + block_h, x:x + block_w])
     canvas = np.ascontiguousarray(frame[y:y + block_h, x:x + block_w])
     for row, line in enumerate(lines):
         baseline = pad + int((row + 1) * 1.6 * text_h - 0.3 * text_h)
-        cv2.putText(canvas, line, (pad, baseline), font, scale, (ink, ink, ink), thick, cv2.LINE_AA)
+        cv2.putText(canvas, line, (pad, baseline), font, scale, ink, thick, cv2.LINE_AA)
     frame[y:y + block_h, x:x + block_w] = canvas
 
 
@@ -182,8 +186,8 @@ def _draw_dealer_line(frame: np.ndarray, plate: tuple[int, int, int, int], glyph
         return
     left = max(0, x + (w - text_w) // 2)
     band = np.ascontiguousarray(frame[top:top + text_h + 2, left:left + text_w])
-    ink = 20.0 if band.mean() > 110 else 235.0
-    cv2.putText(band, text, (0, text_h), font, scale, (ink, ink, ink), thick, cv2.LINE_AA)
+    ink = _ink_on(band)
+    cv2.putText(band, text, (0, text_h), font, scale, ink, thick, cv2.LINE_AA)
     frame[top:top + text_h + 2, left:left + text_w] = band
 
 
