@@ -97,9 +97,7 @@ def plate_furniture(detections: Sequence[Detection], quads: Sequence[np.ndarray 
 def _plate_lines(boxes: Sequence[Box], quads: Sequence[np.ndarray | None]) -> tuple[np.ndarray, ...]:
     """Each plate's text line (the mid-points of its left and right sides, N x 2 each) and
     its height along its sides, from its quad (tl, tr, br, bl), or its box where none."""
-    corners = np.array([quad if quad is not None else
-                        [[b.x, b.y], [b.x + b.w, b.y], [b.x + b.w, b.y + b.h], [b.x, b.y + b.h]]
-                        for b, quad in zip(boxes, quads)], np.float64)
+    corners = np.array([quad if quad is not None else b.corners() for b, quad in zip(boxes, quads)], np.float64)
     left, right = (corners[:, 0] + corners[:, 3]) / 2, (corners[:, 1] + corners[:, 2]) / 2
     height = ((corners[:, 3, 1] - corners[:, 0, 1]) + (corners[:, 2, 1] - corners[:, 1, 1])) / 2
     return left, right, height

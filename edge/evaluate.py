@@ -384,9 +384,7 @@ def _write_false_read_picture(path: Path, false_read: dict) -> bool:
     """The false read's box in red, with its surroundings and the photo's labelled plates in
     green: a sign, a fleet number or a plate cut short shows at a glance."""
     box = false_read["box"]
-    outline = np.array([[box.x, box.y], [box.x + box.w, box.y], [box.x + box.w, box.y + box.h],
-                        [box.x, box.y + box.h]], np.float32)
-    return _write_picture(path, false_read["image"], box, [outline], false_read["labelled"])
+    return _write_picture(path, false_read["image"], box, [np.array(box.corners(), np.float32)], false_read["labelled"])
 
 
 def _write_picture(path: Path, image, focus: Box | None, red: list, green: list[Box]) -> bool:

@@ -31,6 +31,11 @@ class Box:
     def as_list(self) -> list[int]:
         return [int(self.x), int(self.y), int(self.w), int(self.h)]
 
+    def corners(self) -> list[list[int]]:
+        """Top-left, top-right, bottom-right, bottom-left: the order of a localiser quad."""
+        right, bottom = self.x + self.w, self.y + self.h
+        return [[self.x, self.y], [right, self.y], [right, bottom], [self.x, bottom]]
+
     def iou(self, other: "Box") -> float:
         ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
