@@ -52,7 +52,7 @@ def bench(config: EdgeConfig, json_out: bool, repeats: int, stock: bool = True) 
 
     reader = PlateReader(config)
     frames = _bench_frames()
-    results: dict[str, float | int | None] = {}
+    results: dict[str, float | int | str | None] = {"recogniser_backend": reader.recogniser.backend}
     for width, height in RESOLUTIONS:
         scaled = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames]
         cycle = iter(scaled * repeats)

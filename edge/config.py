@@ -192,6 +192,8 @@ class RecogniserConfig(_Strict):
     batch_size: int = Field(default=16, ge=1, le=256)
     threads: int = Field(default=0, ge=0, le=64)
     second_look: bool = True
+    # Runs the easyocr-loaded network: "auto" is onnxruntime where installed, else torch.
+    backend: Literal["auto", "torch", "onnxruntime"] = "auto"
 
 
 class TrackingConfig(_Strict):

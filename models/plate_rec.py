@@ -19,7 +19,6 @@ class Model(nn.Module):
     def __init__(self, input_channel: int, output_channel: int, hidden_size: int, num_class: int) -> None:
         super().__init__()
         self.FeatureExtraction = VGG_FeatureExtractor(input_channel, output_channel)
-        self.AdaptiveAvgPool = nn.AdaptiveAvgPool2d((None, 1))
         self.SequenceModeling = nn.Sequential(
             BidirectionalLSTM(output_channel, hidden_size, hidden_size),
             BidirectionalLSTM(hidden_size, hidden_size, hidden_size),
@@ -27,7 +26,9 @@ class Model(nn.Module):
         self.Prediction = nn.Linear(hidden_size, num_class)
 
     def forward(self, input: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
-        """`text` is unused (CTC); easyocr's calling convention passes it."""
+        """`text` is unused (CTC); easyocr's calling convention passes it. Each column's
+        features are averaged over the height with a plain mean (english_g2 uses an
+        AdaptiveAvgPool2d((None, 1)), the same sum) because the mean also exports to ONNX."""
         features = self.FeatureExtraction(input)
-        columns = self.AdaptiveAvgPool(features.permute(0, 3, 1, 2)).squeeze(3)
+        columns = features.permute(0, 3, 1, 2).mean(dim=3)
         return self.Prediction(self.SequenceModeling(columns).contiguous())

@@ -83,6 +83,36 @@ def test_batch_of_one_matches_batch_of_eight(recogniser: PlateRecogniser) -> Non
     np.testing.assert_allclose([r.confidence for r in together], [r.confidence for r in alone], rtol=1e-4, atol=1e-6)
 
 
+def test_onnxruntime_and_torch_read_alike(recogniser: PlateRecogniser) -> None:
+    """The default backend is ONNX Runtime (a dependency); it must read what torch reads."""
+    on_torch = PlateRecogniser(RecogniserConfig(model_dir=MODELS, threads=2, backend="torch"))
+    assert (recogniser.backend, on_torch.backend) == ("onnxruntime", "torch")
+    crops, _ = synthetic_plates(12, seed=29, strength=0.6)
+    fast, reference = recogniser.recognise(crops), on_torch.recognise(crops)
+    assert [read.text for read in fast] == [read.text for read in reference]
+    for a, b in zip(fast, reference):
+        np.testing.assert_allclose(a.char_probs, b.char_probs, atol=1e-4)
+
+
+def test_a_network_that_will_not_export_runs_on_torch(tmp_path: Path) -> None:
+    """An adaptive pool with a free dimension has no ONNX form: "auto" falls back to torch,
+    while a unit that insists on onnxruntime stops with a clear model error. (A new network
+    name, because Python caches an imported plate_rec module.)"""
+    source = (MODELS / "plate_rec.py").read_text()
+    unexportable = source.replace("features.permute(0, 3, 1, 2).mean(dim=3)",
+                                  "nn.AdaptiveAvgPool2d((None, 1))(features.permute(0, 3, 1, 2)).squeeze(3)")
+    assert unexportable != source
+    (tmp_path / "pooled.py").write_text(unexportable)
+    shutil.copy(MODELS / "plate_rec.yaml", tmp_path / "pooled.yaml")
+    shutil.copy(MODELS / "plate_rec.pth", tmp_path / "pooled.pth")
+    entry = json.loads((MODELS / "MANIFEST.json").read_text())["files"]["plate_rec.pth"]
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"files": {"pooled.pth": entry}}))
+    config = RecogniserConfig(model_dir=tmp_path, network="pooled", threads=1)
+    assert PlateRecogniser(config).backend == "torch"
+    with pytest.raises(ModelError, match="onnxruntime unavailable"):
+        PlateRecogniser(config.model_copy(update={"backend": "onnxruntime"}))
+
+
 def test_odd_crops_do_not_crash(recogniser: PlateRecogniser) -> None:
     crops, _ = synthetic_plates(1, seed=3, strength=0.3)
     grey = cv2.cvtColor(crops[0], cv2.COLOR_BGR2GRAY)
