@@ -226,6 +226,8 @@ class PlateRecogniser:
         self._model, self._characters = _load_easyocr(model_dir, config.network)
         self.alphabet = "".join(self._characters[1:])
         self.backend, self._forward = _inference_backend(config.backend, self._model, self.height, self.width, threads)
+        log.info("recogniser %s loaded from %s, runs on %s with %d threads", config.network, model_dir,
+                 self.backend, threads)
 
     def recognise(self, crops: list[np.ndarray]) -> list[RawRead]:
         """Read every crop of a frame; one forward pass per `batch_size` crops."""
@@ -313,6 +315,4 @@ def _load_easyocr(model_dir: Path, network: str) -> tuple[torch.nn.Module, list[
                                 user_network_directory=str(model_dir), verbose=False, quantize=False)
     except (OSError, RuntimeError, KeyError, ValueError, ImportError) as exc:
         raise ModelError(f"{model_dir / (network + '.pth')}: cannot load recogniser: {exc}") from None
-    model = reader.recognizer.eval()
-    log.info("recogniser %s loaded from %s", network, model_dir)
-    return model, list(reader.converter.character)
+    return reader.recognizer.eval(), list(reader.converter.character)
