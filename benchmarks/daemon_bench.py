@@ -210,13 +210,14 @@ def load_average() -> list[float]:
 # ---------------------------------------------------------------------------------------
 
 
-def write_config(workdir: Path, videos: list[Path], broker_port: int, http_port: int) -> Path:
+def write_config(workdir: Path, videos: list[Path], broker_port: int, http_port: int, backend: str) -> Path:
     y = round(ZONE_Y * SIZE[1])
     zone = {"name": "site", "outside_name": "road", "line": [[0, y], [SIZE[0], y]], "inside": "below"}
     config = {
         "unit": {"id": "bench-unit"},
         "cameras": [{"name": f"cam{i}", "source": str(v), "loop": True, "zone": zone} for i, v in enumerate(videos)],
         "plates": {"countries": ["gb", "generic"]},
+        "recogniser": {"backend": backend},
         "tracking": {"close_after_s": CLOSE_AFTER_S, "dedup_window_s": DEDUP_WINDOW_S},
         "mqtt": {"host": "127.0.0.1", "port": broker_port, "health_interval_s": 10},
         "spool": {"path": str(workdir / "spool.db")},
@@ -318,14 +319,14 @@ def error_lines(log_path: Path) -> list[str]:
     return [line for line in lines if " ERROR " in line or "Traceback" in line or '"level": "ERROR"' in line]
 
 
-def run_bench(videos: list[Path], duration: float, interval: float) -> Run:
+def run_bench(videos: list[Path], duration: float, interval: float, backend: str = "auto") -> Run:
     workdir = CACHE / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
     workdir.mkdir(parents=True)
     result = Run(load_start=load_average())
     broker = Broker(workdir / "broker").start()
     subscriber = Subscriber(broker.port, "anpr")
     http_port = free_port()
-    config = write_config(workdir, videos, broker.port, http_port)
+    config = write_config(workdir, videos, broker.port, http_port, backend)
     log_path = workdir / "daemon.log"
     print(f"workdir {workdir}", file=sys.stderr)
     try:
@@ -480,10 +481,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds excluded from rates, RSS and latency")
     parser.add_argument("--clip-seconds", type=float, default=24.0)
     parser.add_argument("--vehicles", type=int, default=5, help="vehicles crossing per clip")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
+                        help="recogniser.backend of the daemon under test")
     parser.add_argument("--json", action="store_true", help="print the summary and every sample as JSON")
     args = parser.parse_args()
     videos = ensure_videos(args.clip_seconds, args.vehicles)
-    run = run_bench(videos, args.duration, args.interval)
+    run = run_bench(videos, args.duration, args.interval, args.backend)
     summary = summarise(run, args.warmup, args.vehicles, args.clip_seconds)
     if args.json:
         print(json.dumps({**summary, "videos": [str(v) for v in videos],
