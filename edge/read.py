@@ -257,7 +257,7 @@ def _inference_backend(choice: str, model: torch.nn.Module, height: int, width: 
     if choice != "torch":
         try:
             return "onnxruntime", _onnx_forward(model, height, width, threads)
-        except Exception as exc:  # noqa: BLE001 - any export/runtime failure means "use torch"
+        except Exception as exc:  # any export or runtime failure means "use torch"
             if choice == "onnxruntime":
                 raise ModelError(f"recogniser backend onnxruntime unavailable: {exc}") from None
             log.info("recogniser runs on torch (onnxruntime unavailable: %s)", str(exc).splitlines()[0])
@@ -265,9 +265,11 @@ def _inference_backend(choice: str, model: torch.nn.Module, height: int, width: 
 
 
 def _torch_forward(model: torch.nn.Module) -> Forward:
+    probabilities = _WithSoftmax(model).eval()
+
     def forward(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return torch.softmax(model(torch.from_numpy(batch)).float(), dim=2).numpy()
+            return probabilities(torch.from_numpy(batch)).numpy()
     return forward
 
 
