@@ -24,7 +24,7 @@ from edge.formats import PlateFormatter, best_candidates, merge_looks
 from edge.imageio import load_image, to_bgr8
 from edge.localise import IgnoreRegions, Localiser
 from edge.motion import MotionGate
-from edge.read import PlateRecogniser, crop_pads, rectify
+from edge.read import PlateRecogniser, crop_pads, rectify, upright
 from edge.record import PassAssembler, PassRecord
 from edge.track import Tracker
 from edge.types import Box, Detection, Frame, PlateCandidate, PlateRead
@@ -107,15 +107,17 @@ class PlateReader:
     def _read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]
                          ) -> tuple[list[np.ndarray], list[PlateRead | None]]:
         """The first-look crops of `candidates` and their reads after every look: the one
-        reading path of frames and of labelled boxes."""
-        crops = [rectify(image, candidate, self.pads.first) for candidate in candidates]
-        return crops, self._look_again(image, candidates, self._format(crops))
+        reading path of frames and of labelled boxes. Each candidate's glyph slant is
+        measured on its first look and kept for the later ones."""
+        cut = [upright(image, candidate, self.pads.first) for candidate in candidates]
+        crops, slants = [crop for crop, _ in cut], [slant for _, slant in cut]
+        return crops, self._look_again(image, candidates, slants, self._format(crops))
 
     def _format(self, crops: list[np.ndarray]) -> list[PlateRead | None]:
         raws = self.recogniser.recognise(crops) if crops else []
         return [self.formatter.format(raw.text, raw.char_probs) for raw in raws]
 
-    def _look_again(self, image: np.ndarray, candidates: list[PlateCandidate],
+    def _look_again(self, image: np.ndarray, candidates: list[PlateCandidate], slants: list[float],
                     reads: list[PlateRead | None]) -> list[PlateRead | None]:
         """Read again, a little wider, every candidate whose first reading could be reported,
         and merge the looks (`merge_looks`): a misread rarely survives a second framing.
@@ -138,18 +140,18 @@ class PlateReader:
         again = [i for i, read in enumerate(reads) if read is not None and read.confidence >= floor
                  and not is_scene_text(read.text, candidates[i].box, image.shape[0])]
         firsts = {i: reads[i] for i in again}
-        seconds = dict(zip(again, self._look(image, candidates, again, self.pads.second)))
+        seconds = dict(zip(again, self._look(image, candidates, slants, again, self.pads.second)))
         for i in again:
             reads[i] = merge_looks(firsts[i], seconds[i])
         unsure = [i for i in again if reads[i].confidence < THIRD_LOOK_BELOW]
-        for i, third in zip(unsure, self._look(image, candidates, unsure, self.pads.third)):
+        for i, third in zip(unsure, self._look(image, candidates, slants, unsure, self.pads.third)):
             reads[i] = merge_looks(firsts[i], seconds[i], third)
         return reads
 
-    def _look(self, image: np.ndarray, candidates: list[PlateCandidate], which: list[int],
+    def _look(self, image: np.ndarray, candidates: list[PlateCandidate], slants: list[float], which: list[int],
               pad: float) -> list[PlateRead | None]:
-        """The candidates `which`, cut with margin `pad` and read in one batch."""
-        return self._format([rectify(image, candidates[i], pad) for i in which]) if which else []
+        """The candidates `which`, cut with margin `pad` (and their slants) and read in one batch."""
+        return self._format([rectify(image, candidates[i], pad, slants[i]) for i in which]) if which else []
 
     def plates(self, reading: FrameReading, min_confidence: float | None = None) -> list[Detection]:
         """Confident reads of distinct plates, best first: what a still-image read reports.

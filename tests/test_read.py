@@ -14,7 +14,7 @@ import pytest
 
 from edge.config import RecogniserConfig
 from edge.errors import ModelError
-from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pads, rectify, torch_threads
+from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pads, glyph_slant, rectify, torch_threads, upright
 from edge.synth.render import degrade, random_plate
 from edge.types import Box, PlateCandidate
 
@@ -192,3 +192,76 @@ def test_rectify_quad_unwarps_a_skewed_plate(recogniser: PlateRecogniser) -> Non
     crop = rectify(frame, PlateCandidate(Box(120, 60, int(w * 0.8), int(h * 0.95) + 30), 0.9, quad=quad), pad=0.05)
     assert abs(crop.shape[1] / crop.shape[0] - (w * 0.8) / (h * 0.875)) < 0.1
     assert recogniser.recognise([crop])[0].text == text
+
+
+def sheared(image: np.ndarray, slant: float) -> np.ndarray:
+    """`image` with each row shifted by `slant` x its offset from the middle row."""
+    h, w = image.shape[:2]
+    matrix = np.float32([[1, slant, -slant * (h - 1) / 2], [0, 1, 0]])
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def rolled_plate_frame(plate: np.ndarray, degrees: float) -> tuple[np.ndarray, PlateCandidate]:
+    """A frame holding `plate` rolled by `degrees`, and the candidate the localiser makes of
+    it: a quad along the plate's text line with vertical sides."""
+    h, w = plate.shape[:2]
+    x0, y0 = 200, 150
+    frame = np.full((400, 720, 3), (60, 70, 80), np.uint8)
+    frame[y0:y0 + h, x0:x0 + w] = plate
+    roll = cv2.getRotationMatrix2D((x0 + w / 2, y0 + h / 2), degrees, 1.0)
+    frame = cv2.warpAffine(frame, roll, (720, 400), borderValue=(60, 70, 80))
+    corners = np.array([[x0, y0, 1], [x0 + w, y0, 1], [x0 + w, y0 + h, 1], [x0, y0 + h, 1]], np.float32) @ roll.T
+    left, right = corners[[0, 3], 0].mean(), corners[[1, 2], 0].mean()
+    slope = (corners[1, 1] - corners[0, 1]) / (corners[1, 0] - corners[0, 0])
+    cx, cy = corners.mean(axis=0)
+    half = h / 2 / np.cos(np.radians(degrees))
+    y_left, y_right = cy + slope * (left - cx), cy + slope * (right - cx)
+    quad = np.array([[left, y_left - half], [right, y_right - half], [right, y_right + half], [left, y_left + half]],
+                    np.float32)
+    box = Box(int(left), int(min(y_left, y_right) - half), int(right - left), int(2 * half + abs(y_right - y_left)))
+    return frame, PlateCandidate(box, 0.9, quad=quad)
+
+
+def test_glyph_slant_measures_how_far_glyphs_lean() -> None:
+    """Level plates are left alone; leaning ones are mostly measured, never the wrong way
+    (the estimate is cautious by design: SLANT_GAIN)."""
+    measured = 0
+    for seed in range(12):
+        plate, _text, _style = random_plate(np.random.default_rng(seed))
+        assert glyph_slant(plate) == 0.0
+        for lean in (0.15, -0.15):
+            slant = glyph_slant(sheared(plate, lean))
+            assert slant * lean <= 0
+            measured += slant == pytest.approx(-lean, abs=0.051)
+    assert measured >= 18  # of 24
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5, 6, 8])  # PL, EU, US, NL, GB plates whose lean is measured
+def test_upright_stands_a_rolled_plates_glyphs_up(recogniser: PlateRecogniser, seed: int) -> None:
+    """A rolled plate warped level along its text line leans by the roll; `upright` shears it
+    back in the same warp, and the later looks reuse the slant through `rectify`."""
+    plate, text, _style = random_plate(np.random.default_rng(seed))
+    frame, candidate = rolled_plate_frame(plate, 8.0)
+    leaning = rectify(frame, candidate, 0.05)
+    assert glyph_slant(leaning) < -0.05
+    crop, slant = upright(frame, candidate, 0.05)
+    assert slant == glyph_slant(leaning)
+    assert glyph_slant(crop) == 0.0
+    np.testing.assert_array_equal(crop, rectify(frame, candidate, 0.05, slant))
+    assert recogniser.recognise([crop])[0].text == text
+
+
+def test_upright_leaves_a_level_plate_as_cut(recogniser: PlateRecogniser) -> None:
+    plate, _text, _style = random_plate(np.random.default_rng(3))
+    frame, candidate = rolled_plate_frame(plate, 0.0)
+    crop, slant = upright(frame, candidate, 0.05)
+    assert slant == 0.0
+    np.testing.assert_array_equal(crop, rectify(frame, candidate, 0.05))
+
+
+def test_rectify_shears_a_box_cut_by_its_slant() -> None:
+    frame = np.zeros((100, 200), np.uint8)
+    frame[20:80, 98:102] = 255  # an upright bar
+    leaning = rectify(frame, PlateCandidate(Box(50, 20, 100, 60), 0.9), pad=0.0, slant=0.2)
+    columns = [int(np.flatnonzero(leaning[row] > 127).mean()) for row in (5, 55)]
+    assert columns[1] - columns[0] == pytest.approx(10, abs=1)  # 0.2 columns per row over 50 rows

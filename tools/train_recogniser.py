@@ -19,7 +19,7 @@ shipped model before it replaces it (the manifest records what it started from):
 Validation reads the held-out real crops three times: as they are (sharp scans), through the
 synthetic camera model (`degraded_views`), and as a unit's localiser cuts them from a
 roadside frame (`roadside_views`: set in a car body, cut by edge.localise and
-edge.read.rectify). `--real-degrade-share` sends that share of the real training crops
+edge.read.upright). `--real-degrade-share` sends that share of the real training crops
 through the camera model too; of the others, `--real-far-share` shrinks that share to a
 distant plate's width and `--real-framed-share` has that share cut from a car by our own
 localiser, as at run time. `--typeface-share` draws that share of the synthetic plates in
@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.config import LocaliserConfig  # noqa: E402
 from edge.localise import Localiser  # noqa: E402
-from edge.read import crop_pads, ctc_greedy, file_sha256, load_spec, preprocess, rectify  # noqa: E402
+from edge.read import crop_pads, ctc_greedy, file_sha256, load_spec, preprocess, upright  # noqa: E402
 from edge.synth import render  # noqa: E402
 from edge.types import Box  # noqa: E402
 
@@ -193,7 +193,7 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
     """The crop our own localiser would hand the recogniser for this plate on a car.
 
     The plate is shrunk to a roadside width (60-220 px) and set in a car body (one colour,
-    a gradient, noise); the localiser finds it and `edge.read.rectify` cuts it exactly as a
+    a gradient, noise); the localiser finds it and `edge.read.upright` cuts it exactly as a
     US unit does. The localiser's outline, estimated from the text, misses a plate's edges
     by a few percent either way, and the cut shows car body the scans never do. None when
     the localiser misses the plate.
@@ -211,7 +211,7 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
     truth = Box(x0, y0, plate_w, plate_h)
     found = [c for c in _localiser().find(canvas) if c.box.iou(truth) >= 0.3]
-    return rectify(canvas, max(found, key=lambda c: c.box.iou(truth)), crop_pads(["us"]).first) if found else None
+    return upright(canvas, max(found, key=lambda c: c.box.iou(truth)), crop_pads(["us"]).first)[0] if found else None
 
 
 def degraded_views(samples: list[Sample]) -> list[Sample]:

@@ -1,0 +1,67 @@
+"""tools/roll_stills.py: rolled copies of a labelled still folder, to measure how rolled plates read."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def tool():
+    spec = importlib.util.spec_from_file_location("roll_stills", ROOT / "tools" / "roll_stills.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def labelled_folder(folder: Path) -> Path:
+    """One frame in a subfolder, a white 'plate' at (300, 200, 120, 40), labelled with its box."""
+    (folder / "cam").mkdir(parents=True)
+    frame = np.full((480, 640, 3), 40, np.uint8)
+    frame[200:240, 300:420] = 255
+    cv2.imwrite(str(folder / "cam" / "a.png"), frame)
+    with (folder / "labels.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([["file", "plate", "x", "y", "w", "h"],
+                                      ["cam/a.png", "AB12CDE", 300, 200, 120, 40]])
+    return folder
+
+
+def read_labels(folder: Path) -> list[dict[str, str]]:
+    with (folder / "labels.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_rolled_frame_keeps_its_plate_inside_the_rolled_label(tool, tmp_path: Path) -> None:
+    source = labelled_folder(tmp_path / "src")
+    assert tool.roll_folder(source, tmp_path / "out", 10.0) == 1
+    [row] = read_labels(tmp_path / "out")
+    assert row["file"] == "cam/a.jpg" and row["plate"] == "AB12CDE"
+    image = cv2.imread(str(tmp_path / "out" / row["file"]), cv2.IMREAD_GRAYSCALE)
+    x, y, w, h = (int(row[k]) for k in "xywh")
+    bright = np.argwhere(image > 200)
+    assert bright[:, 1].min() >= x - 2 and bright[:, 1].max() <= x + w + 2
+    assert bright[:, 0].min() >= y - 2 and bright[:, 0].max() <= y + h + 2
+    assert h > 40 + 120 * np.sin(np.radians(10)) - 3  # the turned plate's upright box is taller
+
+
+def test_no_roll_keeps_frame_and_box(tool, tmp_path: Path) -> None:
+    source = labelled_folder(tmp_path / "src")
+    tool.roll_folder(source, tmp_path / "out", 0.0)
+    [row] = read_labels(tmp_path / "out")
+    assert (row["x"], row["y"], row["w"], row["h"]) == ("300", "200", "120", "40")
+    image = cv2.imread(str(tmp_path / "out" / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert image[220, 360] > 240 and image[100, 100] < 50
+
+
+def test_an_unreadable_frame_stops_the_tool_with_its_name(tool, tmp_path: Path) -> None:
+    source = labelled_folder(tmp_path / "src")
+    (source / "cam" / "a.png").write_bytes(b"not an image")
+    with pytest.raises(SystemExit, match="a.png: unreadable image"):
+        tool.roll_folder(source, tmp_path / "out", 5.0)
