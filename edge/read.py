@@ -86,11 +86,17 @@ def load_spec(model_dir: Path, network: str) -> tuple[int, int, str]:
     return int(spec["imgH"]), int(spec["imgW"]), str(spec["character_list"])
 
 
-def _grey_resized(crop: np.ndarray, height: int, width: int) -> np.ndarray:
+def _grey(crop: np.ndarray) -> np.ndarray:
+    """8-bit single-channel view of a BGR, BGRA or grey crop."""
     image = crop if crop.dtype == np.uint8 else np.clip(crop, 0, 255).astype(np.uint8)
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         image = image[:, :, 0] if image.shape[2] == 1 else cv2.cvtColor(image, code)
+    return image
+
+
+def _grey_resized(crop: np.ndarray, height: int, width: int) -> np.ndarray:
+    image = _grey(crop)
     shrink = image.shape[1] > width and image.shape[0] > height
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
@@ -235,11 +241,9 @@ def glyph_slant(crop: np.ndarray) -> float:
     peakiness (sum of squares over square of sum); the best wins if it beats no shear by
     SLANT_GAIN. Round glyphs and noise favour no shear, so level plates keep their crop.
     """
-    rows = crop.shape[0]
-    band = crop[int(rows * _SLANT_BAND[0]):max(int(rows * _SLANT_BAND[1]), int(rows * _SLANT_BAND[0]) + 1)]
-    grey = band if band.ndim == 2 else cv2.cvtColor(band, cv2.COLOR_BGRA2GRAY if band.shape[2] == 4
-                                                    else cv2.COLOR_BGR2GRAY)
-    width = max(8, int(round(band.shape[1] * _SLANT_ROWS / band.shape[0])))
+    top, bottom = (int(crop.shape[0] * share) for share in _SLANT_BAND)
+    grey = _grey(crop[top:max(bottom, top + 1)])
+    width = max(8, int(round(grey.shape[1] * _SLANT_ROWS / grey.shape[0])))
     small = cv2.resize(grey, (width, _SLANT_ROWS), interpolation=cv2.INTER_AREA)
     edges = np.abs(cv2.Sobel(small, cv2.CV_16S, 1, 0, ksize=3)).astype(np.float32)
     edges[edges < edges.mean()] = 0

@@ -43,27 +43,27 @@ def roll_folder(source: Path, target: Path, degrees: float) -> int:
     with (source / "labels.csv").open(newline="") as handle:
         reader = csv.DictReader(handle)
         fields, rows = list(reader.fieldnames or []), list(reader)
-    done: dict[str, np.ndarray] = {}
+    turns: dict[str, np.ndarray] = {}  # each frame's roll, by file: a frame may label several plates
     labels = []
     for row in rows:
-        if row["file"] not in done:
+        if row["file"] not in turns:
             image = cv2.imread(str(source / row["file"]), cv2.IMREAD_COLOR)
             if image is None:
                 raise SystemExit(f"{source / row['file']}: unreadable image")
             height, width = image.shape[:2]
-            done[row["file"]] = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-            turned = cv2.warpAffine(image, done[row["file"]], (width, height), flags=cv2.INTER_LINEAR,
+            turns[row["file"]] = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+            turned = cv2.warpAffine(image, turns[row["file"]], (width, height), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REPLICATE)
             out = target / row["file"]
             out.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(out.with_suffix(".jpg")), turned, [cv2.IMWRITE_JPEG_QUALITY, 95]):
                 raise SystemExit(f"{out}: cannot write")
-        labels.append({**rolled_box(row, done[row["file"]]), "file": str(Path(row["file"]).with_suffix(".jpg"))})
+        labels.append({**rolled_box(row, turns[row["file"]]), "file": str(Path(row["file"]).with_suffix(".jpg"))})
     with (target / "labels.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fields)
         writer.writeheader()
         writer.writerows(labels)
-    return len(done)
+    return len(turns)
 
 
 def main(argv: list[str] | None = None) -> None:
