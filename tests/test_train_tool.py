@@ -35,12 +35,12 @@ def plates(count: int) -> list[tuple[np.ndarray, str]]:
 
 def test_a_sample_is_a_pure_function_of_seed_and_index(tool) -> None:
     size = (32, 128)
-    a = tool.PlateSamples(plates(4), 7, 0.5, size, tool.SynthMix(variant=0.3), 0.5)
-    b = tool.PlateSamples(plates(4), 7, 0.5, size, tool.SynthMix(variant=0.3), 0.5)
+    a = tool.PlateSamples(plates(4), 7, 0.5, size, tool.SynthMix(variant=0.3), tool.RealMix(degrade=0.5))
+    b = tool.PlateSamples(plates(4), 7, 0.5, size, tool.SynthMix(variant=0.3), tool.RealMix(degrade=0.5))
     for index in (0, 3, 11):
         (image_a, text_a), (image_b, text_b) = a[index], b[index]
         assert text_a == text_b and np.array_equal(image_a.numpy(), image_b.numpy())
-    other_seed = tool.PlateSamples(plates(4), 8, 0.5, size, tool.SynthMix(variant=0.3), 0.5)
+    other_seed = tool.PlateSamples(plates(4), 8, 0.5, size, tool.SynthMix(variant=0.3), tool.RealMix(degrade=0.5))
     assert any(not np.array_equal(a[i][0].numpy(), other_seed[i][0].numpy()) for i in range(4))
 
 
@@ -62,8 +62,9 @@ def test_real_crops_go_through_the_camera_model_at_the_degrade_share(tool) -> No
     then gives another image, with the same label; the held-out view is fixed per crop."""
     samples = plates(3)
     for index in range(6):
-        (plain, text), (seen, same_text) = (tool.real_sample(samples, np.random.default_rng([1, index]), share)
-                                            for share in (0.0, 1.0))
+        (plain, text), (seen, same_text) = (
+            tool.real_sample(samples, np.random.default_rng([1, index]), tool.RealMix(degrade=share))
+            for share in (0.0, 1.0))
         assert text == same_text and plain.ndim == seen.ndim == 3
         assert plain.shape != seen.shape or not np.array_equal(plain, seen)
     degraded = tool.degraded_views(samples)
@@ -77,8 +78,8 @@ def test_far_share_shrinks_real_crops_to_a_distant_plates_width(tool) -> None:
     """Share 1 shrinks every re-lit real crop to 48-140 px wide (the scans are ~300 px), share 0
     keeps the full-width draw; labels never change."""
     samples = [(np.full((150, 300, 3), 200, np.uint8), text) for _, text in plates(3)]
-    near = [tool.real_sample(samples, np.random.default_rng([4, i]), 0.0) for i in range(20)]
-    far = [tool.real_sample(samples, np.random.default_rng([4, i]), 0.0, far_share=1.0) for i in range(20)]
+    near = [tool.real_sample(samples, np.random.default_rng([4, i]), tool.RealMix()) for i in range(20)]
+    far = [tool.real_sample(samples, np.random.default_rng([4, i]), tool.RealMix(far=1.0)) for i in range(20)]
     assert all(48 <= image.shape[1] <= 140 for image, _ in far)
     assert max(image.shape[1] for image, _ in near) > 140
     assert [t for _, t in near] == [t for _, t in far]
@@ -183,3 +184,20 @@ def test_a_resumed_run_keeps_the_total_its_first_part_fitted(tool, tmp_path: Pat
         tool.main(common + ["--steps", "20000"])
     assert "resumed from" in caplog.text and "at step 25 of 27" in caplog.text
     assert "finished at step 27" in caplog.text
+
+
+def test_respell_share_draws_real_plates_written_with_new_texts(tool) -> None:
+    """At share 1 every real draw is a bank plate respelled (texts the crops never had, of
+    a bank plate's length); at share 0 the crops keep their own labels."""
+    from edge.synth.respell import GlyphBank
+
+    samples = plates(6)
+    bank = GlyphBank([(image, text, "one") for image, text in samples])
+    lengths = {len(blank.chars) for blank in bank.blanks}
+    own = {text for _, text in samples}
+    respelled = [tool.real_sample(samples, np.random.default_rng([6, i]), tool.RealMix(respell=1.0, bank=bank))
+                 for i in range(12)]
+    kept = [tool.real_sample(samples, np.random.default_rng([6, i]), tool.RealMix(bank=bank)) for i in range(12)]
+    assert len(bank) >= 2 and all(len(text) in lengths for _, text in respelled)
+    assert sum(text in own for _, text in respelled) <= 1
+    assert all(text in own for _, text in kept)

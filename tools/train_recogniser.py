@@ -22,11 +22,14 @@ roadside frame (`roadside_views`: set in a car body, cut by edge.localise and
 edge.read.upright). `--real-degrade-share` sends that share of the real training crops
 through the camera model too; of the others, `--real-far-share` shrinks that share to a
 distant plate's width and `--real-framed-share` has that share cut from a car by our own
-localiser, as at run time. `--typeface-share` draws that share of the synthetic plates in
-TrueType faces (edge.synth.render.TYPEFACES, from fonts-dejavu-core), whose stroke contrast
-the stroke font lacks. `--furniture-share` dresses that share of the continental plates with
-what real ones carry beside the number (a coat of arms, a right-hand band, a dealer's
-line), marks a reader must learn not to spell.
+localiser, as at run time. `--real-respell-share` makes that share of the real draws a
+training plate rewritten with a new text in glyphs lifted from plates of its own state
+(edge.synth.respell): real fonts and backgrounds in texts the crops never had.
+`--typeface-share` draws that share of the synthetic plates in TrueType faces
+(edge.synth.render.TYPEFACES, from fonts-dejavu-core), whose stroke contrast the stroke
+font lacks. `--furniture-share` dresses that share of the continental plates with what real
+ones carry beside the number (a coat of arms, a right-hand band, a dealer's line), marks a
+reader must learn not to spell.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from edge.config import LocaliserConfig  # noqa: E402
 from edge.localise import Localiser  # noqa: E402
 from edge.read import crop_pads, ctc_greedy, file_sha256, load_spec, preprocess, upright  # noqa: E402
 from edge.synth import render  # noqa: E402
+from edge.synth.respell import GlyphBank  # noqa: E402
 from edge.types import Box  # noqa: E402
 
 log = logging.getLogger("train_recogniser")
@@ -80,13 +84,10 @@ Sample = tuple[np.ndarray, str]
 # ---------------------------------------------------------------------------------------
 
 
-def load_real(directory: Path) -> tuple[list[Sample], list[Sample]]:
-    """(train, held-out) real crops; a file is held out when its name hashes to 0 mod 10.
-
-    Hashing the name keeps the split fixed whatever the seed or the order of labels.csv.
-    """
-    train: list[Sample] = []
-    held_out: list[Sample] = []
+def real_rows(directory: Path) -> list[tuple[np.ndarray, str, str, bool]]:
+    """(image, plate, state, held out) per usable row; a file is held out when its name
+    hashes to 0 mod 10, which keeps the split fixed whatever the seed or the order of labels.csv."""
+    rows = []
     with (directory / "labels.csv").open(newline="") as handle:
         for row in csv.DictReader(handle):
             if row["plate"] in EXCLUDED:
@@ -95,8 +96,20 @@ def load_real(directory: Path) -> tuple[list[Sample], list[Sample]]:
             if image is None:
                 raise FileNotFoundError(directory / row["file"])
             bucket = int(hashlib.sha1(row["file"].encode()).hexdigest(), 16) % 10
-            (held_out if bucket == 0 else train).append((image, row["plate"]))
-    return train, held_out
+            rows.append((image, row["plate"], row.get("state") or "", bucket == 0))
+    return rows
+
+
+def load_real(directory: Path) -> tuple[list[Sample], list[Sample]]:
+    """(train, held-out) real crops."""
+    rows = real_rows(directory)
+    return ([(image, plate) for image, plate, _state, held in rows if not held],
+            [(image, plate) for image, plate, _state, held in rows if held])
+
+
+def respell_bank(directory: Path) -> GlyphBank:
+    """The training crops' glyphs and blank plates, grouped by state (one typeface each)."""
+    return GlyphBank([(image, plate, state) for image, plate, state, held in real_rows(directory) if not held])
 
 
 def jitter_crop(image: np.ndarray, rng: np.random.Generator, cut: float, pad: float, roll: float) -> np.ndarray:
@@ -161,22 +174,45 @@ def synthetic_sample(rng: np.random.Generator, mix: SynthMix) -> Sample:
     return jitter_crop(seen, rng, cut=0.03, pad=0.06, roll=1.5), text
 
 
-def real_sample(samples: list[Sample], rng: np.random.Generator, degrade_share: float, far_share: float = 0.0,
-                framed_share: float = 0.0) -> Sample:
+@dataclass(frozen=True)
+class RealMix:
+    """How the real training crops are augmented: `degrade` of them go through the synthetic
+    camera model; of the others, `far` are first shrunk to a distant plate's width and
+    `framed` are cut from a car by our own localiser. `respell` of all real draws are a
+    training plate rewritten with new text in its state's own glyphs (`bank`,
+    edge.synth.respell) before any of that."""
+
+    degrade: float = 0.0
+    far: float = 0.0
+    framed: float = 0.0
+    respell: float = 0.0
+    bank: GlyphBank | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "RealMix":
+        bank = respell_bank(args.real_dir) if args.real_respell_share and args.real_dir.is_dir() else None
+        return cls(args.real_degrade_share, args.real_far_share, args.real_framed_share,
+                   args.real_respell_share, bank)
+
+
+def real_sample(samples: list[Sample], rng: np.random.Generator, mix: RealMix) -> Sample:
     """A real crop, re-cut and then either re-lit (`photometric`) or put through the synthetic camera model.
 
     The real crops are sharp, well-lit scans of whole plates; roadside cameras see blurred,
     skewed, low-contrast plates. `render.degrade` is the camera model the synthetic plates
-    get, so real glyph shapes learn those degradations too. Of the re-lit crops, `far_share`
-    are first shrunk to a distant plate's width and `framed_share` are cut from a car by our
-    own localiser (`localiser_framed`, already at a roadside width).
+    get, so real glyph shapes learn those degradations too. A shrunk (`far`) crop is at a
+    roadside plate's width; a `framed` one is cut as at run time (`localiser_framed`).
+    Shares at 0 make no random draw, so earlier stages replay exactly.
     """
-    image, text = samples[int(rng.integers(len(samples)))]
+    if mix.respell and mix.bank and rng.random() < mix.respell:
+        image, text = mix.bank.respell(rng)
+    else:
+        image, text = samples[int(rng.integers(len(samples)))]
     crop = jitter_crop(image, rng, cut=0.04, pad=0.10, roll=4.0)
-    if rng.random() < degrade_share:
+    if rng.random() < mix.degrade:
         return render.degrade(crop, rng, rng.uniform(0.2, 1.0)), text
-    far = bool(far_share) and rng.random() < far_share  # no draw at 0: earlier stages replay exactly
-    if framed_share and rng.random() < framed_share:
+    far = bool(mix.far) and rng.random() < mix.far
+    if mix.framed and rng.random() < mix.framed:
         framed = localiser_framed(crop, rng)
         if framed is not None:
             crop, far = framed, False
@@ -236,9 +272,9 @@ class PlateSamples(Dataset):
     """Training sample `index` = a pure function of (seed, stream, index)."""
 
     def __init__(self, real: list[Sample], seed: int, real_fraction: float, size: tuple[int, int],
-                 mix: SynthMix, degrade_share: float, far_share: float = 0.0, framed_share: float = 0.0) -> None:
+                 mix: SynthMix, real_mix: RealMix) -> None:
         self.real, self.seed, self.real_fraction, self.size = real, seed, real_fraction, size
-        self.mix, self.degrade_share, self.far_share, self.framed_share = mix, degrade_share, far_share, framed_share
+        self.mix, self.real_mix = mix, real_mix
 
     def __len__(self) -> int:
         return 2**31 - 1
@@ -246,7 +282,7 @@ class PlateSamples(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, index])
         use_real = self.real and rng.random() < self.real_fraction
-        image, text = (real_sample(self.real, rng, self.degrade_share, self.far_share, self.framed_share) if use_real
+        image, text = (real_sample(self.real, rng, self.real_mix) if use_real
                        else synthetic_sample(rng, self.mix))
         return torch.from_numpy(preprocess([image], *self.size)[0]), text
 
@@ -427,7 +463,8 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
                           f"{', '.join(sorted(EXCLUDED))} "
                           f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade; of the "
                           f"others {args.real_far_share:.0%} shrunk to 48-140 px wide, {args.real_framed_share:.0%} "
-                          f"set in a car body and cut by edge.localise); real fraction "
+                          f"set in a car body and cut by edge.localise; {args.real_respell_share:.0%} respelled in "
+                          f"their state's own glyphs, edge.synth.respell); real fraction "
                           f"{args.real_fraction}; variant glyphs "
                           f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, "
                           f"TrueType faces "
@@ -495,8 +532,7 @@ def train(args: argparse.Namespace) -> None:
         log.info("resumed from %s at step %d of %d (best %.4f)", checkpoint, step, args.steps, best)
 
     dataset = PlateSamples(real_train, args.seed, args.real_fraction, (args.height, args.width),
-                           SynthMix.from_args(args), args.real_degrade_share, args.real_far_share,
-                           args.real_framed_share)
+                           SynthMix.from_args(args), RealMix.from_args(args))
     samples = range(step * args.batch_size, args.steps * args.batch_size)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=samples,
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
@@ -632,6 +668,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="share of the re-lit real crops first shrunk to a distant plate's 48-140 px width")
     parser.add_argument("--real-framed-share", type=float, default=0.0,
                         help="share of the re-lit real crops set in a car body and cut by our own localiser")
+    parser.add_argument("--real-respell-share", type=float, default=0.0,
+                        help="share of real draws that are a training plate respelled with new text in its "
+                             "state's own glyphs (edge.synth.respell)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR,
                         help="where the best weights and manifest are written (default: the shipped models/)")
     parser.add_argument("--eval-only", action="store_true")
