@@ -55,11 +55,10 @@ class BlankPlate:
     chars: str
 
 
-def glyph_components(image: np.ndarray, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
-    """(labels, the text's glyph labels left to right, their stats, ink is dark) when one
-    polarity of an adaptive threshold splits the plate into exactly len(text) like-sized
-    components on one row; None otherwise (touching or broken glyphs, a busy background)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+def glyph_components(grey: np.ndarray, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+    """For a grey plate: (labels, the text's glyph labels left to right, their stats, ink is
+    dark) when one polarity of an adaptive threshold splits it into exactly len(text)
+    like-sized components on one row; None otherwise (touching or broken glyphs, a busy background)."""
     height, width = grey.shape
     for dark in (True, False):
         source = 255 - grey if dark else grey
@@ -103,11 +102,11 @@ def _soft_mask(grey: np.ndarray, component: np.ndarray, dark: bool) -> np.ndarra
 
 def lift_glyphs(image: np.ndarray, text: str, group: str) -> tuple[BlankPlate, list[Glyph]] | None:
     """The plate without its glyphs, and the glyphs themselves; None when it does not split."""
-    found = glyph_components(image, text)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    found = glyph_components(grey, text)
     if found is None:
         return None
     labels, keys, stats, dark = found
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     glyphs, slots = [], []
     for char, key, (x, y, w, h, _area) in zip(text, keys, stats):
         y0, x0 = max(0, y - _MARGIN), max(0, x - _MARGIN)
