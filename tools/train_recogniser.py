@@ -77,6 +77,7 @@ EXCLUDED = {"520MRK", "5VCF203", "627WWI", "9185914", "EAZ6913"}
 PACE_FROM = 10  # --max-minutes times the warm-up from this step on, past the workers' start
 TRAIN_STREAM, SYNTH_VAL_STREAM, DEGRADED_VAL_STREAM, ROADSIDE_VAL_STREAM = 0, 1, 2, 3
 Sample = tuple[np.ndarray, str]
+RealRow = tuple[np.ndarray, str, str, bool]  # image, plate, state, held out
 
 
 # ---------------------------------------------------------------------------------------
@@ -84,7 +85,7 @@ Sample = tuple[np.ndarray, str]
 # ---------------------------------------------------------------------------------------
 
 
-def real_rows(directory: Path) -> list[tuple[np.ndarray, str, str, bool]]:
+def real_rows(directory: Path) -> list[RealRow]:
     """(image, plate, state, held out) per usable row; a file is held out when its name
     hashes to 0 mod 10, which keeps the split fixed whatever the seed or the order of labels.csv."""
     rows = []
@@ -102,14 +103,18 @@ def real_rows(directory: Path) -> list[tuple[np.ndarray, str, str, bool]]:
 
 def load_real(directory: Path) -> tuple[list[Sample], list[Sample]]:
     """(train, held-out) real crops."""
-    rows = real_rows(directory)
+    return split_real(real_rows(directory))
+
+
+def split_real(rows: list[RealRow]) -> tuple[list[Sample], list[Sample]]:
+    """(train, held-out) samples of real rows."""
     return ([(image, plate) for image, plate, _state, held in rows if not held],
             [(image, plate) for image, plate, _state, held in rows if held])
 
 
-def respell_bank(directory: Path) -> GlyphBank:
-    """The training crops' glyphs and blank plates, grouped by state (one typeface each)."""
-    return GlyphBank([(image, plate, state) for image, plate, state, held in real_rows(directory) if not held])
+def respell_bank(rows: list[RealRow]) -> GlyphBank:
+    """The training rows' glyphs and blank plates, grouped by state (one typeface each)."""
+    return GlyphBank([(image, plate, state) for image, plate, state, held in rows if not held])
 
 
 def jitter_crop(image: np.ndarray, rng: np.random.Generator, cut: float, pad: float, roll: float) -> np.ndarray:
@@ -189,8 +194,8 @@ class RealMix:
     bank: GlyphBank | None = None
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "RealMix":
-        bank = respell_bank(args.real_dir) if args.real_respell_share and args.real_dir.is_dir() else None
+    def from_args(cls, args: argparse.Namespace, rows: list[RealRow]) -> "RealMix":
+        bank = respell_bank(rows) if args.real_respell_share and rows else None
         return cls(args.real_degrade_share, args.real_far_share, args.real_framed_share,
                    args.real_respell_share, bank)
 
@@ -202,7 +207,7 @@ def real_sample(samples: list[Sample], rng: np.random.Generator, mix: RealMix) -
     skewed, low-contrast plates. `render.degrade` is the camera model the synthetic plates
     get, so real glyph shapes learn those degradations too. A shrunk (`far`) crop is at a
     roadside plate's width; a `framed` one is cut as at run time (`localiser_framed`).
-    Shares at 0 make no random draw, so earlier stages replay exactly.
+    The far, framed and respell shares make no random draw at 0, so earlier stages replay exactly.
     """
     if mix.respell and mix.bank and rng.random() < mix.respell:
         image, text = mix.bank.respell(rng)
@@ -511,7 +516,8 @@ def train(args: argparse.Namespace) -> None:
     if args.typeface_share > 0:  # fail now, not in a data-loader worker an hour in
         for face in render.TYPEFACES:
             render.typeface_path(face)
-    real_train, real_val = load_real(args.real_dir) if args.real_dir.is_dir() else ([], [])
+    rows = real_rows(args.real_dir) if args.real_dir.is_dir() else []
+    real_train, real_val = split_real(rows)
     validation = validation_sets(real_val, args)
     log.info("real crops: %d train, %d held out; synthetic held out: %d", len(real_train), len(real_val),
              args.synthetic_val)
@@ -532,7 +538,7 @@ def train(args: argparse.Namespace) -> None:
         log.info("resumed from %s at step %d of %d (best %.4f)", checkpoint, step, args.steps, best)
 
     dataset = PlateSamples(real_train, args.seed, args.real_fraction, (args.height, args.width),
-                           SynthMix.from_args(args), RealMix.from_args(args))
+                           SynthMix.from_args(args), RealMix.from_args(args, rows))
     samples = range(step * args.batch_size, args.steps * args.batch_size)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=samples,
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
