@@ -185,9 +185,12 @@ class RecogniserConfig(_Strict):
     about 1.6x faster on two threads than on one. `second_look` reads each plausible plate
     again, a little wider, and keeps what the looks agree on, with a third look where two
     leave a read unsure (edge.pipeline.PlateReader._look_again): about half the false reads
-    for one or two more small batches per frame."""
+    for one or two more small batches per frame. `look_network` reads those later looks: a
+    second network, trained otherwise, errs on other plates than the first, so the looks'
+    agreement means more (null: `network` reads every look)."""
 
     network: str = Field(default="plate_rec", pattern=r"^[A-Za-z0-9_]+$")
+    look_network: str | None = Field(default="plate_rec_look", pattern=r"^[A-Za-z0-9_]+$")
     model_dir: Path = Path("models")
     batch_size: int = Field(default=16, ge=1, le=256)
     threads: int = Field(default=0, ge=0, le=64)

@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edge.clutter import is_scene_text, plate_furniture
-from edge.config import CameraConfig, EdgeConfig, TrackingConfig
-from edge.errors import EdgeError
+from edge.config import CameraConfig, EdgeConfig, RecogniserConfig, TrackingConfig
+from edge.errors import EdgeError, ModelError
 from edge.formats import PlateFormatter, best_candidates, merge_looks
 from edge.imageio import load_image, to_bgr8
 from edge.localise import IgnoreRegions, Localiser
@@ -59,6 +59,19 @@ class PlateReader:
         self.min_confidence = config.plates.min_confidence
         self.pads = crop_pads(config.plates.countries)
         self.second_look = config.recogniser.second_look
+        self.look_recogniser = self._look_recogniser(config.recogniser, streams)
+
+    def _look_recogniser(self, config: RecogniserConfig, streams: int) -> PlateRecogniser:
+        """The network that reads the later looks: `look_network` where set (and the looks
+        are on), else the first look's own. Both spell with one alphabet, so one formatter
+        reads them both."""
+        if not self.second_look or config.look_network in (None, config.network):
+            return self.recogniser
+        looks = PlateRecogniser(config.model_copy(update={"network": config.look_network}), streams)
+        if looks.alphabet != self.recogniser.alphabet:
+            raise ModelError(f"recogniser look_network {config.look_network} spells {looks.alphabet!r}, "
+                             f"network {config.network} {self.recogniser.alphabet!r}: they must share an alphabet")
+        return looks
 
     def read(self, image: np.ndarray, index: int = 0, timestamp: float = 0.0,
              skip: SkipRule | None = None, keep_crops: bool = False,
@@ -113,8 +126,8 @@ class PlateReader:
         crops, slants = [crop for crop, _ in cut], [slant for _, slant in cut]
         return crops, self._look_again(image, candidates, slants, self._format(crops))
 
-    def _format(self, crops: list[np.ndarray]) -> list[PlateRead | None]:
-        raws = self.recogniser.recognise(crops) if crops else []
+    def _format(self, crops: list[np.ndarray], recogniser: PlateRecogniser | None = None) -> list[PlateRead | None]:
+        raws = (recogniser or self.recogniser).recognise(crops) if crops else []
         return [self.formatter.format(raw.text, raw.char_probs) for raw in raws]
 
     def _look_again(self, image: np.ndarray, candidates: list[PlateCandidate], slants: list[float],
@@ -150,8 +163,10 @@ class PlateReader:
 
     def _look(self, image: np.ndarray, candidates: list[PlateCandidate], slants: list[float], which: list[int],
               pad: float) -> list[PlateRead | None]:
-        """The candidates `which`, cut with margin `pad` (and their slants) and read in one batch."""
-        return self._format([rectify(image, candidates[i], pad, slants[i]) for i in which]) if which else []
+        """The candidates `which`, cut with margin `pad` (and their slants) and read in one batch
+        by the looks' network."""
+        crops = [rectify(image, candidates[i], pad, slants[i]) for i in which]
+        return self._format(crops, self.look_recogniser) if which else []
 
     def plates(self, reading: FrameReading, min_confidence: float | None = None) -> list[Detection]:
         """Confident reads of distinct plates, best first: what a still-image read reports.

@@ -81,6 +81,23 @@ def test_glyphs_come_only_from_the_plates_own_group() -> None:
     assert set("".join(texts)) <= set("1234567") | set("".join(t for _, t, _ in letters))
 
 
+def test_a_character_draw_shows_rare_characters_as_often_as_common_ones() -> None:
+    """Plates that show 1 six times as often as 8: drawn over glyphs, respelled digits are
+    mostly 1s; drawn over characters, 8 comes about as often as 1."""
+    plates = [(image, text, "us") for image, text, _ in rendered(6, seed=8, text="1111118")]
+    by_draw = {}
+    for draw in ("glyphs", "characters"):
+        bank = GlyphBank(plates, draw)
+        digits = "".join(c for i in range(60) for c in bank.respell(np.random.default_rng([4, i]))[1] if c.isdigit())
+        by_draw[draw] = digits.count("8") / max(digits.count("1"), 1)
+    assert by_draw["glyphs"] < 0.35 and 0.6 < by_draw["characters"] < 1.6, by_draw
+
+
+def test_an_unknown_draw_is_refused() -> None:
+    with pytest.raises(ValueError, match="respell draw"):
+        GlyphBank([], "letters")
+
+
 @pytest.fixture(scope="module")
 def recogniser() -> PlateRecogniser:
     return PlateRecogniser(RecogniserConfig())

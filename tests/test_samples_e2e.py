@@ -70,32 +70,57 @@ def test_a_us_unit_cuts_its_plates_at_the_outline_and_still_reads_them(config, r
         assert plate in [d.read.text for d in us_reader.plates(ours)]
 
 
+def count_batches(reader: PlateReader, monkeypatch) -> list[tuple[str, int]]:
+    """Record each recogniser call of `reader` as (which network, crops in the batch)."""
+    batches: list[tuple[str, int]] = []
+    for name in ("recogniser", "look_recogniser"):
+        network = getattr(reader, name)
+        if name == "look_recogniser" and network is reader.recogniser:
+            break  # one network reads every look
+
+        def counted(crops, name=name, run=network.recognise):
+            batches.append((name, len(crops)))
+            return run(crops)
+        monkeypatch.setattr(network, "recognise", counted)
+    return batches
+
+
 def test_a_second_look_rereads_only_the_plausible_plates_and_agrees_on_a_clear_one(config, reader, monkeypatch):
     """The second batch holds just the candidates whose first reading could be a plate (one
-    or two per frame), and a clear plate read twice keeps its confidence."""
-    batches = []
-    recognise = reader.recogniser.recognise
-    monkeypatch.setattr(reader.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
+    or two per frame), read by the looks' network, and a clear plate read twice keeps its
+    confidence."""
+    batches = count_batches(reader, monkeypatch)
     reading = reader.read(load_image(SAMPLES / "07_gb_current_front.jpg"))
     plates = reader.plates(reading)
-    assert len(batches) == 2 and 1 <= batches[1] < batches[0], batches
+    assert [name for name, _ in batches] == ["recogniser", "look_recogniser"], batches
+    assert 1 <= batches[1][1] < batches[0][1], batches
     assert plates and plates[0].read.confidence >= 0.9, [(d.read.text, d.read.confidence) for d in plates]
     one_look = config.recogniser.model_copy(update={"second_look": False})
     single = PlateReader(config.model_copy(update={"recogniser": one_look}))
-    monkeypatch.setattr(single.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
+    assert single.look_recogniser is single.recogniser  # no second network loaded for no looks
+    batches = count_batches(single, monkeypatch)
     single.read(load_image(SAMPLES / "07_gb_current_front.jpg"))
-    assert len(batches) == 3
+    assert len(batches) == 1
+
+
+def test_the_looks_network_is_a_second_network_unless_set_off(config, reader):
+    """`recogniser.look_network` loads a second network for the later looks, spelling with
+    the first one's alphabet; null has the first network read every look."""
+    assert reader.look_recogniser is not reader.recogniser
+    assert reader.look_recogniser.alphabet == reader.recogniser.alphabet
+    assert reader.look_recogniser.manifest["network"] == config.recogniser.look_network
+    same = config.recogniser.model_copy(update={"look_network": None})
+    one_network = PlateReader(config.model_copy(update={"recogniser": same}))
+    assert one_network.look_recogniser is one_network.recogniser
 
 
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
     """The blurred, skewed rear plate loses its last glyph in the first look and keeps it in
     the second: two looks leave both readings level at about a half. A third, wider look
     at that plate alone (edge.pipeline.THIRD_LOOK_BELOW) settles it at two thirds."""
-    batches = []
-    recognise = reader.recogniser.recognise
-    monkeypatch.setattr(reader.recogniser, "recognise", lambda crops: batches.append(len(crops)) or recognise(crops))
+    batches = count_batches(reader, monkeypatch)
     plates = reader.plates(reader.read(load_image(SAMPLES / "04_gb_current_rear_skew_blur.jpg")))
-    assert batches[1:] == [1, 1], batches
+    assert batches[1:] == [("look_recogniser", 1), ("look_recogniser", 1)], batches
     assert [d.read.text for d in plates] == ["FP67SJJ"]
     read = plates[0].read
     assert [(c.text, round(c.confidence, 1)) for c in read.candidates[:2]] == [("FP67SJJ", 0.7), ("FP67SJ", 0.3)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -122,6 +123,27 @@ def test_a_short_run_exports_weights_that_the_reader_loads(tool, tmp_path: Path)
     reader = PlateRecogniser(RecogniserConfig(model_dir=out))
     assert (reader.height, reader.width) == (40, 144)
     assert len(reader.recognise([plates(1)[0][0]])) == 1
+
+
+def test_a_candidate_is_promoted_as_the_looks_network(tool, tmp_path: Path) -> None:
+    """--promote installs a candidate folder's network under another name beside the shipped
+    one, with its manifest entry renamed, and the reader loads it by that name; weights that
+    do not match their entry are refused."""
+    out = tmp_path / "models"
+    shutil.copytree(ROOT / "models", out, ignore=shutil.ignore_patterns("plate_rec_look*"))
+    tool.main(["--promote", str(ROOT / "models"), "--as", "plate_rec_second", "--out", str(out)])
+    manifest = json.loads((out / "MANIFEST.json").read_text())["files"]
+    assert {"plate_rec.pth", "plate_rec_second.pth"} <= set(manifest)
+    assert manifest["plate_rec_second.pth"]["network"] == "plate_rec_second"
+    assert manifest["plate_rec_second.pth"]["sha256"] == manifest["plate_rec.pth"]["sha256"]
+    second = PlateRecogniser(RecogniserConfig(model_dir=out, network="plate_rec_second"))
+    assert len(second.recognise([plates(1)[0][0]])) == 1
+    broken = tmp_path / "broken"
+    shutil.copytree(ROOT / "models", broken)
+    (broken / "plate_rec.pth").write_bytes(b"not weights")
+    with pytest.raises(SystemExit, match="does not match"):
+        tool.main(["--promote", str(broken), "--as", "plate_rec_second", "--out", str(out)])
+    assert PlateRecogniser(RecogniserConfig(model_dir=out, network="plate_rec_second"))  # left as it was
 
 
 def test_a_fine_tune_never_reads_english_g2(tool, monkeypatch: pytest.MonkeyPatch) -> None:

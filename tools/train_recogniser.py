@@ -16,6 +16,11 @@ shipped model before it replaces it (the manifest records what it started from):
     .venv/bin/python tools/train_recogniser.py --init models/plate_rec.pth --steps 2000 --lr 2e-4 \
         --runs runs/recogniser-variant --out runs/recogniser-variant/model
 
+A candidate ships as the first network by copying its folder over models/, or as the looks'
+network (`recogniser.look_network`, a second opinion that reads the later looks) with
+
+    .venv/bin/python tools/train_recogniser.py --promote runs/recogniser-variant/model --as plate_rec_look
+
 Validation reads the held-out real crops three times: as they are (sharp scans), through the
 synthetic camera model (`degraded_views`), and as a unit's localiser cuts them from a
 roadside frame (`roadside_views`: set in a car body, cut by edge.localise and
@@ -64,7 +69,7 @@ from edge.config import LocaliserConfig  # noqa: E402
 from edge.localise import Localiser  # noqa: E402
 from edge.read import crop_pads, ctc_greedy, file_sha256, load_spec, preprocess, upright  # noqa: E402
 from edge.synth import render  # noqa: E402
-from edge.synth.respell import GlyphBank  # noqa: E402
+from edge.synth.respell import DRAWS, GlyphBank  # noqa: E402
 from edge.types import Box  # noqa: E402
 
 log = logging.getLogger("train_recogniser")
@@ -112,9 +117,10 @@ def split_real(rows: list[RealRow]) -> tuple[list[Sample], list[Sample]]:
             [(image, plate) for image, plate, _state, held in rows if held])
 
 
-def respell_bank(rows: list[RealRow]) -> GlyphBank:
-    """The training rows' glyphs and blank plates, grouped by state (one typeface each)."""
-    return GlyphBank([(image, plate, state) for image, plate, state, held in rows if not held])
+def respell_bank(rows: list[RealRow], draw: str = "glyphs") -> GlyphBank:
+    """The training rows' glyphs and blank plates, grouped by state (one typeface each);
+    `draw` as edge.synth.respell.GlyphBank's."""
+    return GlyphBank([(image, plate, state) for image, plate, state, held in rows if not held], draw)
 
 
 def jitter_crop(image: np.ndarray, rng: np.random.Generator, cut: float, pad: float, roll: float) -> np.ndarray:
@@ -195,7 +201,7 @@ class RealMix:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, rows: list[RealRow]) -> "RealMix":
-        bank = respell_bank(rows) if args.real_respell_share and rows else None
+        bank = respell_bank(rows, args.respell_draw) if args.real_respell_share and rows else None
         return cls(args.real_degrade_share, args.real_far_share, args.real_framed_share,
                    args.real_respell_share, bank)
 
@@ -469,7 +475,8 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
                           f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade; of the "
                           f"others {args.real_far_share:.0%} shrunk to 48-140 px wide, {args.real_framed_share:.0%} "
                           f"set in a car body and cut by edge.localise; {args.real_respell_share:.0%} respelled in "
-                          f"their state's own glyphs, edge.synth.respell); real fraction "
+                          f"their state's own glyphs drawn over {args.respell_draw}, edge.synth.respell); "
+                          f"real fraction "
                           f"{args.real_fraction}; variant glyphs "
                           f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, "
                           f"TrueType faces "
@@ -633,6 +640,26 @@ def eval_only(args: argparse.Namespace) -> None:
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+def promote(candidate: Path, name: str, out: Path) -> Path:
+    """Install a candidate folder's network in `out` (the shipped models/) as network `name`:
+    its weights, easyocr .py/.yaml and manifest entry, renamed. Why: a second network (the
+    looks' network, `recogniser.look_network`) is trained like the first, into a candidate
+    folder under the first's name, and ships beside it; its entry keeps how it was made."""
+    entry = json.loads((candidate / "MANIFEST.json").read_text())["files"][f"{NETWORK}.pth"]
+    if file_sha256(candidate / f"{NETWORK}.pth") != entry["sha256"]:
+        raise SystemExit(f"{candidate / (NETWORK + '.pth')}: does not match its MANIFEST.json entry")
+    weights = out / f"{name}.pth"
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix in (".pth", ".py", ".yaml"):
+        shutil.copyfile(candidate / f"{NETWORK}{suffix}", out / f"{name}{suffix}")
+    manifest_path = out / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"files": {}}
+    manifest["files"][weights.name] = {**entry, "file": weights.name, "network": name,
+                                       "promoted_from": str(candidate)}
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return weights
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5000)
@@ -677,9 +704,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--real-respell-share", type=float, default=0.0,
                         help="share of real draws that are a training plate respelled with new text in its "
                              "state's own glyphs (edge.synth.respell)")
+    parser.add_argument("--respell-draw", choices=DRAWS, default="glyphs",
+                        help="how a respelled slot's glyph is drawn: over the state's glyphs (characters as "
+                             "often as its plates show them) or over its characters (each equally often)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR,
                         help="where the best weights and manifest are written (default: the shipped models/)")
     parser.add_argument("--eval-only", action="store_true")
+    parser.add_argument("--promote", type=Path, metavar="CANDIDATE",
+                        help="install this candidate folder's network in --out under the name --as, and stop")
+    parser.add_argument("--as", dest="promote_as", default=NETWORK, metavar="NAME",
+                        help="network name --promote installs under (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.max_minutes and args.warmup <= PACE_FROM:
         parser.error(f"--max-minutes times the warm-up: give --warmup above {PACE_FROM}")
@@ -691,7 +725,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(1)
-    eval_only(args) if args.eval_only else train(args)
+    if args.promote:
+        log.info("installed %s", promote(args.promote, args.promote_as, args.out))
+    else:
+        eval_only(args) if args.eval_only else train(args)
 
 
 if __name__ == "__main__":

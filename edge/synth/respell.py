@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 SAME_CLASS = 0.8  # a slot keeps its letter/digit class this often, as a plate's layout does
+DRAWS = ("glyphs", "characters")  # how a slot's new glyph is drawn: see `GlyphBank`
 _MARGIN = 2  # pixels of background around a glyph's mask taken with it (its anti-aliased rim)
 
 
@@ -123,9 +124,19 @@ def lift_glyphs(image: np.ndarray, text: str, group: str) -> tuple[BlankPlate, l
 
 class GlyphBank:
     """Blank plates and the glyphs lifted from them, by group (one typeface each) and by
-    class (digits, letters)."""
+    class (digits, letters).
 
-    def __init__(self, plates: list[tuple[np.ndarray, str, str]]) -> None:
+    `draw` says how a slot's new glyph is chosen among its group's glyphs of the class:
+    "glyphs" draws over the glyphs, so characters come as often as the group's plates show
+    them; "characters" draws a character first, uniformly over those the group shows, then
+    one of its glyphs, so rare characters (look-alikes such as B, D, V) come as often as
+    common ones.
+    """
+
+    def __init__(self, plates: list[tuple[np.ndarray, str, str]], draw: str = "glyphs") -> None:
+        if draw not in DRAWS:
+            raise ValueError(f"respell draw {draw!r}: expected one of {', '.join(DRAWS)}")
+        self.draw = draw
         self.blanks: list[BlankPlate] = []
         glyphs: dict[str, dict[bool, list[Glyph]]] = defaultdict(lambda: defaultdict(list))
         for image, text, group in plates:
@@ -146,21 +157,27 @@ class GlyphBank:
         canvas = plate.blank.astype(np.float32)
         text = []
         for slot, old in zip(plate.slots, plate.chars):
-            glyph = _new_glyph(self.glyphs[plate.group], old.isdigit(), rng)
+            glyph = _new_glyph(self.glyphs[plate.group], old.isdigit(), rng, self.draw)
             _draw(canvas, glyph.alpha, slot, plate.ink)
             text.append(glyph.char)
         return np.clip(canvas, 0, 255).astype(np.uint8), "".join(text)
 
 
-def _new_glyph(by_class: dict[bool, list[Glyph]], digit: bool, rng: np.random.Generator) -> Glyph:
+def _new_glyph(by_class: dict[bool, list[Glyph]], digit: bool, rng: np.random.Generator,
+               draw: str = "glyphs") -> Glyph:
     """A glyph for a slot: of the old character's class (letter or digit) SAME_CLASS of the
-    time, else of either. Drawn over glyphs, not characters, so characters come as often as
+    time, else of either. Drawn over glyphs (`draw` "glyphs"), characters come as often as
     the group's own plates show them: letters a state never issues (O, I, Q in many) stay
-    rare, where a uniform draw taught the network to read them (O for 0) on real plates."""
+    rare. Drawn over characters ("characters"), every character the group shows comes
+    equally often: its look-alikes are seen as often as its common glyphs."""
     if rng.random() < SAME_CLASS and by_class.get(digit):
         pool = by_class[digit]
     else:
         pool = [glyph for glyphs in by_class.values() for glyph in glyphs]
+    if draw == "characters":
+        chars = sorted({glyph.char for glyph in pool})
+        char = chars[int(rng.integers(len(chars)))]
+        pool = [glyph for glyph in pool if glyph.char == char]
     return pool[int(rng.integers(len(pool)))]
 
 
