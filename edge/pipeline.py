@@ -165,8 +165,7 @@ class PlateReader:
               pad: float) -> list[PlateRead | None]:
         """The candidates `which`, cut with margin `pad` (and their slants) and read in one batch
         by the looks' network."""
-        crops = [rectify(image, candidates[i], pad, slants[i]) for i in which]
-        return self._format(crops, self.look_recogniser) if which else []
+        return self._format([rectify(image, candidates[i], pad, slants[i]) for i in which], self.look_recogniser)
 
     def plates(self, reading: FrameReading, min_confidence: float | None = None) -> list[Detection]:
         """Confident reads of distinct plates, best first: what a still-image read reports.

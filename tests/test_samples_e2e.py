@@ -152,7 +152,8 @@ def test_ignore_region_hides_a_plate_and_only_that_plate(config, reader):
 
 def _with_on_screen_clock(clip: Path, out: Path) -> Path:
     """`clip` with a camera's burned-in caption and clock: a date-time line at the top
-    left and the time at the bottom right, changing every second, as many CCTV cameras do."""
+    left and the time at the bottom right, changing every second, as many CCTV cameras do.
+    The caption is drawn large enough that the reader takes parts of it for plates."""
     capture = cv2.VideoCapture(str(clip))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     writer = None
@@ -165,7 +166,7 @@ def _with_on_screen_clock(clip: Path, out: Path) -> Path:
         writer = writer or cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
         clock = (datetime(2014, 5, 9, 7, 38, 50) + timedelta(seconds=index / fps)).strftime("%Y-%m-%d %H:%M:%S")
         for thickness, colour in ((4, (0, 0, 0)), (2, (255, 255, 255))):
-            cv2.putText(frame, "CAM3 " + clock, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, colour, thickness)
+            cv2.putText(frame, "CAM3 " + clock, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.1, colour, thickness)
         cv2.putText(frame, clock[-8:], (width - 200, height - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
         writer.write(frame)
         index += 1
