@@ -215,7 +215,9 @@ class TrackingConfig(_Strict):
     # after this long, and the dedup window merges the passes that follow.
     max_track_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
     # Text that has not moved for this long is a fixture (an on-screen clock, a sign, a
-    # parked car): it is not read again, and is no pass unless it moved later. 0: off.
+    # parked car): it is not read again, and is no pass unless it moved later; and a short
+    # track that held still where the localiser has boxed something this long is no pass
+    # either (edge.track.StillText). 0: off.
     fixture_after_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
 
     @field_validator("close_after_s", "dedup_window_s", "max_track_s", "fixture_after_s", mode="before")

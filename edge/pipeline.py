@@ -209,14 +209,16 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[PassRecord]:
         """Feed one frame; return the passes that ended (and previews, when enabled)."""
         detections: list[Detection] = []
+        candidates = None
         self.last_reading = None
         if self._worth_reading(frame.image):
             skip = partial(self.tracker.predict_settled, timestamp=frame.timestamp)
             self.last_reading = self.reader.read(frame.image, frame.index, frame.timestamp, skip=skip,
                                                  ignore=self.ignore)
             detections = self.last_reading.detections
+            candidates = [c.box for c in self.last_reading.candidates]
             self.frames_processed += 1
-        closed = self.tracker.update(detections, frame.timestamp)
+        closed = self.tracker.update(detections, frame.timestamp, candidates)
         previews = [self.assembler.preview(track) for track in self.tracker.confident_now]
         return [r for r in previews + [self.assembler.final(t) for t in closed] if r is not None]
 

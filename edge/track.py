@@ -6,7 +6,7 @@ One Tracker per camera. Intended call order, once per frame:
     skip = tracker.predict_settled(boxes, frame.timestamp)     # bool per box
     detections = [Detection(box, score, None if skip[i] else read(crop_i),
                             frame.index, frame.timestamp) for i, ...]
-    closed = tracker.update(detections, frame.timestamp)       # passes that just ended
+    closed = tracker.update(detections, frame.timestamp, boxes)  # passes that just ended
     previews = [assembler.preview(t) for t in tracker.confident_now]  # edge.record.PassAssembler
     records = [assembler.final(t) for t in closed]              # None: too thin, or a repeat
     ... at end of stream: [assembler.final(t) for t in tracker.close_all()]
@@ -23,6 +23,10 @@ fixture. It is not read again while it stays, and it is no pass when it ends unl
 moved by then (a parked car that drives off). A short track that stood still inside a
 fixture's home is a piece of it (the localiser boxes a caption in changing parts), no
 pass either. A vehicle that stops in view is no fixture: it moved to get there.
+Text that reads as a plate only now and then (a clock's digits, once a minute) makes
+short tracks that never last long enough to become fixtures; but the localiser finds it
+in nearly every frame, read or not. `StillText` keeps where candidates have stood
+for `fixture_after_s`, and a short track that held still there is no pass either.
 
 Association: each live track predicts its plate centre with a constant-velocity model;
 the cost of pairing track i with detection j is (1 - IoU) + centre distance in plate
@@ -340,11 +344,55 @@ def _as_cxcywh(boxes: Sequence[Box]) -> np.ndarray:
     return data
 
 
+class StillText:
+    """Where the localiser keeps finding something that does not move: a burned-in clock, a sign.
+
+    Each place is a candidate box grown by _STILL_SPREAD heights, as a fixture's home is; a
+    later candidate centred in it keeps it alive, and it is forgotten once none was seen
+    there for `gap_s`. A place alive for `still_after_s` is still text.
+    """
+
+    def __init__(self, still_after_s: float, gap_s: float) -> None:
+        self.still_after_s = still_after_s
+        self.gap_s = gap_s
+        self.places = np.empty((0, 4))  # x0, y0, x1, y1
+        self.since = np.empty(0)
+        self.last = np.empty(0)
+
+    def see(self, boxes: Sequence[Box], timestamp: float) -> None:
+        """Note one read frame's candidate boxes (all of them, read or not)."""
+        alive = timestamp - self.last <= self.gap_s
+        self.places, self.since, self.last = self.places[alive], self.since[alive], self.last[alive]
+        if not boxes:
+            return
+        inside = _centred_in(_as_cxcywh(boxes), self.places)
+        self.last[inside.any(axis=0)] = timestamp
+        fresh = _as_cxcywh([b for b, known in zip(boxes, inside.any(axis=1)) if not known])
+        grow = _STILL_SPREAD * fresh[:, 3:4]
+        half = fresh[:, 2:] / 2
+        places = np.hstack([fresh[:, :2] - half - grow, fresh[:, :2] + half + grow])
+        self.places = np.vstack([self.places, places])
+        self.since = np.concatenate([self.since, np.full(len(places), timestamp)])
+        self.last = np.concatenate([self.last, np.full(len(places), timestamp)])
+
+    def covers(self, box: Box) -> bool:
+        """Whether `box` is centred in a place that has been still text for `still_after_s`."""
+        still = self.places[self.last - self.since >= self.still_after_s]
+        return bool(_centred_in(_as_cxcywh([box]), still).any())
+
+
+def _centred_in(boxes: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """(n, m) bool: whether box i (cx, cy, w, h rows) is centred in place j (x0, y0, x1, y1 rows)."""
+    cx, cy = boxes[:, 0:1], boxes[:, 1:2]
+    return (places[:, 0] <= cx) & (cx <= places[:, 2]) & (places[:, 1] <= cy) & (cy <= places[:, 3])
+
+
 class Tracker:
     """Associates per-frame detections with live tracks and reports the tracks that end."""
 
     def __init__(self, config: TrackingConfig) -> None:
         self.config = config
+        self.still = StillText(config.fixture_after_s, config.close_after_s)
         self.live: list[Track] = []
         self.confident_now: list[Track] = []
         # Closed passes that a live track overlaps in time: possible hosts of a rider.
@@ -366,9 +414,16 @@ class Tracker:
             skip[j] = self.live[i].settled and overlap[i, j] >= _SKIP_IOU
         return skip
 
-    def update(self, detections: Sequence[Detection], timestamp: float) -> list[Track]:
-        """Add one frame's detections; return the tracks that closed (oldest first)."""
+    def update(self, detections: Sequence[Detection], timestamp: float,
+               candidates: Sequence[Box] | None = None) -> list[Track]:
+        """Add one frame's detections; return the tracks that closed (oldest first).
+
+        `candidates`: every box the localiser found in the frame, read or not (None: the
+        frame was not searched), to learn where text stands still (`StillText`).
+        """
         self.confident_now = []
+        if candidates is not None and self.config.fixture_after_s:
+            self.still.see(candidates, timestamp)
         observed = _as_cxcywh([d.box for d in detections])
         predicted = self._predicted(timestamp)
         cost = self._geometric(predicted, observed)
@@ -462,6 +517,8 @@ class Tracker:
                 log.debug("track %d dropped: a fixture, it never moved", track.id)
             elif track.held_still() and any(f.at_home(track.detections[-1].box) for f in fixtures):
                 log.debug("track %d dropped: a piece of a fixture (a caption boxed in parts)", track.id)
+            elif track.held_still() and self.still.covers(track.detections[-1].box):
+                log.debug("track %d dropped: it held still where text has stood still (a clock)", track.id)
             elif any(host is not track and rides_on(track, host) for host in hosts):
                 log.debug("track %d dropped: other text on a tracked plate's vehicle", track.id)
             else:

@@ -325,6 +325,38 @@ def test_vehicle_that_stops_in_view_is_no_fixture() -> None:
     assert [len(t.detections) for t in tracks] == [120]
 
 
+def _clock_seldom_read(config: TrackingConfig, tell_candidates: bool, plates: dict[int, Detection]) -> list:
+    """A clock in the bottom-right corner boxed in every frame for 15 s but read as a plate in
+    only two of them (frames 120 and 121); `plates` adds other detections by frame."""
+    tracker, closed = Tracker(config), []
+    for f in range(150):
+        clock = Box(760, 490, 130, 44)
+        seen = [detection(*clock.centre, f, "0739QC", 0.8, w=clock.w, h=clock.h)] if f in (120, 121) else []
+        seen += [plates[f]] if f in plates else []
+        candidates = [clock] + [d.box for d in seen] if tell_candidates else None
+        closed += tracker.update(seen, 1000.0 + f / FPS, candidates)
+    return closed + tracker.close_all()
+
+
+def test_text_that_stands_still_but_is_seldom_read_is_no_pass() -> None:
+    """Two reads make too short a track for a fixture; the localiser's boxes, read or not,
+    show the text has stood there for 12 s."""
+    config = TrackingConfig(fixture_after_s=3.0)
+    assert [texts(t) for t in _clock_seldom_read(config, False, {})] == [{"0739QC"}]  # the test has teeth
+    assert _clock_seldom_read(config, True, {}) == []
+    assert [texts(t) for t in _clock_seldom_read(config.model_copy(update={"fixture_after_s": 0.0}), True, {})] \
+        == [{"0739QC"}]
+
+
+def test_plates_read_briefly_beside_or_across_still_text_are_passes() -> None:
+    """Only a track that held still on the still text's own place is dropped: a plate read
+    twice elsewhere, and a vehicle driving across the clock, are passes."""
+    beside = {f: detection(400, 300, f, "AB12CDE") for f in (60, 61)}
+    across = {f: detection(825, 200 + 15 * (f - 100), f, "XY34ZZZ") for f in range(100, 130)}
+    tracks = _clock_seldom_read(TrackingConfig(fixture_after_s=3.0), True, beside | across)
+    assert sorted(tuple(texts(t)) for t in tracks) == [("AB12CDE",), ("XY34ZZZ",)]
+
+
 def test_fixtures_are_off_at_zero() -> None:
     tracks = run(Tracker(TrackingConfig(fixture_after_s=0.0)), [[d] for d in clock_frames(60)])
     assert len(tracks) == 1 and not tracks[0].fixture
