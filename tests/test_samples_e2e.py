@@ -156,10 +156,9 @@ def _with_on_screen_clock(clip: Path, out: Path, loops: int = 1) -> Path:
     line at the top left and the time at the bottom right, changing every second, as many
     CCTV cameras do. The caption is drawn large enough that the reader takes parts of it for
     plates."""
-    frames = [frame for _ in range(loops) for frame in _frames(clip)]
-    fps = cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS) or 25.0
+    frames, fps = _frames(clip)
     writer = None
-    for index, frame in enumerate(frames):
+    for index, frame in enumerate(frame.copy() for frame in frames * loops):  # text is drawn in place
         height, width = frame.shape[:2]
         writer = writer or cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
         clock = (datetime(2014, 5, 9, 7, 38, 50) + timedelta(seconds=index / fps)).strftime("%Y-%m-%d %H:%M:%S")
@@ -171,13 +170,15 @@ def _with_on_screen_clock(clip: Path, out: Path, loops: int = 1) -> Path:
     return out
 
 
-def _frames(clip: Path) -> list:
+def _frames(clip: Path) -> tuple[list, float]:
+    """The clip's frames and its frame rate."""
     capture = cv2.VideoCapture(str(clip))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     frames = []
     while (read := capture.read())[0]:
         frames.append(read[1])
     capture.release()
-    return frames
+    return frames, fps
 
 
 def _passes(reader, config, video: Path, fixture_after_s: float) -> list[tuple[str, str]]:

@@ -328,9 +328,8 @@ def test_vehicle_that_stops_in_view_is_no_fixture() -> None:
 def _clock_seldom_read(config: TrackingConfig, tell_candidates: bool, plates: dict[int, Detection]) -> list:
     """A clock in the bottom-right corner boxed in every frame for 15 s but read as a plate in
     only two of them (frames 120 and 121); `plates` adds other detections by frame."""
-    tracker, closed = Tracker(config), []
+    tracker, closed, clock = Tracker(config), [], Box(760, 490, 130, 44)
     for f in range(150):
-        clock = Box(760, 490, 130, 44)
         seen = [detection(*clock.centre, f, "0739QC", 0.8, w=clock.w, h=clock.h)] if f in (120, 121) else []
         seen += [plates[f]] if f in plates else []
         candidates = [clock] + [d.box for d in seen] if tell_candidates else None
