@@ -15,9 +15,11 @@ finds and groups glyphs there in one go. A frame partly in deep shade gets one m
 coarse look at its shaded parts, brightened (`_with_shade_proposals`), coarse rows parted by
 an emblem are proposed joined as well (`_with_joined_proposals`), far plates' small glyphs are
 looked for on a finer copy too (`_with_small_plate_proposals`), and a fine row that runs up
-to the side of its cut is looked for again in a wider cut (`_with_recut_rows`).
+to the side of its cut is looked for again in a wider cut (`_with_recut_rows`). Each final
+candidate's row is cut out level once more and thresholded at its own two tones, to take in
+whole glyphs its ends left out (`_with_end_glyphs_refound`).
 Nothing loops over pixels; Python loops only over proposals to cut and paste them, and
-over the final candidates (NMS).
+over the final candidates (NMS, the end glyphs).
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ _MERGED_WIDTH = (0.35, 1.3)  # ... this wide (glyph heights)...
 _MERGED_BAND = 0.15  # ... covering the row's text band to within this (glyph heights)...
 _MERGED_EDGE = 0.1  # ... on the row's top or bottom line to within this (glyph heights)...
 _MERGED_FILL = (0.2, 0.65)  # ... drawn in strokes (ink share of its box) is its end glyph
+_REFOUND_TEXT_H = 20  # glyph height a candidate's row is rescaled to when its ends are looked at again
+_REFOUND_REACH = 1.6  # glyph heights looked at past each end of the row
+_REFOUND_GAP = 0.35  # a glyph starting this close to the row's end (its glyph heights)...
+_REFOUND_GAIN = 0.3  # ... that carries the row this much further...
+_REFOUND_LINES = 0.12  # ... with its top and bottom this close to the row's glyphs' lines...
+_REFOUND_WIDTH = (0.1, 1.0)  # ... this wide...
+_REFOUND_FILL = 0.8  # ... and not solid (ink share of its box) is an end glyph the row left out
+_REFOUND_GLYPHS = 2  # glyphs taken in at each end, at most
 
 # Column layout of glyph tables: box, pixel count, and a grouping key (glyphs only link to
 # glyphs with the same key: same polarity, same pyramid level or same proposal cut).
@@ -991,6 +1001,92 @@ def _with_fallbacks(quads: np.ndarray, scores: np.ndarray, proposals: _Proposals
             np.concatenate([scores, extra_scores.astype(np.float32)]))
 
 
+def _with_end_glyphs_refound(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """A candidate row's quad widened over whole glyphs just past either end that the row
+    left out, found again in the row's own strip of `grey` (frame pixels).
+
+    Why: the fine pass finds glyphs with a threshold on the local mean at working
+    resolution, so an end glyph beside the plate's dark frame, a faint one, or one joined
+    there to its neighbour or the plate's art is left out of its row, and the plate is read
+    a glyph short or with half a glyph (NZZ935 for 4NZZ935, LM298A1 for LM298AI, its last
+    I a thin stroke). Cut out level and thresholded at its own two tones (Otsu on the text
+    band), the row's strip shows such a glyph whole. A blob past an end is taken as a glyph
+    only where it stands on the row's own glyph lines (the median top and bottom of the
+    glyphs inside the row), glyph-wide and drawn in strokes, starting within a third of a
+    glyph height of the end: a frame's side, a bolt or a sticker runs past those lines or
+    is solid. One row at a time: there are at most `max_candidates` of them.
+    """
+    strip, across, scale = _row_strip(grey, quad)
+    ends = _strip_text_ends(strip.shape[1])
+    if strip.shape[0] < 2 or ends[1] - ends[0] < _REFOUND_TEXT_H:
+        return quad
+    left, right = _refound_ends(_strip_blobs(strip, ends), *ends, strip.shape[1])
+    if (left, right) == ends:
+        return quad
+    gain_left, gain_right = (ends[0] - left) / scale * across, (right - ends[1]) / scale * across
+    tl, tr, br, bl = quad
+    return np.array([tl - gain_left, tr + gain_right, br + gain_right, bl - gain_left], np.float32)
+
+
+def _row_strip(grey: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The quad's plate, level and rescaled so its glyphs are _REFOUND_TEXT_H tall, with
+    _REFOUND_REACH glyph heights more at each end: (strip, the unit vector along the row
+    in frame pixels, strip pixels per frame pixel)."""
+    tl, tr, br, bl = quad.astype(np.float64)
+    along, down = ((tr - tl) + (br - bl)) / 2.0, ((bl - tl) + (br - tr)) / 2.0
+    length, plate_h = float(np.linalg.norm(along)), float(np.linalg.norm(down))
+    glyph_h = plate_h / TEXT_TO_PLATE_H
+    if glyph_h < 4 or length < 1:
+        return np.zeros((0, 0), np.uint8), np.zeros(2), 1.0
+    across = along / length
+    reach = _REFOUND_REACH * glyph_h * across
+    scale = _REFOUND_TEXT_H / glyph_h
+    size = (int(round((length + 2 * _REFOUND_REACH * glyph_h) * scale)), int(round(plate_h * scale)))
+    source = np.array([tl - reach, tr + reach, br + reach, bl - reach], np.float32)
+    target = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32)
+    strip = cv2.warpPerspective(grey, cv2.getPerspectiveTransform(source, target), size,
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return strip, across, scale
+
+
+def _strip_text_ends(width: int) -> tuple[int, int]:
+    """Where the row's text starts and ends in its strip (the quad adds _SIDE_MARGIN)."""
+    margin = int(round((_REFOUND_REACH + _SIDE_MARGIN) * _REFOUND_TEXT_H))
+    return margin, width - margin
+
+
+def _strip_blobs(strip: np.ndarray, ends: tuple[int, int]) -> np.ndarray:
+    """Connected components (stats rows: x, y, w, h, area) of the strip's ink, thresholded
+    at the text band's two tones; ink is the lesser tone there (glyphs, whichever polarity)."""
+    top = int(round((TEXT_TO_PLATE_H - 1) / 2 * _REFOUND_TEXT_H))
+    band = strip[top:top + _REFOUND_TEXT_H, ends[0]:ends[1]]
+    threshold, _ = cv2.threshold(band, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink = strip < threshold if (band < threshold).mean() < 0.5 else strip > threshold
+    return cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)[2][1:]
+
+
+def _refound_ends(blobs: np.ndarray, left: int, right: int, width: int) -> tuple[int, int]:
+    """The row's text ends (columns of a strip `width` wide) carried over the glyphs just
+    past them, if any. Blobs cut by the strip's sides are not glyphs seen whole."""
+    x, y, w, h, area = blobs.T.astype(np.float64)
+    inside = ((x >= left) & (x + w <= right) & (h >= 0.6 * _REFOUND_TEXT_H) & (h <= 1.4 * _REFOUND_TEXT_H)
+              & (w <= 1.2 * _REFOUND_TEXT_H))
+    if inside.sum() < 2:
+        return left, right
+    top, bottom = np.median(y[inside]), np.median((y + h)[inside])
+    glyph_h = bottom - top
+    glyph = ((np.abs(y - top) <= _REFOUND_LINES * glyph_h) & (np.abs(y + h - bottom) <= _REFOUND_LINES * glyph_h)
+             & (w >= _REFOUND_WIDTH[0] * glyph_h) & (w <= _REFOUND_WIDTH[1] * glyph_h)
+             & (area <= _REFOUND_FILL * w * h) & (x > 0) & (x + w < width))
+    gap, gain = _REFOUND_GAP * glyph_h, _REFOUND_GAIN * glyph_h
+    for _ in range(_REFOUND_GLYPHS):
+        after = glyph & (np.abs(x - right) <= gap) & (x + w > right + gain)
+        before = glyph & (np.abs(x + w - left) <= gap) & (x < left - gain)
+        right = int((x + w)[after].max()) if after.any() else right
+        left = int(x[before].min()) if before.any() else left
+    return left, right
+
+
 def _boxes(quads: np.ndarray) -> np.ndarray:
     """Axis-aligned bounds (x0, y0, x1, y1) of each quad."""
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
@@ -1057,11 +1153,13 @@ class Localiser:
         quads, boxes, scores = quads[ok], boxes[ok], scores[ok]
         kept = _nms(boxes, scores, self.config.max_candidates, glyphs[ok])
         log.debug("localise: %d proposals, %d rows, %d candidates", len(proposals.scores), len(r.count), len(kept))
-        return [self._candidate(quads[k], boxes[k], float(scores[k])) for k in kept]
+        rows = glyphs[ok] > 0
+        return [self._candidate(_with_end_glyphs_refound(grey, quads[k]) if rows[k] else quads[k],
+                                (width, height), float(scores[k])) for k in kept]
 
     @staticmethod
-    def _candidate(quad: np.ndarray, box: np.ndarray, score: float) -> PlateCandidate:
-        x0, y0, x1, y1 = (int(round(v)) for v in box)
+    def _candidate(quad: np.ndarray, frame: tuple[int, int], score: float) -> PlateCandidate:
+        x0, y0, x1, y1 = (int(v) for v in _boxes(quad[None])[0].clip(0, np.tile(frame, 2)).round())
         return PlateCandidate(Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0)), min(max(score, 0.0), 1.0),
                               quad.astype(np.float32))
 

@@ -509,3 +509,84 @@ def test_larger_plates_read_the_same_with_or_without_the_small_plate_pass(locali
     with_pass = [c for c in localiser.find(image) if c.box.iou(box_of(quad)) > 0]
     without = [c for c in Localiser(LocaliserConfig(small_plate_width=0)).find(image) if c.box.iou(box_of(quad)) > 0]
     assert with_pass and [(c.box, c.score) for c in with_pass] == [(c.box, c.score) for c in without]
+
+
+def glyph_line(texts: list[tuple[str, int]], furniture=None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A grey plate (paper 230 on a 110 car body) with each (glyph, left x) drawn 40 px tall
+    on the line y 60-100, and `furniture(image)` drawn over it; and each glyph's ink span."""
+    image = np.full((160, 640), 110, np.uint8)
+    cv2.rectangle(image, (40, 30), (600, 130), 230, -1)
+    spans = []
+    for text, x in texts:
+        (w, h), _ = cv2.getTextSize(text, FONT, 1.45, 4)
+        cv2.putText(image, text, (x, 100), FONT, 1.45, 20, 4, cv2.LINE_AA)
+        cols = np.flatnonzero((image[60:101, x - 4:x + w + 4] < 100).any(axis=0))
+        spans.append((x - 4 + int(cols[0]), x - 4 + int(cols[-1]) + 1))
+    if furniture:
+        furniture(image)
+    return image, spans
+
+
+def row_quad(left: float, right: float, glyph_h: float = 40.0, line_y: float = 80.0) -> np.ndarray:
+    """The quad `_plate_quads` makes of a level row of text from `left` to `right`."""
+    margin, half = localise._SIDE_MARGIN * glyph_h, 0.5 * localise.TEXT_TO_PLATE_H * glyph_h
+    return rect_quad(left - margin, line_y - half, right - left + 2 * margin, 2 * half)
+
+
+def text_ends(quad: np.ndarray, glyph_h: float = 40.0) -> tuple[float, float]:
+    margin = localise._SIDE_MARGIN * glyph_h
+    return float(quad[0, 0] + margin), float(quad[1, 0] - margin)
+
+
+PLATE_GLYPHS = [("4", 80), ("N", 116), ("Z", 152), ("Z", 188), ("9", 224), ("3", 260), ("5", 296), ("I", 332)]
+
+
+def test_glyphs_a_row_left_out_at_its_ends_are_taken_in() -> None:
+    """A row that found 4NZZ935I from its first Z to its 5 (the 4 and N beside the frame,
+    the thin I) is carried over both of its first glyphs and its last one, whole."""
+    image, spans = glyph_line(PLATE_GLYPHS)
+    short = row_quad(spans[2][0], spans[6][1])
+    left, right = text_ends(localise._with_end_glyphs_refound(image, short))
+    assert abs(left - spans[0][0]) <= 2 and abs(right - spans[7][1]) <= 2
+    whole = row_quad(spans[0][0], spans[7][1])
+    assert np.array_equal(localise._with_end_glyphs_refound(image, whole), whole)  # nothing more to take
+
+
+@pytest.mark.parametrize("furniture", [
+    lambda im: cv2.rectangle(im, (338, 34), (346, 126), 20, -1),  # the frame's side, past the glyph lines
+    lambda im: cv2.rectangle(im, (338, 60), (362, 100), 20, -1),  # a solid sticker
+    lambda im: cv2.putText(im, "7", (372, 100), FONT, 1.45, 20, 4, cv2.LINE_AA),  # a word further on
+    lambda im: cv2.putText(im, "7", (340, 90), FONT, 1.1, 20, 4, cv2.LINE_AA),  # smaller print
+    lambda im: (cv2.rectangle(im, (44, 32), (70, 128), 60, -1),  # an EU plate's country band
+                cv2.putText(im, "NL", (46, 118), FONT, 0.45, 230, 1, cv2.LINE_AA)),
+], ids=["frame side", "sticker", "far glyph", "small print", "country band"])
+def test_what_stands_past_a_row_but_is_no_glyph_of_it_is_left_out(furniture) -> None:
+    image, spans = glyph_line(PLATE_GLYPHS[:-1], furniture)
+    whole = row_quad(spans[0][0], spans[-1][1])
+    assert np.array_equal(localise._with_end_glyphs_refound(image, whole), whole)
+
+
+def test_end_glyphs_are_taken_in_along_a_tilted_row() -> None:
+    """The plate rotated 8 degrees: the row's quad is tilted, and its ends move along it."""
+    image, spans = glyph_line(PLATE_GLYPHS)
+    turn = cv2.getRotationMatrix2D((320, 80), 8, 1.0)
+    tilted = cv2.warpAffine(image, turn, (640, 160), borderMode=cv2.BORDER_REPLICATE)
+    short = row_quad(spans[2][0], spans[6][1])
+    quad = cv2.transform(short[None], turn)[0].astype(np.float32)
+    grown = localise._with_end_glyphs_refound(tilted, quad)
+    along = (quad[1] - quad[0]) / np.linalg.norm(quad[1] - quad[0])
+    gained = [float(np.dot(quad[0] - grown[0], along)), float(np.dot(grown[1] - quad[1], along))]
+    assert gained[0] == pytest.approx(spans[2][0] - spans[0][0], abs=3)
+    assert gained[1] == pytest.approx(spans[7][1] - spans[6][1], abs=3)
+    top = grown[1] - grown[0]
+    assert abs(top[0] * along[1] - top[1] * along[0]) < 1e-3  # the same line
+
+
+def test_every_row_candidate_is_looked_at_again_for_end_glyphs(localiser: Localiser, monkeypatch) -> None:
+    """`find` returns a row's quad as `_with_end_glyphs_refound` leaves it, boxed anew."""
+    image = place(street(3), flat_plate("AB12CDE", (235, 235, 235), (20, 20, 20)), rect_quad(500, 300, 260, 55))
+    plate = localiser.find(image)[0]
+    monkeypatch.setattr(localise, "_with_end_glyphs_refound", lambda grey, quad: quad - np.float32([30, 0]))
+    moved = localiser.find(image)[0]
+    assert np.allclose(moved.quad, plate.quad - np.float32([30, 0]))
+    assert moved.box == Box(plate.box.x - 30, plate.box.y, plate.box.w, plate.box.h) and moved.score == plate.score
