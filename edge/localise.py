@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -108,7 +109,7 @@ _MERGED_WIDTH = (0.35, 1.3)  # ... this wide (glyph heights)...
 _MERGED_BAND = 0.15  # ... covering the row's text band to within this (glyph heights)...
 _MERGED_EDGE = 0.1  # ... on the row's top or bottom line to within this (glyph heights)...
 _MERGED_FILL = (0.2, 0.65)  # ... drawn in strokes (ink share of its box) is its end glyph
-_REFOUND_TEXT_H = 20  # glyph height a candidate's row is rescaled to when its ends are looked at again
+_STRIP_TEXT_H = 20  # glyph height a candidate's row is rescaled to when it is looked at again
 _REFOUND_REACH = 1.6  # glyph heights looked at past each end of the row
 _REFOUND_GAP = 0.35  # a glyph starting this close to the row's end (its glyph heights)...
 _REFOUND_GAIN = 0.3  # ... that carries the row this much further...
@@ -116,6 +117,8 @@ _REFOUND_LINES = 0.12  # ... with its top and bottom this close to the row's gly
 _REFOUND_WIDTH = (0.1, 1.0)  # ... this wide...
 _REFOUND_FILL = 0.8  # ... and not solid (ink share of its box) is an end glyph the row left out
 _REFOUND_GLYPHS = 2  # glyphs taken in at each end, at most
+_EDGE_REACH = 1.6  # glyph heights above and below a row's centre line searched for its plate's edges
+_EDGE_BAND = 1.2  # ... the edge lying within this many glyph heights of the text
 
 # Column layout of glyph tables: box, pixel count, and a grouping key (glyphs only link to
 # glyphs with the same key: same polarity, same pyramid level or same proposal cut).
@@ -1016,50 +1019,99 @@ def _with_end_glyphs_refound(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     glyph height of the end: a frame's side, a bolt or a sticker runs past those lines or
     is solid. One row at a time: there are at most `max_candidates` of them.
     """
-    strip, across, scale = _row_strip(grey, quad)
-    ends = _strip_text_ends(strip.shape[1])
-    if strip.shape[0] < 2 or ends[1] - ends[0] < _REFOUND_TEXT_H:
+    line = _row_line(quad)
+    if line is None:
+        return quad
+    reach = _REFOUND_REACH * line.glyph_h * line.across
+    strip = _level_strip(grey, line.left - reach, line.right + reach, line, TEXT_TO_PLATE_H / 2 * line.glyph_h)
+    margin = int(round((_REFOUND_REACH + _SIDE_MARGIN) * _STRIP_TEXT_H))
+    ends = margin, strip.shape[1] - margin
+    if ends[1] - ends[0] < _STRIP_TEXT_H:
         return quad
     left, right = _refound_ends(_strip_blobs(strip, ends), *ends, strip.shape[1])
     if (left, right) == ends:
         return quad
-    gain_left, gain_right = (ends[0] - left) / scale * across, (right - ends[1]) / scale * across
+    scale = _STRIP_TEXT_H / line.glyph_h
+    gain_left, gain_right = (ends[0] - left) / scale * line.across, (right - ends[1]) / scale * line.across
     tl, tr, br, bl = quad
     return np.array([tl - gain_left, tr + gain_right, br + gain_right, bl - gain_left], np.float32)
 
 
-def _row_strip(grey: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """The quad's plate, level and rescaled so its glyphs are _REFOUND_TEXT_H tall, with
-    _REFOUND_REACH glyph heights more at each end: (strip, the unit vector along the row
-    in frame pixels, strip pixels per frame pixel)."""
-    tl, tr, br, bl = quad.astype(np.float64)
+def plate_edge_contrast(image: np.ndarray, quad: np.ndarray) -> float:
+    """How sharply a plate's top and bottom edges stand out beside a candidate's text: the
+    weaker of the two, as a share of the text's own contrast (about 0.1-0.7 for a plate; 0
+    for text on a plain panel; inf where the quad is too small to tell).
+
+    Why: a plate is a bounded card, so a line of contrast runs the text's whole width a
+    little above it and a little below it (the plate's edge, or its frame's). Text painted
+    on a van, a sign's words or a shop's number sit on a wide plain panel with no such
+    line (edge.clutter.is_unframed_text). The row is cut out level, `_EDGE_REACH` glyph
+    heights either side of its centre line, and over the text's width each row's mean
+    vertical gradient is taken: one sign along the whole width is an edge, and text strokes
+    and speckle cancel out.
+    """
+    line = _row_line(quad)
+    if line is None:
+        return float("inf")
+    side = _SIDE_MARGIN * line.glyph_h * line.across
+    strip = _level_strip(image, line.left + side, line.right - side, line, _EDGE_REACH * line.glyph_h)
+    if strip.shape[1] < _STRIP_TEXT_H:
+        return float("inf")
+    grey = _to_grey(strip).astype(np.float32)
+    edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3).mean(axis=1)) / 8
+    top = grey.shape[0] // 2 - _STRIP_TEXT_H // 2
+    bottom, reach = top + 2 * (_STRIP_TEXT_H // 2), int(_EDGE_BAND * _STRIP_TEXT_H)
+    band = grey[top:bottom].astype(np.uint8)
+    threshold, _ = cv2.threshold(band, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    light, dark = band >= threshold, band < threshold
+    if not light.any() or not dark.any():
+        return 0.0
+    contrast = float(band[light].mean() - band[dark].mean()) + 1e-3
+    above = edges[max(0, top - reach):top - 1].max(initial=0.0)
+    below = edges[bottom + 1:bottom + reach].max(initial=0.0)
+    return float(min(above, below)) / contrast
+
+
+class _RowLine(NamedTuple):
+    """A candidate row's centre line (the mid-points of its quad's left and right sides),
+    the unit vectors along it and down its sides, and its glyph height (frame pixels)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    across: np.ndarray
+    down: np.ndarray
+    glyph_h: float
+
+
+def _row_line(quad: np.ndarray) -> _RowLine | None:
+    """The row line of a plate quad (tl, tr, br, bl); None where it is too small to cut."""
+    tl, tr, br, bl = np.asarray(quad, np.float64)
     along, down = ((tr - tl) + (br - bl)) / 2.0, ((bl - tl) + (br - tr)) / 2.0
     length, plate_h = float(np.linalg.norm(along)), float(np.linalg.norm(down))
     glyph_h = plate_h / TEXT_TO_PLATE_H
     if glyph_h < 4 or length < 1:
-        return np.zeros((0, 0), np.uint8), np.zeros(2), 1.0
-    across = along / length
-    reach = _REFOUND_REACH * glyph_h * across
-    scale = _REFOUND_TEXT_H / glyph_h
-    size = (int(round((length + 2 * _REFOUND_REACH * glyph_h) * scale)), int(round(plate_h * scale)))
-    source = np.array([tl - reach, tr + reach, br + reach, bl - reach], np.float32)
+        return None
+    return _RowLine((tl + bl) / 2, (tr + br) / 2, along / length, down / plate_h, glyph_h)
+
+
+def _level_strip(image: np.ndarray, left: np.ndarray, right: np.ndarray, line: _RowLine, half: float) -> np.ndarray:
+    """The band of `image` from `left` to `right` (points on the row's line), `half` frame
+    pixels either side of it along the row's sides, level and rescaled so its glyphs are
+    _STRIP_TEXT_H tall."""
+    scale = _STRIP_TEXT_H / line.glyph_h
+    size = (int(round(float(np.linalg.norm(right - left)) * scale)), int(round(2 * half * scale)))
+    offset = half * line.down
+    source = np.array([left - offset, right - offset, right + offset, left + offset], np.float32)
     target = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32)
-    strip = cv2.warpPerspective(grey, cv2.getPerspectiveTransform(source, target), size,
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return strip, across, scale
-
-
-def _strip_text_ends(width: int) -> tuple[int, int]:
-    """Where the row's text starts and ends in its strip (the quad adds _SIDE_MARGIN)."""
-    margin = int(round((_REFOUND_REACH + _SIDE_MARGIN) * _REFOUND_TEXT_H))
-    return margin, width - margin
+    return cv2.warpPerspective(image, cv2.getPerspectiveTransform(source, target), size,
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _strip_blobs(strip: np.ndarray, ends: tuple[int, int]) -> np.ndarray:
     """Connected components (stats rows: x, y, w, h, area) of the strip's ink, thresholded
     at the text band's two tones; ink is the lesser tone there (glyphs, whichever polarity)."""
-    top = int(round((TEXT_TO_PLATE_H - 1) / 2 * _REFOUND_TEXT_H))
-    band = strip[top:top + _REFOUND_TEXT_H, ends[0]:ends[1]]
+    top = int(round((TEXT_TO_PLATE_H - 1) / 2 * _STRIP_TEXT_H))
+    band = strip[top:top + _STRIP_TEXT_H, ends[0]:ends[1]]
     threshold, _ = cv2.threshold(band, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink = strip < threshold if (band < threshold).mean() < 0.5 else strip > threshold
     return cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)[2][1:]
@@ -1069,8 +1121,8 @@ def _refound_ends(blobs: np.ndarray, left: int, right: int, width: int) -> tuple
     """The row's text ends (columns of a strip `width` wide) carried over the glyphs just
     past them, if any. Blobs cut by the strip's sides are not glyphs seen whole."""
     x, y, w, h, area = blobs.T.astype(np.float64)
-    inside = ((x >= left) & (x + w <= right) & (h >= 0.6 * _REFOUND_TEXT_H) & (h <= 1.4 * _REFOUND_TEXT_H)
-              & (w <= 1.2 * _REFOUND_TEXT_H))
+    inside = ((x >= left) & (x + w <= right) & (h >= 0.6 * _STRIP_TEXT_H) & (h <= 1.4 * _STRIP_TEXT_H)
+              & (w <= 1.2 * _STRIP_TEXT_H))
     if inside.sum() < 2:
         return left, right
     top, bottom = np.median(y[inside]), np.median((y + h)[inside])

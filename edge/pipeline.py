@@ -17,12 +17,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edge.clutter import is_scene_text, plate_furniture
+from edge.clutter import is_bare_text, is_scene_text, is_unframed_text, plate_furniture
 from edge.config import CameraConfig, EdgeConfig, RecogniserConfig, TrackingConfig
 from edge.errors import EdgeError, ModelError
 from edge.formats import PlateFormatter, best_candidates, merge_looks
 from edge.imageio import load_image, to_bgr8
-from edge.localise import IgnoreRegions, Localiser
+from edge.localise import IgnoreRegions, Localiser, plate_edge_contrast
 from edge.motion import MotionGate
 from edge.read import PlateRecogniser, crop_pads, rectify, upright
 from edge.record import PassAssembler, PassRecord
@@ -81,7 +81,8 @@ class PlateReader:
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
         follows them. Read candidates that yield no plausible plate, scene text
-        (`is_scene_text`) or a plate's small print (`plate_furniture`) are dropped, and so
+        (`is_scene_text`), bare text with no plate around it (`_is_unframed`) or a plate's
+        small print (`plate_furniture`) are dropped, and so
         are candidates in the camera's `ignore` regions, before any reading.
         """
         image = to_bgr8(image)
@@ -97,7 +98,8 @@ class PlateReader:
         detections, quads = [], []
         for candidate, was_skipped in zip(candidates, skipped):
             read = None if was_skipped else next(reads)
-            if not was_skipped and (read is None or is_scene_text(read.text, candidate.box, image.shape[0])):
+            if not was_skipped and (read is None or is_scene_text(read.text, candidate.box, image.shape[0])
+                                    or self._is_unframed(image, candidate, read)):
                 continue
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
             quads.append(candidate.quad)
@@ -106,6 +108,13 @@ class PlateReader:
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised)
+
+    @staticmethod
+    def _is_unframed(image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> bool:
+        """Bare text with no plate edge above and below it (edge.clutter.is_unframed_text).
+        The edges are measured for bare reads only: a few a frame, 0.1 ms each."""
+        return (candidate.quad is not None and is_bare_text(read.text, read.format)
+                and is_unframed_text(read.text, read.format, plate_edge_contrast(image, candidate.quad)))
 
     def read_boxes(self, image: np.ndarray, boxes: Sequence[Box]) -> list[PlateRead | None]:
         """Read a plate in each of `boxes`, cut and looked at as if the localiser had found it

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge import pipeline
-from edge.clutter import is_on_screen_clock, is_row_of_bars, plate_furniture
+from edge.clutter import is_bare_text, is_on_screen_clock, is_row_of_bars, is_unframed_text, plate_furniture
 from edge.config import load_config, with_countries
 from edge.imageio import load_image
 from edge.pipeline import PlateReader
@@ -186,3 +186,41 @@ def test_a_tight_crop_of_a_digits_only_plate_is_read(us_reader, us_still):
     x, y, w, h = box.as_list()
     crop = image[y:y + h, x - w // 20:x + w + w // 20]
     assert [d.read.text for d in us_reader.plates(us_reader.read(crop))] == ["6788075"]
+
+
+@pytest.mark.parametrize("text, plate_format", [
+    ("3768750", "us_1234567"), ("1056", "us_1234"), ("0NLY", "generic"), ("THISARE", "us_abcdefg"),
+    ("C0UGAR", "us_abcdef"), ("4MILE", "generic"), ("1NF0R", "eu_generic"), ("8E7", "us_generic"), ("AB12", None),
+])
+def test_digits_only_letters_only_and_catch_all_reads_are_bare_text(text, plate_format):
+    assert is_bare_text(text, plate_format)
+
+
+@pytest.mark.parametrize("text, plate_format", [
+    ("AB12CDE", "gb_current"), ("7ABC123", "us_1abc234"), ("RK875AE", "eu_fr_it_sk"), ("3479CH", "us_1234ab"),
+])
+def test_structured_reads_are_not_bare_text(text, plate_format):
+    assert not is_bare_text(text, plate_format)
+
+
+def test_only_bare_text_without_plate_edges_is_unframed():
+    assert is_unframed_text("3768750", "us_1234567", 0.01)
+    assert not is_unframed_text("3768750", "us_1234567", 0.2)  # a digits-only plate, edges and all
+    assert not is_unframed_text("AB12CDE", "gb_current", 0.0)  # a plate the colour of its car
+    assert not is_unframed_text("0NLY", "generic", float("inf"))  # too small to tell
+
+
+@pytest.mark.slow
+def test_a_fleet_number_painted_on_the_car_is_not_read_as_a_plate(us_reader, us_still, monkeypatch):
+    """The bundled US plate (6788075: digits only, like the fleet number) with a fleet number
+    painted on the body above it: only the plate, whose card has edges, is read. With the
+    rule off the painted number is read as a plate too."""
+    image, box = us_still
+    x, y, w, h = box.as_list()
+    painted = image.copy()
+    body = tuple(int(c) for c in np.median(image[y - 3 * h:y - 2 * h, x:x + w].reshape(-1, 3), axis=0))
+    cv2.rectangle(painted, (x - w // 2, y - 3 * h), (x + w + w // 2, y - h // 2), body, -1)
+    cv2.putText(painted, "4817265", (x - w // 4, y - h), cv2.FONT_HERSHEY_DUPLEX, h / 26, (20, 20, 20), 2, cv2.LINE_AA)
+    assert [d.read.text for d in us_reader.plates(us_reader.read(painted))] == ["6788075"]
+    monkeypatch.setattr(pipeline, "is_unframed_text", lambda *_: False)
+    assert sorted(d.read.text for d in us_reader.plates(us_reader.read(painted))) == ["4817265", "6788075"]

@@ -590,3 +590,53 @@ def test_every_row_candidate_is_looked_at_again_for_end_glyphs(localiser: Locali
     moved = localiser.find(image)[0]
     assert np.allclose(moved.quad, plate.quad - np.float32([30, 0]))
     assert moved.box == Box(plate.box.x - 30, plate.box.y, plate.box.w, plate.box.h) and moved.score == plate.score
+
+
+def carded_text(card: int | None, body: int = 110, frame: int | None = None) -> np.ndarray:
+    """'4817 265' 40 px tall on the line y 60-100: on a card of grey `card` (a plate, its edges
+    a third of a glyph height clear of the text) on a `body`, with a `frame` line round the card
+    where given; with `card` None, painted straight on the body (a van's fleet number)."""
+    image = np.full((160, 640), body, np.uint8)
+    if card is not None:
+        cv2.rectangle(image, (60, 46), (400, 114), card, -1)
+    if frame is not None:
+        cv2.rectangle(image, (60, 46), (400, 114), frame, 3)
+    cv2.putText(image, "4817 265", (80, 100), FONT, 1.45, 20, 4, cv2.LINE_AA)
+    return image
+
+
+TEXT_QUAD = row_quad(80, 375)
+
+
+@pytest.mark.parametrize("image", [carded_text(230), carded_text(230, body=170), carded_text(110, frame=40),
+                                   carded_text(230, body=235, frame=150)],
+                         ids=["white on grey", "white on silver", "framed, the body's grey", "framed, on white"])
+def test_a_plate_card_has_edges_above_and_below_its_text(image) -> None:
+    assert localise.plate_edge_contrast(image, TEXT_QUAD) >= 0.15
+
+
+def test_a_plate_the_colour_of_its_car_shows_no_edge() -> None:
+    """The measure's blind spot (edge.clutter.is_unframed_text keeps such a plate only when
+    its text is structured): a white card on a white body, unframed."""
+    assert localise.plate_edge_contrast(carded_text(230, body=235), TEXT_QUAD) < 0.03
+
+
+@pytest.mark.parametrize("image", [carded_text(None), carded_text(None, body=200)], ids=["on grey", "on white"])
+def test_text_painted_on_a_panel_has_no_plate_edges(image) -> None:
+    assert localise.plate_edge_contrast(image, TEXT_QUAD) < 0.03
+
+
+def test_plate_edges_are_found_along_a_tilted_row() -> None:
+    turn = cv2.getRotationMatrix2D((230, 80), -7, 1.0)
+    quad = cv2.transform(TEXT_QUAD[None], turn)[0].astype(np.float32)
+    quad[[0, 3], 0], quad[[1, 2], 0] = quad[[0, 3], 0].mean(), quad[[1, 2], 0].mean()  # sides upright, as rows have
+    plate = cv2.warpAffine(carded_text(230), turn, (640, 160), borderValue=110)
+    painted = cv2.warpAffine(carded_text(None), turn, (640, 160), borderValue=110)
+    assert localise.plate_edge_contrast(plate, quad) >= 0.1 > 0.03 > localise.plate_edge_contrast(painted, quad)
+
+
+def test_a_colour_frame_and_a_row_too_small_to_measure() -> None:
+    colour = cv2.cvtColor(carded_text(230), cv2.COLOR_GRAY2BGR)
+    assert localise.plate_edge_contrast(colour, TEXT_QUAD) == pytest.approx(
+        localise.plate_edge_contrast(carded_text(230), TEXT_QUAD), abs=0.02)
+    assert localise.plate_edge_contrast(colour, rect_quad(100, 70, 12, 5)) == float("inf")
