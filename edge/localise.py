@@ -1060,7 +1060,7 @@ def plate_edge_contrast(image: np.ndarray, quad: np.ndarray) -> float:
     grey = _to_grey(strip).astype(np.float32)
     edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3).mean(axis=1)) / 8
     top = grey.shape[0] // 2 - _STRIP_TEXT_H // 2
-    bottom, reach = top + 2 * (_STRIP_TEXT_H // 2), int(_EDGE_BAND * _STRIP_TEXT_H)
+    bottom, reach = top + _STRIP_TEXT_H, int(_EDGE_BAND * _STRIP_TEXT_H)
     band = grey[top:bottom].astype(np.uint8)
     threshold, _ = cv2.threshold(band, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     light, dark = band >= threshold, band < threshold
