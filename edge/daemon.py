@@ -156,9 +156,7 @@ class CameraWorker:
     def _observe(self) -> None:
         reading = self.pipeline.last_reading
         if reading is not None:
-            self.metrics.frames_processed.labels(self.camera.name).inc()
-            self.metrics.localise_seconds.observe(reading.localise_s)
-            self.metrics.read_seconds.observe(reading.read_s)
+            self.metrics.record_reading(self.camera.name, reading)
 
     def _emit(self, records: list[PassRecord]) -> None:
         for record in records:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # edge.pipeline loads the recogniser's torch: only when a run
 OPERATING_POINTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DETECTION_IOU = 0.3  # a candidate this much over a labelled box found the plate
 # Why a labelled plate was missed, from the localiser's end to the threshold's (miss_kind).
-MISS_KINDS = ("not found", "no read", "under threshold", "misread")
+MISS_KINDS = ("not found", "no read", "set aside", "under threshold", "misread")
 
 
 @dataclass(slots=True)
@@ -53,17 +53,22 @@ def finds(reading: FrameReading, box: Box) -> bool:
 def miss_kind(label: Label, reading: FrameReading) -> tuple[str, str]:
     """Why `label` was not read from `reading`, and what was read.
 
-    Why: a miss has one of four causes, each with its own stage to improve: the localiser
+    Why: a miss has one of five causes, each with its own stage to improve: the localiser
     found no candidate on the plate ("not found"), the candidate read as nothing plausible
-    ("no read"), the plate was read right but less sure than plates.min_confidence (a miss
-    read right can only be that: "under threshold"), or it read as something else
-    ("misread"). Without a labelled box, the plate's candidate is unknown: any wrong read is
-    a misread, and none is no read.
+    ("no read"), a clutter rule took the right read for text that is no plate ("set aside",
+    the rule named: edge.clutter), the plate was read right but less sure than
+    plates.min_confidence ("under threshold"), or it read as something else ("misread").
+    Without a labelled box, the plate's candidate is unknown: any wrong read is a misread,
+    and none is no read.
     """
     reads = [d.read for d in reading.detections if d.read is not None]
     right = [r for r in reads if r.text == label.plate]
     if right:
         return "under threshold", f"{label.plate} at {max(r.confidence for r in right):.2f}"
+    taken = [aside for aside in reading.set_aside if aside.read.text == label.plate]
+    if taken:
+        aside = max(taken, key=lambda a: a.read.confidence)
+        return "set aside", f"{label.plate} at {aside.read.confidence:.2f} as {aside.rule}"
     if label.box is not None:
         if not finds(reading, label.box):
             return "not found", ""

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -33,6 +33,9 @@ from prometheus_client import (
 from edge.config import HttpConfig
 from edge.errors import EdgeError
 from edge.source import SOURCE_STATES, CaptureStats
+
+if TYPE_CHECKING:  # the pipeline imports the recogniser (torch): not needed to count
+    from edge.pipeline import FrameReading
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,12 @@ class Metrics:
         self.passes = Counter(
             "edge_passes", "Vehicle passes recorded", ["camera", "event"], registry=reg
         )
+        self.reads_set_aside = Counter(
+            "edge_reads_set_aside",
+            "Reads taken for text that is no plate, by clutter rule (edge.clutter)",
+            ["camera", "rule"],
+            registry=reg,
+        )
         self.spool_depth = Gauge(
             "edge_spool_depth", "Reads stored and not yet acknowledged by the broker", registry=reg
         )
@@ -115,6 +124,15 @@ class Metrics:
         self.frames_in.labels(stats.camera).inc(max(0, stats.frames_in - seen_in))
         self.frames_dropped.labels(stats.camera).inc(max(0, stats.frames_dropped - seen_dropped))
         self.set_camera_state(stats.camera, stats.state)
+
+    def record_reading(self, camera: str, reading: FrameReading) -> None:
+        """One frame read: its stage timings, and the reads its clutter rules set aside, by
+        rule (a site whose plates a rule takes shows it here)."""
+        self.frames_processed.labels(camera).inc()
+        self.localise_seconds.observe(reading.localise_s)
+        self.read_seconds.observe(reading.read_s)
+        for aside in reading.set_aside:
+            self.reads_set_aside.labels(camera, aside.rule).inc()
 
     def record_time_sync(self, state: dict[str, Any]) -> None:
         self.time_synced.set({"synced": 1.0, "unsynced": 0.0}.get(state.get("state"), -1.0))

@@ -36,15 +36,33 @@ THIRD_LOOK_BELOW = 0.5  # two looks merged below this (they disagree, or both ar
 log = logging.getLogger(__name__)
 
 
+SCENE_TEXT, UNFRAMED_TEXT, SMALL_PRINT = "scene text", "unframed text", "small print"
+CLUTTER_RULES = (SCENE_TEXT, UNFRAMED_TEXT, SMALL_PRINT)
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A read the clutter rules (edge.clutter) took for text that is no plate: where, what,
+    and which rule (one of CLUTTER_RULES)."""
+
+    box: Box
+    read: PlateRead
+    rule: str
+
+
 @dataclass(slots=True)
 class FrameReading:
-    """What one frame yielded, with per-stage timings for eval, bench and metrics."""
+    """What one frame yielded, with per-stage timings for eval, bench and metrics, and the
+    reads set aside as no plate: `edge eval` names the rule that cost a labelled plate, and
+    the daemon counts them per rule (`edge_reads_set_aside`) so a site whose plates a rule
+    takes shows it."""
 
     detections: list[Detection]
     candidates: list[PlateCandidate] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)
     localise_s: float = 0.0
     read_s: float = 0.0
+    set_aside: list[SetAside] = field(default_factory=list)
 
 
 class PlateReader:
@@ -95,19 +113,31 @@ class PlateReader:
         to_read = [c for c, s in zip(candidates, skipped) if not s]
         crops, looked = self._read_candidates(image, to_read)
         reads = iter(looked)
-        detections, quads = [], []
+        detections, quads, set_aside = [], [], []
         for candidate, was_skipped in zip(candidates, skipped):
             read = None if was_skipped else next(reads)
-            if not was_skipped and (read is None or is_scene_text(read.text, candidate.box, image.shape[0])
-                                    or self._is_unframed(image, candidate, read)):
+            if not was_skipped and read is None:
+                continue
+            rule = None if was_skipped else self._clutter_rule(image, candidate, read)
+            if rule:
+                set_aside.append(SetAside(candidate.box, read, rule))
                 continue
             detections.append(Detection(candidate.box, candidate.score, read, index, timestamp))
             quads.append(candidate.quad)
         small_print = plate_furniture(detections, quads, self.min_confidence)
+        set_aside += [SetAside(d.box, d.read, SMALL_PRINT) for d, drop in zip(detections, small_print) if drop]
         detections = [d for d, drop in zip(detections, small_print) if not drop]
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],
-                            localised - started, finished - localised)
+                            localised - started, finished - localised, set_aside)
+
+    @staticmethod
+    def _clutter_rule(image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> str | None:
+        """The rule that takes this read for text that is no plate, if any: scene text
+        (`is_scene_text`) or bare text with no plate around it (`_is_unframed`)."""
+        if is_scene_text(read.text, candidate.box, image.shape[0]):
+            return SCENE_TEXT
+        return UNFRAMED_TEXT if PlateReader._is_unframed(image, candidate, read) else None
 
     @staticmethod
     def _is_unframed(image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> bool:

@@ -150,7 +150,9 @@ def test_a_dealer_line_under_a_plate_is_not_read_as_a_plate(us_reader, us_still,
     cv2.putText(close, "44 SEA 217", (150, 222), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (110, 110, 110), 2, cv2.LINE_AA)
     turn = cv2.getRotationMatrix2D((close.shape[1] / 2, close.shape[0] / 2), tilt, 1.0)
     close = cv2.warpAffine(close, turn, close.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
-    assert [d.read.text for d in us_reader.plates(us_reader.read(close))] == ["6788075"]
+    reading = us_reader.read(close)
+    assert [d.read.text for d in us_reader.plates(reading)] == ["6788075"]
+    assert pipeline.SMALL_PRINT in {a.rule for a in reading.set_aside}
     monkeypatch.setattr(pipeline, "plate_furniture", lambda detections, *_: np.zeros(len(detections), bool))
     assert len(us_reader.plates(us_reader.read(close))) == 2
 
@@ -221,6 +223,8 @@ def test_a_fleet_number_painted_on_the_car_is_not_read_as_a_plate(us_reader, us_
     body = tuple(int(c) for c in np.median(image[y - 3 * h:y - 2 * h, x:x + w].reshape(-1, 3), axis=0))
     cv2.rectangle(painted, (x - w // 2, y - 3 * h), (x + w + w // 2, y - h // 2), body, -1)
     cv2.putText(painted, "4817265", (x - w // 4, y - h), cv2.FONT_HERSHEY_DUPLEX, h / 26, (20, 20, 20), 2, cv2.LINE_AA)
-    assert [d.read.text for d in us_reader.plates(us_reader.read(painted))] == ["6788075"]
+    reading = us_reader.read(painted)
+    assert [d.read.text for d in us_reader.plates(reading)] == ["6788075"]
+    assert [(a.read.text, a.rule) for a in reading.set_aside] == [("4817265", pipeline.UNFRAMED_TEXT)]
     monkeypatch.setattr(pipeline, "is_unframed_text", lambda *_: False)
     assert sorted(d.read.text for d in us_reader.plates(us_reader.read(painted))) == ["4817265", "6788075"]

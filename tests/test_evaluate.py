@@ -13,7 +13,7 @@ import pytest
 from edge.errors import ConfigError
 from edge.evaluate import (OPERATING_POINTS, Label, StillScore, clip_problems, evaluate_clips, evaluate_stills,
                            load_labels, miss_kind, write_clip_report, write_report)
-from edge.pipeline import SECOND_LOOK_FLOOR, FrameReading
+from edge.pipeline import SECOND_LOOK_FLOOR, FrameReading, SetAside
 from edge.types import Box, Detection, PlateCandidate, PlateRead
 
 
@@ -67,12 +67,14 @@ def test_calibration_of_a_run_without_reads_is_empty_not_an_error() -> None:
     assert score_of([(["AB12CDE"], [])]).summary("empty")["calibration"]["reads"] == 0
 
 
-def _reading(*found: tuple[Box, str | None, float]) -> FrameReading:
-    """A frame's reading: a candidate per (box, read text or None, confidence)."""
+def _reading(*found: tuple[Box, str | None, float], aside=()) -> FrameReading:
+    """A frame's reading: a candidate per (box, read text or None, confidence), and the reads
+    set aside, each (box, text, confidence, rule)."""
     candidates = [PlateCandidate(box, 1.0) for box, _, _ in found]
     detections = [Detection(box, 1.0, PlateRead(text, confidence), 0, 0.0)
                   for box, text, confidence in found if text is not None]
-    return FrameReading(detections, candidates)
+    set_aside = [SetAside(box, PlateRead(text, confidence), rule) for box, text, confidence, rule in aside]
+    return FrameReading(detections, candidates, set_aside=set_aside)
 
 
 PLATE = Box(100, 100, 80, 20)
@@ -84,6 +86,10 @@ ELSEWHERE = Box(400, 300, 80, 20)
     (_reading((PLATE, None, 0.0), (ELSEWHERE, "SALE1", 0.9)), "no read", ""),
     (_reading((PLATE, "AB12CDE", 0.31)), "under threshold", "AB12CDE at 0.31"),
     (_reading((PLATE, "AB12CDF", 0.93), (ELSEWHERE, "SALE1", 0.99)), "misread", "AB12CDF at 0.93"),
+    (_reading((PLATE, None, 0.0), aside=[(PLATE, "AB12CDE", 0.6, "unframed text"),
+                                         (PLATE, "AB12CDE", 0.9, "small print"),
+                                         (ELSEWHERE, "SALE1", 0.99, "scene text")]),
+     "set aside", "AB12CDE at 0.90 as small print"),
 ])
 def test_a_miss_is_put_down_to_the_stage_that_lost_the_plate(reading, kind, detail) -> None:
     assert miss_kind(Label("AB12CDE", PLATE), reading) == (kind, detail)
@@ -97,7 +103,8 @@ def test_without_a_box_any_wrong_read_is_a_misread() -> None:
 def test_the_summary_counts_misses_by_kind() -> None:
     score = score_of([(["AB12CDE"], [])])
     score.misses = [{"kind": "not found"}, {"kind": "misread"}, {"kind": "misread"}]
-    assert score.summary("s")["misses_by_kind"] == {"not found": 1, "no read": 0, "under threshold": 0, "misread": 2}
+    assert score.summary("s")["misses_by_kind"] == {"not found": 1, "no read": 0, "set aside": 0, "under threshold": 0,
+                                                    "misread": 2}
 
 
 def test_the_report_shows_each_miss_with_its_cause_and_a_picture(tmp_path) -> None:

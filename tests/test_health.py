@@ -13,7 +13,9 @@ import pytest
 from edge.config import HttpConfig
 from edge.errors import EdgeError
 from edge.health import HealthServer, Metrics, time_sync_state
+from edge.pipeline import FrameReading, SetAside
 from edge.source import CaptureStats
+from edge.types import Box, PlateRead
 
 
 def fetch(url: str) -> tuple[int, str, str]:
@@ -52,7 +54,8 @@ def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
         metrics.record_capture(stats(10, 2))
         metrics.record_capture(stats(25, 5, "reconnecting"))
         metrics.passes.labels("lane1", "entry").inc()
-        metrics.localise_seconds.observe(0.03)
+        aside = [SetAside(Box(0, 0, 9, 4), PlateRead("0NLY", 0.9), rule) for rule in ("unframed text", "scene text")]
+        metrics.record_reading("lane1", FrameReading([], localise_s=0.03, read_s=0.02, set_aside=aside * 3))
         status, kind, text = fetch(f"{server.url}/metrics")
         assert status == 200 and kind.startswith("text/plain")
         assert 'edge_frames_in_total{camera="lane1"} 25.0' in text
@@ -60,6 +63,10 @@ def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
         assert 'edge_camera_state{camera="lane1",state="reconnecting"} 1.0' in text
         assert 'edge_camera_state{camera="lane1",state="streaming"} 0.0' in text
         assert 'edge_passes_total{camera="lane1",event="entry"} 1.0' in text
+        assert 'edge_reads_set_aside_total{camera="lane1",rule="unframed text"} 3.0' in text
+        assert 'edge_reads_set_aside_total{camera="lane1",rule="scene text"} 3.0' in text
+        assert 'edge_frames_processed_total{camera="lane1"} 1.0' in text
+        assert 'edge_read_seconds_count 1.0' in text
         assert 'edge_localise_seconds_bucket{le="0.05"} 1.0' in text
         assert "edge_spool_depth 7.0" in text and refreshed
         assert "python_gc" not in text  # a dedicated registry: no global default collectors
