@@ -161,6 +161,10 @@ class PlatesConfig(_Strict):
     # Shorter reads are almost always stray text (stickers, badges, dealer frames), as
     # OpenALPR's postprocess_min_characters also assumes; 1-3 character plates are rare.
     min_characters: int = Field(default=4, ge=1, le=10)
+    # Bare text (digits or letters only) with no plate edge around it is painted or sign
+    # text (edge.clutter.is_unframed_text); false keeps it, for a site whose bare plates
+    # match their cars (edge_reads_set_aside_total{rule="unframed text"} shows how many).
+    drop_unframed_text: bool = True
 
 
 class LocaliserConfig(_Strict):

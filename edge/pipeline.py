@@ -75,6 +75,7 @@ class PlateReader:
         self.recogniser = PlateRecogniser(config.recogniser, streams)
         self.formatter = PlateFormatter(config.plates, self.recogniser.alphabet)
         self.min_confidence = config.plates.min_confidence
+        self.drop_unframed = config.plates.drop_unframed_text
         self.pads = crop_pads(config.plates.countries)
         self.second_look = config.recogniser.second_look
         self.look_recogniser = self._look_recogniser(config.recogniser, streams)
@@ -131,13 +132,13 @@ class PlateReader:
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised, set_aside)
 
-    @staticmethod
-    def _clutter_rule(image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> str | None:
+    def _clutter_rule(self, image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> str | None:
         """The rule that takes this read for text that is no plate, if any: scene text
-        (`is_scene_text`) or bare text with no plate around it (`_is_unframed`)."""
+        (`is_scene_text`) or bare text with no plate around it (`_is_unframed`, unless
+        plates.drop_unframed_text is off)."""
         if is_scene_text(read.text, candidate.box, image.shape[0]):
             return SCENE_TEXT
-        return UNFRAMED_TEXT if PlateReader._is_unframed(image, candidate, read) else None
+        return UNFRAMED_TEXT if self.drop_unframed and self._is_unframed(image, candidate, read) else None
 
     @staticmethod
     def _is_unframed(image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> bool:

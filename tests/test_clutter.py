@@ -213,10 +213,10 @@ def test_only_bare_text_without_plate_edges_is_unframed():
 
 
 @pytest.mark.slow
-def test_a_fleet_number_painted_on_the_car_is_not_read_as_a_plate(us_reader, us_still, monkeypatch):
+def test_a_fleet_number_painted_on_the_car_is_not_read_as_a_plate(us_reader, us_still):
     """The bundled US plate (6788075: digits only, like the fleet number) with a fleet number
-    painted on the body above it: only the plate, whose card has edges, is read. With the
-    rule off the painted number is read as a plate too."""
+    painted on the body above it: only the plate, whose card has edges, is read. With
+    plates.drop_unframed_text off the painted number is read as a plate too."""
     image, box = us_still
     x, y, w, h = box.as_list()
     painted = image.copy()
@@ -226,5 +226,7 @@ def test_a_fleet_number_painted_on_the_car_is_not_read_as_a_plate(us_reader, us_
     reading = us_reader.read(painted)
     assert [d.read.text for d in us_reader.plates(reading)] == ["6788075"]
     assert [(a.read.text, a.rule) for a in reading.set_aside] == [("4817265", pipeline.UNFRAMED_TEXT)]
-    monkeypatch.setattr(pipeline, "is_unframed_text", lambda *_: False)
-    assert sorted(d.read.text for d in us_reader.plates(us_reader.read(painted))) == ["4817265", "6788075"]
+    config = with_countries(load_config(ROOT / "config" / "default.yaml"), ["us", "generic"])
+    keeping = PlateReader(config.model_copy(update={"plates": config.plates.model_copy(
+        update={"drop_unframed_text": False})}))
+    assert sorted(d.read.text for d in keeping.plates(keeping.read(painted))) == ["4817265", "6788075"]
