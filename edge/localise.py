@@ -1144,6 +1144,11 @@ def _boxes(quads: np.ndarray) -> np.ndarray:
     return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
 
 
+def _frame_boxes(quads: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Each quad's axis-aligned bounds (x0, y0, x1, y1), clipped to a `width` x `height` frame."""
+    return _boxes(quads).clip(0, np.array([width, height, width, height], np.float32))
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, glyphs: np.ndarray,
          threshold: float = _NMS_IOU) -> list[int]:
     """Greedy non-maximum suppression; loops over kept candidates only (at most `limit`).
@@ -1198,20 +1203,18 @@ class Localiser:
         quads, scores = _with_fallbacks(quads, scores, proposals)
         glyphs = np.concatenate([glyphs, np.zeros(len(scores) - len(glyphs))])
         quads /= np.float32(scale)
-        boxes = _boxes(quads)
-        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
-        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+        boxes = _frame_boxes(quads, width, height)
         ok = (boxes[:, 2] - boxes[:, 0] >= self.config.min_plate_width) & (boxes[:, 3] - boxes[:, 1] >= 4)
         quads, boxes, scores = quads[ok], boxes[ok], scores[ok]
         kept = _nms(boxes, scores, self.config.max_candidates, glyphs[ok])
         log.debug("localise: %d proposals, %d rows, %d candidates", len(proposals.scores), len(r.count), len(kept))
         rows = glyphs[ok] > 0
         return [self._candidate(_with_end_glyphs_refound(grey, quads[k]) if rows[k] else quads[k],
-                                (width, height), float(scores[k])) for k in kept]
+                                width, height, float(scores[k])) for k in kept]
 
     @staticmethod
-    def _candidate(quad: np.ndarray, frame: tuple[int, int], score: float) -> PlateCandidate:
-        x0, y0, x1, y1 = (int(v) for v in _boxes(quad[None])[0].clip(0, np.tile(frame, 2)).round())
+    def _candidate(quad: np.ndarray, width: int, height: int, score: float) -> PlateCandidate:
+        x0, y0, x1, y1 = (int(round(v)) for v in _frame_boxes(quad[None], width, height)[0])
         return PlateCandidate(Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0)), min(max(score, 0.0), 1.0),
                               quad.astype(np.float32))
 

@@ -36,14 +36,13 @@ THIRD_LOOK_BELOW = 0.5  # two looks merged below this (they disagree, or both ar
 log = logging.getLogger(__name__)
 
 
-SCENE_TEXT, UNFRAMED_TEXT, SMALL_PRINT = "scene text", "unframed text", "small print"
-CLUTTER_RULES = (SCENE_TEXT, UNFRAMED_TEXT, SMALL_PRINT)
+SCENE_TEXT, UNFRAMED_TEXT, SMALL_PRINT = "scene text", "unframed text", "small print"  # the clutter rules' names
 
 
 @dataclass(frozen=True, slots=True)
 class SetAside:
     """A read the clutter rules (edge.clutter) took for text that is no plate: where, what,
-    and which rule (one of CLUTTER_RULES)."""
+    and which rule (SCENE_TEXT, UNFRAMED_TEXT or SMALL_PRINT)."""
 
     box: Box
     read: PlateRead
