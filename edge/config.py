@@ -165,6 +165,10 @@ class PlatesConfig(_Strict):
     # text (edge.clutter.is_unframed_text); false keeps it, for a site whose bare plates
     # match their cars (edge_reads_set_aside_total{rule="unframed text"} shows how many).
     drop_unframed_text: bool = True
+    # Bare text with a line of like-high text stacked directly above or below it is a
+    # sign's (edge.clutter.is_stacked_text); false keeps it
+    # (edge_reads_set_aside_total{rule="stacked text"} shows how many).
+    drop_stacked_text: bool = True
 
 
 class LocaliserConfig(_Strict):

@@ -119,6 +119,13 @@ _REFOUND_FILL = 0.8  # ... and not solid (ink share of its box) is an end glyph 
 _REFOUND_GLYPHS = 2  # glyphs taken in at each end, at most
 _EDGE_REACH = 1.6  # glyph heights above and below a row's centre line searched for its plate's edges
 _EDGE_BAND = 1.2  # ... the edge lying within this many glyph heights of the text
+_STACK_GAP = 1.0  # a row of glyphs starting within this many glyph heights above or below a row's text...
+_STACK_HEIGHT = (0.8, 1.6)  # ... as tall as its glyphs (their glyph heights)...
+_STACK_WIDTH = (0.08, 1.5)  # ... glyph-wide...
+_STACK_FILL = 0.85  # ... drawn in strokes (ink share of its box)...
+_STACK_LINE = 0.25  # ... on one line (centres this close, / their height)...
+_STACK_GLYPHS = 3  # ... at least this many of them, is a line of text stacked on the row
+_STACK_REACH = 0.5 + _STACK_GAP + _STACK_HEIGHT[1]  # glyph heights either side of the centre line looked at
 
 # Column layout of glyph tables: box, pixel count, and a grouping key (glyphs only link to
 # glyphs with the same key: same polarity, same pyramid level or same proposal cut).
@@ -1028,7 +1035,8 @@ def _with_end_glyphs_refound(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     ends = margin, strip.shape[1] - margin
     if ends[1] - ends[0] < _STRIP_TEXT_H:
         return quad
-    left, right = _refound_ends(_strip_blobs(strip, ends), *ends, strip.shape[1])
+    top = int(round((TEXT_TO_PLATE_H - 1) / 2 * _STRIP_TEXT_H))
+    left, right = _refound_ends(_strip_blobs(strip, ends, top), *ends, strip.shape[1])
     if (left, right) == ends:
         return quad
     scale = _STRIP_TEXT_H / line.glyph_h
@@ -1072,6 +1080,57 @@ def plate_edge_contrast(image: np.ndarray, quad: np.ndarray) -> float:
     return float(min(above, below)) / contrast
 
 
+def stacked_line_cover(image: np.ndarray, quad: np.ndarray) -> float:
+    """The share of a candidate's text width that a line of like-high text directly above
+    or below it covers (the better of the two); 0 where there is none or the quad is too
+    small to tell.
+
+    Why: a sign's words and a notice's phone number come in lines of one size stacked at a
+    line's spacing (PRIVATE over PROPERTY, a list of services), while a plate's number has
+    the plate's own margin around it and nothing as tall as itself beyond: the state's name
+    and the dealer's line are smaller print (edge.clutter.is_stacked_text). The row is cut
+    out level, `_STACK_REACH` glyph heights either side of its centre line, and thresholded
+    at its text band's own two tones. A stacked line is at least `_STACK_GLYPHS` blobs of
+    the text's ink, as tall as its glyphs, glyph-wide and drawn in strokes, on one line,
+    starting within `_STACK_GAP` glyph heights of the text: a plate's border runs the whole
+    width, its bolts and the car's badge are small or far, and another car's plate sits
+    beside it, not on top.
+    """
+    line = _row_line(quad)
+    if line is None:
+        return 0.0
+    side = _SIDE_MARGIN * line.glyph_h * line.across
+    strip = _to_grey(_level_strip(image, line.left + side, line.right - side, line, _STACK_REACH * line.glyph_h))
+    height, width = strip.shape
+    if width < _STRIP_TEXT_H:
+        return 0.0
+    top = height // 2 - _STRIP_TEXT_H // 2
+    x, y, w, h, area = _strip_blobs(strip, (0, width), top).T.astype(np.float64)
+    glyph = ((h >= _STACK_HEIGHT[0] * _STRIP_TEXT_H) & (h <= _STACK_HEIGHT[1] * _STRIP_TEXT_H)
+             & (w >= _STACK_WIDTH[0] * _STRIP_TEXT_H) & (w <= _STACK_WIDTH[1] * _STRIP_TEXT_H)
+             & (area <= _STACK_FILL * w * h) & (y > 0) & (y + h < height))
+    gap = _STACK_GAP * _STRIP_TEXT_H
+    above = glyph & (y + h < top) & (y + h >= top - gap)
+    below = glyph & (y > top + _STRIP_TEXT_H) & (y <= top + _STRIP_TEXT_H + gap)
+    return max(_line_cover(x[side_], y[side_] + h[side_] / 2, w[side_], h[side_], width) for side_ in (above, below))
+
+
+def _line_cover(x: np.ndarray, centre: np.ndarray, w: np.ndarray, h: np.ndarray, width: int) -> float:
+    """The share of `width` columns covered by the blobs (left `x`, vertical `centre`, size
+    `w` x `h`) on their median line, if at least `_STACK_GLYPHS` of them are on it."""
+    if len(x) < _STACK_GLYPHS:
+        return 0.0
+    on_line = np.abs(centre - np.median(centre)) <= _STACK_LINE * np.median(h)
+    if on_line.sum() < _STACK_GLYPHS:
+        return 0.0
+    starts = np.clip(x[on_line].astype(np.intp), 0, width)
+    ends = np.clip((x + w)[on_line].astype(np.intp), 0, width)
+    depth = np.zeros(width + 1, np.intp)
+    np.add.at(depth, starts, 1)
+    np.add.at(depth, ends, -1)
+    return float((np.cumsum(depth[:-1]) > 0).mean())
+
+
 class _RowLine(NamedTuple):
     """A candidate row's centre line (the mid-points of its quad's left and right sides),
     the unit vectors along it and down its sides, and its glyph height (frame pixels)."""
@@ -1107,10 +1166,10 @@ def _level_strip(image: np.ndarray, left: np.ndarray, right: np.ndarray, line: _
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _strip_blobs(strip: np.ndarray, ends: tuple[int, int]) -> np.ndarray:
+def _strip_blobs(strip: np.ndarray, ends: tuple[int, int], top: int) -> np.ndarray:
     """Connected components (stats rows: x, y, w, h, area) of the strip's ink, thresholded
-    at the text band's two tones; ink is the lesser tone there (glyphs, whichever polarity)."""
-    top = int(round((TEXT_TO_PLATE_H - 1) / 2 * _STRIP_TEXT_H))
+    at the text band's two tones (its rows from `top`, columns `ends`); ink is the lesser
+    tone there (glyphs, whichever polarity)."""
     band = strip[top:top + _STRIP_TEXT_H, ends[0]:ends[1]]
     threshold, _ = cv2.threshold(band, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink = strip < threshold if (band < threshold).mean() < 0.5 else strip > threshold

@@ -17,12 +17,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edge.clutter import is_bare_text, is_scene_text, is_unframed_text, plate_furniture
+from edge.clutter import is_bare_text, is_scene_text, is_stacked_text, is_unframed_text, plate_furniture
 from edge.config import CameraConfig, EdgeConfig, RecogniserConfig, TrackingConfig
 from edge.errors import EdgeError, ModelError
 from edge.formats import PlateFormatter, best_candidates, merge_looks
 from edge.imageio import load_image, to_bgr8
-from edge.localise import IgnoreRegions, Localiser, plate_edge_contrast
+from edge.localise import IgnoreRegions, Localiser, plate_edge_contrast, stacked_line_cover
 from edge.motion import MotionGate
 from edge.read import PlateRecogniser, crop_pads, rectify, upright
 from edge.record import PassAssembler, PassRecord
@@ -36,13 +36,14 @@ THIRD_LOOK_BELOW = 0.5  # two looks merged below this (they disagree, or both ar
 log = logging.getLogger(__name__)
 
 
-SCENE_TEXT, UNFRAMED_TEXT, SMALL_PRINT = "scene text", "unframed text", "small print"  # the clutter rules' names
+# the clutter rules' names
+SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT, SMALL_PRINT = "scene text", "unframed text", "stacked text", "small print"
 
 
 @dataclass(frozen=True, slots=True)
 class SetAside:
     """A read the clutter rules (edge.clutter) took for text that is no plate: where, what,
-    and which rule (SCENE_TEXT, UNFRAMED_TEXT or SMALL_PRINT)."""
+    and which rule (SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT or SMALL_PRINT)."""
 
     box: Box
     read: PlateRead
@@ -75,6 +76,7 @@ class PlateReader:
         self.formatter = PlateFormatter(config.plates, self.recogniser.alphabet)
         self.min_confidence = config.plates.min_confidence
         self.drop_unframed = config.plates.drop_unframed_text
+        self.drop_stacked = config.plates.drop_stacked_text
         self.pads = crop_pads(config.plates.countries)
         self.second_look = config.recogniser.second_look
         self.look_recogniser = self._look_recogniser(config.recogniser, streams)
@@ -98,9 +100,9 @@ class PlateReader:
 
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
-        follows them. Read candidates that yield no plausible plate, scene text
-        (`is_scene_text`), bare text with no plate around it (`_is_unframed`) or a plate's
-        small print (`plate_furniture`) are dropped, and so
+        follows them. Read candidates that yield no plausible plate, scene text or a
+        sign's bare text (`_clutter_rule`) or a plate's small print (`plate_furniture`)
+        are dropped, and so
         are candidates in the camera's `ignore` regions, before any reading.
         """
         image = to_bgr8(image)
@@ -133,18 +135,19 @@ class PlateReader:
 
     def _clutter_rule(self, image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> str | None:
         """The rule that takes this read for text that is no plate, if any: scene text
-        (`is_scene_text`) or bare text with no plate around it (`_is_unframed`, unless
-        plates.drop_unframed_text is off)."""
+        (`is_scene_text`), or bare text with no plate around it (edge.clutter.is_unframed_text,
+        unless plates.drop_unframed_text is off) or stacked on a like-high line of a sign
+        (edge.clutter.is_stacked_text, unless plates.drop_stacked_text is off). The
+        surroundings are measured for bare reads only: a few a frame, about 0.1 ms each."""
         if is_scene_text(read.text, candidate.box, image.shape[0]):
             return SCENE_TEXT
-        return UNFRAMED_TEXT if self.drop_unframed and self._is_unframed(image, candidate, read) else None
-
-    @staticmethod
-    def _is_unframed(image: np.ndarray, candidate: PlateCandidate, read: PlateRead) -> bool:
-        """Bare text with no plate edge above and below it (edge.clutter.is_unframed_text).
-        The edges are measured for bare reads only: a few a frame, 0.1 ms each."""
-        return (candidate.quad is not None and is_bare_text(read.text, read.format)
-                and is_unframed_text(read.text, read.format, plate_edge_contrast(image, candidate.quad)))
+        if candidate.quad is None or not is_bare_text(read.text, read.format):
+            return None
+        if self.drop_unframed and is_unframed_text(read.text, read.format, plate_edge_contrast(image, candidate.quad)):
+            return UNFRAMED_TEXT
+        if self.drop_stacked and is_stacked_text(read.text, read.format, stacked_line_cover(image, candidate.quad)):
+            return STACKED_TEXT
+        return None
 
     def read_boxes(self, image: np.ndarray, boxes: Sequence[Box]) -> list[PlateRead | None]:
         """Read a plate in each of `boxes`, cut and looked at as if the localiser had found it

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edge import pipeline
-from edge.clutter import is_bare_text, is_on_screen_clock, is_row_of_bars, is_unframed_text, plate_furniture
+from edge.clutter import (is_bare_text, is_on_screen_clock, is_row_of_bars, is_stacked_text, is_unframed_text,
+                          plate_furniture)
 from edge.config import load_config, with_countries
 from edge.imageio import load_image
 from edge.pipeline import PlateReader
@@ -230,3 +231,39 @@ def test_a_fleet_number_painted_on_the_car_is_not_read_as_a_plate(us_reader, us_
     keeping = PlateReader(config.model_copy(update={"plates": config.plates.model_copy(
         update={"drop_unframed_text": False})}))
     assert sorted(d.read.text for d in keeping.plates(keeping.read(painted))) == ["4817265", "6788075"]
+
+
+def test_only_bare_text_with_a_like_high_line_stacked_on_it_is_a_signs():
+    assert is_stacked_text("PR0PERTY", "generic", 0.7)
+    assert is_stacked_text("3768750", "us_1234567", 0.4)
+    assert not is_stacked_text("3768750", "us_1234567", 0.3)  # a line over a corner of it
+    assert not is_stacked_text("7ABC123", "us_1abc234", 0.9)  # structured: a plate under a fleet number
+
+
+def _signpost(image: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
+    """`image` with a framed roadside sign of two lines, glyphs half again as tall as the
+    bundled plate's, in its top left corner."""
+    sign = image.copy()
+    cv2.rectangle(sign, (60, 40), (330, 160), (235, 235, 235), -1)
+    cv2.rectangle(sign, (60, 40), (330, 160), (40, 40, 40), 3)
+    for row, line in enumerate(lines):
+        cv2.putText(sign, line, (80, 90 + 40 * row), cv2.FONT_HERSHEY_DUPLEX, 1.1, (20, 20, 20), 2, cv2.LINE_AA)
+    return sign
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lines", [("PRIVATE", "PROPERTY"), ("4817265", "3376402")], ids=["words", "phone numbers"])
+def test_a_signs_stacked_lines_are_not_read_as_plates(us_reader, us_still, lines):
+    """A framed sign's lines have edges around them, so the unframed-text rule keeps them;
+    stacked on each other they are a sign's. With plates.drop_stacked_text off they are
+    kept as reads (confident or not, as the recogniser finds them)."""
+    image, _ = us_still
+    signpost = _signpost(image, lines)
+    reading = us_reader.read(signpost)
+    assert [d.read.text for d in us_reader.plates(reading)] == ["6788075"]
+    assert [a.rule for a in reading.set_aside] == [pipeline.STACKED_TEXT] * 2
+    config = with_countries(load_config(ROOT / "config" / "default.yaml"), ["us", "generic"])
+    keeping = PlateReader(config.model_copy(update={"plates": config.plates.model_copy(
+        update={"drop_stacked_text": False})}))
+    kept = keeping.read(signpost)
+    assert len([d for d in kept.detections if d.read]) == 3 and not kept.set_aside

@@ -640,3 +640,50 @@ def test_a_colour_frame_and_a_row_too_small_to_measure() -> None:
     assert localise.plate_edge_contrast(colour, TEXT_QUAD) == pytest.approx(
         localise.plate_edge_contrast(carded_text(230), TEXT_QUAD), abs=0.02)
     assert localise.plate_edge_contrast(colour, rect_quad(100, 70, 12, 5)) == float("inf")
+
+
+def sign_lines(*lines: str, spacing: float = 1.6) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Lines of text 40 px tall on a light panel with a dark border, `spacing` glyph heights
+    from one baseline to the next (a sign), and each line's row quad."""
+    image = np.full((400, 640), 110, np.uint8)
+    cv2.rectangle(image, (40, 20), (600, 380), 235, -1)
+    cv2.rectangle(image, (40, 20), (600, 380), 40, 3)
+    quads = []
+    for number, text in enumerate(lines):
+        baseline = int(90 + number * spacing * 40)
+        cv2.putText(image, text, (80, baseline), FONT, 1.45, 20, 4, cv2.LINE_AA)
+        (width, _), _ = cv2.getTextSize(text, FONT, 1.45, 4)
+        quads.append(row_quad(80, 80 + width, line_y=baseline - 20))
+    return image, quads
+
+
+def test_a_sign_line_has_a_like_high_line_stacked_on_it() -> None:
+    image, (upper, lower) = sign_lines("PRIVATE", "PROPERTY")
+    assert localise.stacked_line_cover(image, lower) >= 0.6  # the line above covers most of it
+    assert localise.stacked_line_cover(image, upper) >= 0.6  # ... and the line below
+    spaced, (upper, lower) = sign_lines("EXIT", "ONLY", spacing=2.0)
+    assert localise.stacked_line_cover(spaced, lower) >= 0.6
+
+
+def test_a_line_further_than_a_glyph_height_off_is_not_stacked() -> None:
+    """A livery's line or another car's plate beyond a plate's margin."""
+    image, (_, lower) = sign_lines("SAN FRANCISCO", "1056", spacing=2.7)
+    assert localise.stacked_line_cover(image, lower) == 0.0
+
+
+def test_a_plates_small_print_and_border_are_not_a_stacked_line() -> None:
+    """A plate's state name above and dealer's line below its number are smaller print,
+    and its border and bolts are no line of glyphs."""
+    image = carded_text(230, frame=40)
+    cv2.putText(image, "CALIFORNIA", (150, 56), FONT, 0.4, 60, 1, cv2.LINE_AA)
+    cv2.putText(image, "DEALER 555 0123", (130, 112), FONT, 0.35, 60, 1, cv2.LINE_AA)
+    for x in (90, 370):
+        cv2.circle(image, (x, 53), 4, 90, -1)
+    assert localise.stacked_line_cover(image, TEXT_QUAD) == 0.0
+
+
+def test_a_row_too_small_to_measure_has_no_stacked_line() -> None:
+    image, (upper, _) = sign_lines("PRIVATE", "PROPERTY")
+    assert localise.stacked_line_cover(image, rect_quad(100, 70, 12, 5)) == 0.0
+    colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    assert localise.stacked_line_cover(colour, upper) == pytest.approx(localise.stacked_line_cover(image, upper))
