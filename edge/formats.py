@@ -51,10 +51,12 @@ R letter but not I/Q, Y year letter: not I/O/Q/U/Z, K Dutch letter: BDFGHJKLMNPR
 c Czech region letter: ABCEHJKLMPSTUZ, z Czech series letter: not G/O/Q/W, p Polish
 series letter: not B/D/I/O/Z, e Spanish letter: consonants but not Q, i Italian letter:
 not I/O/Q/U, f French letter: not I/O/U, b Bulgarian letter (Cyrillic look-alikes):
-ABCEHKMOPTXY, h Greek letter (Greek look-alikes): ABEHIKMNOPTXYZ, d US digit with a soft
-letter O, l US letter with a soft digit 0. The US soft twins (prior weight 0.7) are
-there because several states treat O and 0 as one character, and vanity plates use 0
-for O: a US read's O/0 changes only when the other twin is at least 0.7 times as probable.
+ABCEHKMOPTXY, h Greek letter (Greek look-alikes): ABEHIKMNOPTXYZ, d US digit or the
+round glyph, l US letter or the round glyph, u US letter or digit. Most states print O and 0
+alike, and the US labels write that round glyph 0 among letters too (vanity C0UGAR, series
+P0W9999): in these classes the glyph's two codes share a prior weight of 2 as the training
+labels share them beside a letter (US_ROUND_ZERO_SHARE, 7 to 1 for 0), so a US read spells O
+only where the recogniser finds it about seven times likelier than 0.
 
 Weights are relative within a country; each configured country gets an equal share,
 ties go to the country listed first in `plates.countries`.
@@ -77,7 +79,7 @@ eu         eu_generic         A{4..8}, needs a digit            0.02, by length 
 <code>     <code>_<example>   that country's national layouts   the shares of the table below
                               (de, fr, es, pl, cz, ...)         (a unit in that country)
 us         us_<example>       state layouts, table below        0.70 in all (fleet .35, observed .35)
-us         us_generic         A{2..8}                           0.30, by length .5,1,1,2,4,5,1
+us         us_generic         u{2..8}                           0.30, by length .5,1,1,2,4,5,1
 generic    generic            A{3..10}, needs a digit           by length 1,2,3,4,5,4,2,1
 =========  =================  ================================  ===========================
 
@@ -120,7 +122,7 @@ lv       0.8     LL DDDD
 lu       0.6     LL DDDD
 =======  ======  ============================================================
 
-US state layouts (classes l and d, so O/0 stay soft). Two sources, half the layout
+US state layouts (classes l and d, so the round glyph reads 0 by default). Two sources, half the layout
 share each: *fleet* shares of the big states' series (ABC1234 in TX, NY, PA, OH, MI, GA,
 NC, VA, WA, AZ; 1ABC234 in CA; AB1C2D in MO), and the *observed* shapes of the training split of
 openalpr-us-platecrops (672 plates, about 50 states; shapes seen at least 3 times, at
@@ -180,12 +182,18 @@ _CLASSES = {
     "f": "ABCDEFGHJKLMNPQRSTVWXYZ",
     "b": "ABCEHKMOPTXY",
     "h": "ABEHIKMNOPTXYZ",
-    "d": string.digits,
-    "l": string.ascii_uppercase,
+    "d": string.digits + "O",
+    "l": string.ascii_uppercase + "0",
+    "u": string.ascii_uppercase + string.digits,
 }
-# Members a class admits at SOFT_WEIGHT of a full member's prior (see module docstring).
-_SOFT = {"d": "O", "l": "0"}
-SOFT_WEIGHT = 0.7
+# US plates' round glyph: most states print O and 0 alike, and the training-allowed US labels
+# (openalpr-us-platecrops) write it 0 even among letters (C0UGAR, P0W9999, WH0515): of the 128
+# round glyphs beside a letter there, 112 are 0 and 16 are O. In the US classes (d digit, l
+# letter, u any) the glyph keeps the prior weight of its two codes, 2, shared as the labels
+# share it, so only its spelling moves and every other character's prior stays as it was.
+US_ROUND_ZERO_SHARE = 112 / 128
+_ROUND_GLYPH = {"0": 2 * US_ROUND_ZERO_SHARE, "O": 2 * (1 - US_ROUND_ZERO_SHARE)}
+_WEIGHTS = {"d": _ROUND_GLYPH, "l": _ROUND_GLYPH, "u": _ROUND_GLYPH}
 
 WINDOW_PRIORS = {"full": 0.97, "drop_first": 0.01, "drop_crisp_first": 0.01, "drop_last": 0.02, "drop_inner": 0.08}
 # Continental plates carry the blue strip, which the recogniser often reads as a character
@@ -354,7 +362,7 @@ def _layout_name(country: str, pattern: str) -> str:
 
 
 def _us_formats() -> list[PlateFormat]:
-    """Fleet and observed state layouts in the soft O/0 classes (l, d), then the vanity-friendly A{2..8}."""
+    """Fleet and observed state layouts in the US classes (l, d), then the vanity-friendly u{2..8}."""
     shares: dict[str, float] = {}
     fleet_total = sum(share for _, share in _US_FLEET)
     for example, share in _US_FLEET:
@@ -366,7 +374,7 @@ def _us_formats() -> list[PlateFormat]:
     formats = [PlateFormat(_layout_name("us", shape), "us", shape.replace("L", "l").replace("D", "d"), share)
                for shape, share in shares.items()]
     lengths = [0.5, 1, 1, 2, 4, 5, 1]
-    formats += [PlateFormat("us_generic", "us", "A" * (2 + i), US_SHARES["generic"] * w / sum(lengths))
+    formats += [PlateFormat("us_generic", "us", "u" * (2 + i), US_SHARES["generic"] * w / sum(lengths))
                 for i, w in enumerate(lengths)]
     return formats
 
@@ -414,12 +422,14 @@ class _Table:
 
 
 def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
-    """Per class code, each alphabet character's prior weight: 1 member, SOFT_WEIGHT soft, 0 not."""
-    def member(text: str) -> np.ndarray:
-        return np.isin(chars, np.frombuffer(text.encode(), np.uint8))
-
-    return {code: np.where(member(members), 1.0, np.where(member(_SOFT.get(code, "")), SOFT_WEIGHT, 0.0))
-            for code, members in _CLASSES.items()}
+    """Per class code, each alphabet character's prior weight: 1 a member, 0 not, and the
+    weights `_WEIGHTS` sets for some members (the US classes' letter O)."""
+    weights = {code: np.isin(chars, np.frombuffer(members.encode(), np.uint8)).astype(np.float64)
+               for code, members in _CLASSES.items()}
+    for code, special in _WEIGHTS.items():
+        for char, weight in special.items():
+            weights[code][chars == ord(char)] = weight
+    return weights
 
 
 @lru_cache(maxsize=16)
