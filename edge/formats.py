@@ -51,12 +51,14 @@ R letter but not I/Q, Y year letter: not I/O/Q/U/Z, K Dutch letter: BDFGHJKLMNPR
 c Czech region letter: ABCEHJKLMPSTUZ, z Czech series letter: not G/O/Q/W, p Polish
 series letter: not B/D/I/O/Z, e Spanish letter: consonants but not Q, i Italian letter:
 not I/O/Q/U, f French letter: not I/O/U, b Bulgarian letter (Cyrillic look-alikes):
-ABCEHKMOPTXY, h Greek letter (Greek look-alikes): ABEHIKMNOPTXYZ, d US digit or the
-round glyph, l US letter or the round glyph, u US letter or digit. Most states print O and 0
-alike, and the US labels write that round glyph 0 among letters too (vanity C0UGAR, series
-P0W9999): in these classes the glyph's two codes share a prior weight of 2 as the training
-labels share them beside a letter (US_ROUND_ZERO_SHARE, 7 to 1 for 0), so a US read spells O
-only where the recogniser finds it about seven times likelier than 0.
+ABCEHKMOPTXY, h Greek letter (Greek look-alikes): ABEHIKMNOPTXYZ, d US digit with a soft
+letter O, l US letter with a soft digit 0 (the soft twin at SOFT_WEIGHT, 0.7, of a member's
+prior): the round glyph fits any US slot. Most states print O and 0 alike, and the US
+labels write that round glyph 0 among letters too (vanity C0UGAR, series P0W9999): of the 128
+round glyphs beside a letter in the training-allowed US labels (openalpr-us-platecrops), 112
+are 0 and 16 O. So a US layout's string is spelled with 0 for every O (`_spelled`), and its
+score joins the same spelling's from the other layouts: the recogniser's O or 0 for the glyph
+(its synthetic US plates print O among letters) no longer decides the text.
 
 Weights are relative within a country; each configured country gets an equal share,
 ties go to the country listed first in `plates.countries`.
@@ -79,7 +81,7 @@ eu         eu_generic         A{4..8}, needs a digit            0.02, by length 
 <code>     <code>_<example>   that country's national layouts   the shares of the table below
                               (de, fr, es, pl, cz, ...)         (a unit in that country)
 us         us_<example>       state layouts, table below        0.70 in all (fleet .35, observed .35)
-us         us_generic         u{2..8}                           0.30, by length .5,1,1,2,4,5,1
+us         us_generic         A{2..8}                           0.30, by length .5,1,1,2,4,5,1
 generic    generic            A{3..10}, needs a digit           by length 1,2,3,4,5,4,2,1
 =========  =================  ================================  ===========================
 
@@ -122,8 +124,8 @@ lv       0.8     LL DDDD
 lu       0.6     LL DDDD
 =======  ======  ============================================================
 
-US state layouts (classes l and d, so the round glyph reads 0 by default). Two sources, half the layout
-share each: *fleet* shares of the big states' series (ABC1234 in TX, NY, PA, OH, MI, GA,
+US state layouts (classes l and d: the round glyph fits any slot, written 0). Two sources,
+half the layout share each: *fleet* shares of the big states' series (ABC1234 in TX, NY, PA, OH, MI, GA,
 NC, VA, WA, AZ; 1ABC234 in CA; AB1C2D in MO), and the *observed* shapes of the training split of
 openalpr-us-platecrops (672 plates, about 50 states; shapes seen at least 3 times, at
 their observed share). The fleet half says which series most cars carry; the observed
@@ -182,18 +184,12 @@ _CLASSES = {
     "f": "ABCDEFGHJKLMNPQRSTVWXYZ",
     "b": "ABCEHKMOPTXY",
     "h": "ABEHIKMNOPTXYZ",
-    "d": string.digits + "O",
-    "l": string.ascii_uppercase + "0",
-    "u": string.ascii_uppercase + string.digits,
+    "d": string.digits,
+    "l": string.ascii_uppercase,
 }
-# US plates' round glyph: most states print O and 0 alike, and the training-allowed US labels
-# (openalpr-us-platecrops) write it 0 even among letters (C0UGAR, P0W9999, WH0515): of the 128
-# round glyphs beside a letter there, 112 are 0 and 16 are O. In the US classes (d digit, l
-# letter, u any) the glyph keeps the prior weight of its two codes, 2, shared as the labels
-# share it, so only its spelling moves and every other character's prior stays as it was.
-US_ROUND_ZERO_SHARE = 112 / 128
-_ROUND_GLYPH = {"0": 2 * US_ROUND_ZERO_SHARE, "O": 2 * (1 - US_ROUND_ZERO_SHARE)}
-_WEIGHTS = {"d": _ROUND_GLYPH, "l": _ROUND_GLYPH, "u": _ROUND_GLYPH}
+# Members a class admits at SOFT_WEIGHT of a full member's prior (see module docstring).
+_SOFT = {"d": "O", "l": "0"}
+SOFT_WEIGHT = 0.7
 
 WINDOW_PRIORS = {"full": 0.97, "drop_first": 0.01, "drop_crisp_first": 0.01, "drop_last": 0.02, "drop_inner": 0.08}
 # Continental plates carry the blue strip, which the recogniser often reads as a character
@@ -362,7 +358,7 @@ def _layout_name(country: str, pattern: str) -> str:
 
 
 def _us_formats() -> list[PlateFormat]:
-    """Fleet and observed state layouts in the US classes (l, d), then the vanity-friendly u{2..8}."""
+    """Fleet and observed state layouts in the US classes (l, d), then the vanity-friendly A{2..8}."""
     shares: dict[str, float] = {}
     fleet_total = sum(share for _, share in _US_FLEET)
     for example, share in _US_FLEET:
@@ -374,7 +370,7 @@ def _us_formats() -> list[PlateFormat]:
     formats = [PlateFormat(_layout_name("us", shape), "us", shape.replace("L", "l").replace("D", "d"), share)
                for shape, share in shares.items()]
     lengths = [0.5, 1, 1, 2, 4, 5, 1]
-    formats += [PlateFormat("us_generic", "us", "u" * (2 + i), US_SHARES["generic"] * w / sum(lengths))
+    formats += [PlateFormat("us_generic", "us", "A" * (2 + i), US_SHARES["generic"] * w / sum(lengths))
                 for i, w in enumerate(lengths)]
     return formats
 
@@ -422,14 +418,12 @@ class _Table:
 
 
 def _class_weights(chars: np.ndarray) -> dict[str, np.ndarray]:
-    """Per class code, each alphabet character's prior weight: 1 a member, 0 not, and the
-    weights `_WEIGHTS` sets for some members (the US classes' letter O)."""
-    weights = {code: np.isin(chars, np.frombuffer(members.encode(), np.uint8)).astype(np.float64)
-               for code, members in _CLASSES.items()}
-    for code, special in _WEIGHTS.items():
-        for char, weight in special.items():
-            weights[code][chars == ord(char)] = weight
-    return weights
+    """Per class code, each alphabet character's prior weight: 1 member, SOFT_WEIGHT soft, 0 not."""
+    def member(text: str) -> np.ndarray:
+        return np.isin(chars, np.frombuffer(text.encode(), np.uint8))
+
+    return {code: np.where(member(members), 1.0, np.where(member(_SOFT.get(code, "")), SOFT_WEIGHT, 0.0))
+            for code, members in _CLASSES.items()}
 
 
 @lru_cache(maxsize=16)
@@ -616,14 +610,22 @@ def _collect(hits: dict[str, list], table: _Table, part: _Scored, floor: float, 
     texts = table.chars[part.seqs.reshape(-1, part.seqs.shape[2])[best]]
     for index, code in zip(best.tolist(), texts):
         fmt = int(part.rows[index // width]) % count
-        text, score, rank = code.tobytes().decode("ascii"), float(flat[index]), int(part.group.ranks[fmt])
+        country = part.group.countries[fmt]
+        text = _spelled(code.tobytes().decode("ascii"), country)
+        score, rank = float(flat[index]), int(part.group.ranks[fmt])
         entry = hits.get(text)
         if entry is None:
-            hits[text] = [score, score, rank, part.group.names[fmt], part.group.countries[fmt]]
+            hits[text] = [score, score, rank, part.group.names[fmt], country]
             continue
         entry[0] = float(np.logaddexp(entry[0], score))
         if (score, -rank) > (entry[1], -entry[2]):
-            entry[1:] = [score, rank, part.group.names[fmt], part.group.countries[fmt]]
+            entry[1:] = [score, rank, part.group.names[fmt], country]
+
+
+def _spelled(text: str, country: str) -> str:
+    """A layout's string as the country writes it: US layouts write the round glyph 0 (see
+    the module docstring), the rest as read."""
+    return text.replace("O", "0") if country == "us" else text
 
 
 def _rank(hits: dict[str, list], log_total: float, top_n: int) -> list[tuple[str, str, str, float]]:
