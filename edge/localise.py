@@ -1112,7 +1112,7 @@ def stacked_line_cover(image: np.ndarray, quad: np.ndarray) -> float:
     gap = _STACK_GAP * _STRIP_TEXT_H
     above = glyph & (y + h < top) & (y + h >= top - gap)
     below = glyph & (y > top + _STRIP_TEXT_H) & (y <= top + _STRIP_TEXT_H + gap)
-    return max(_line_cover(x[side_], y[side_] + h[side_] / 2, w[side_], h[side_], width) for side_ in (above, below))
+    return max(_line_cover(x[rows], y[rows] + h[rows] / 2, w[rows], h[rows], width) for rows in (above, below))
 
 
 def _line_cover(x: np.ndarray, centre: np.ndarray, w: np.ndarray, h: np.ndarray, width: int) -> float:
