@@ -54,9 +54,9 @@ not I/O/Q/U, f French letter: not I/O/U, b Bulgarian letter (Cyrillic look-alike
 ABCEHKMOPTXY, h Greek letter (Greek look-alikes): ABEHIKMNOPTXYZ, d US digit with a soft
 letter O, l US letter with a soft digit 0 (the soft twin at SOFT_WEIGHT, 0.7, of a member's
 prior): the round glyph fits any US slot. Most states print O and 0 alike, and the US
-labels write that round glyph 0 among letters too (vanity C0UGAR, series P0W9999): of the 128
-round glyphs beside a letter in the training-allowed US labels (openalpr-us-platecrops), 112
-are 0 and 16 O. So a US layout's string is spelled with 0 for every O (`_spelled`), and its
+labels write that round glyph 0 among letters too (vanity C0UGAR, series P0W9999): of the 109
+round glyphs beside a letter in the training split of openalpr-us-platecrops' labels, 94 are
+0 and 15 O. So a US layout's string is spelled with 0 for every O (`_spelled`), and its
 score joins the same spelling's from the other layouts: the recogniser's O or 0 for the glyph
 (its synthetic US plates print O among letters) no longer decides the text.
 
