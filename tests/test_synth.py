@@ -319,3 +319,12 @@ def test_text_on_a_float_plate_is_the_same_where_opencv_draws_only_8_bit(monkeyp
     if np.array_equal(native, canvas):
         pytest.skip("this OpenCV draws no text on float images to compare with")
     assert np.array_equal(native, blended)
+
+
+def test_us_plates_write_the_round_glyph_0():
+    """US reads write O as 0 (edge.formats._spelled), so the synthetic US plates do too:
+    their labels agree with what the unit reports and with the real US labels."""
+    rng = np.random.default_rng(5)
+    texts = [render.random_plate_text("us", rng) for _ in range(400)]
+    assert not any("O" in text for text in texts) and any("0" in text for text in texts)
+    assert any("O" in render.random_plate_text("gb_current", rng) for _ in range(400))  # other styles keep their O

@@ -163,6 +163,8 @@ def random_plate_layout(style: str, rng: np.random.Generator) -> str:
         layout = _from_template(rng, template, letters)
         if style == "us" and rng.random() < 0.45:  # many states space the groups: "DJP 638"
             layout = _middle_gap(layout)
+        if style == "us":  # most states print O and 0 alike, and US reads write it 0 (edge.formats._spelled)
+            layout = layout.replace("O", "0")
         return layout
     raise ValueError(f"unknown plate style {style!r}; expected one of {', '.join(STYLES)}")
 
