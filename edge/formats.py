@@ -58,7 +58,7 @@ labels write that round glyph 0 among letters too (vanity C0UGAR, series P0W9999
 round glyphs beside a letter in the training split of openalpr-us-platecrops' labels, 94 are
 0 and 15 O. So a US layout's string is spelled with 0 for every O (`_spelled`), and its
 score joins the same spelling's from the other layouts: the recogniser's O or 0 for the glyph
-(its synthetic US plates print O among letters) no longer decides the text.
+(trained on synthetic US plates that printed O among letters) no longer decides the text.
 
 Weights are relative within a country; each configured country gets an equal share,
 ties go to the country listed first in `plates.countries`.
