@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import pytest
 
-from edge import pipeline
 from edge.config import load_config, with_countries
 from edge.evaluate import evaluate_stills, load_labels
 from edge.imageio import load_image
@@ -199,7 +198,7 @@ def test_on_screen_clock_is_a_fixture_not_a_pass(config, reader, tmp_path, monke
     video = _with_on_screen_clock(clip, tmp_path / "clock.mp4")
     expected = sorted((row["plate"], row["event"]) for row in sequence_labels()[clip.name])
     assert _passes(reader, config, video, 0.0) == expected
-    monkeypatch.setattr(pipeline, "is_unframed_text", lambda *_: False)
+    monkeypatch.setattr(reader, "drop_unframed", False)  # plates.drop_unframed_text off
     assert _passes(reader, config, video, 1.5) == expected
     assert len(_passes(reader, config, video, 0.0)) > len(expected)  # fixtures off, the clock makes passes
 
@@ -209,7 +208,7 @@ def test_a_clock_read_as_a_plate_only_once_makes_no_pass(config, reader, tmp_pat
     two: too short a track for a fixture, but it stands where the localiser has boxed the
     clock all along (edge.track.StillText). The unframed-text rule, which drops the clock's
     reads by itself, is off here so that still text is what is tested."""
-    monkeypatch.setattr(pipeline, "is_unframed_text", lambda *_: False)
+    monkeypatch.setattr(reader, "drop_unframed", False)  # plates.drop_unframed_text off
     clip = SEQUENCES / "seq01_entry.mp4"
     video = _with_on_screen_clock(clip, tmp_path / "clock.mp4", loops=3)
     expected = sorted((row["plate"], row["event"]) for row in sequence_labels()[clip.name])
