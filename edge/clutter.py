@@ -1,6 +1,7 @@
 """Reads that are no plate: what the frame's furniture makes (an on-screen clock, a
-fence), text with no plate around it (a van's painted number, a sign's words) and a
-plate's own small print (a state name, a dealer's line, a sticker).
+fence), text with no plate around it (a van's painted number, a sign's words), a
+plate's own small print (a state name, a dealer's line, a sticker) and a second read of
+one plate's place.
 
 Why a stage of its own: the localiser finds plate-like rows of glyphs, and the
 recogniser reads every row it is given, so some reads are text that only looks like a
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edge.localise import TEXT_TO_PLATE_H
-from edge.types import Box, Detection
+from edge.types import Box, Detection, PlateRead
 
 _BAR_GLYPHS = frozenset("1IL")  # what a post or a rail reads as
 _BAR_SHARE = 0.7
@@ -27,6 +28,8 @@ _EDGE_MARGIN = 0.25  # plate-box heights between a box and the frame edge: text 
 _SMALL_PRINT_HEIGHT = 0.4  # a plate's small print / its registration's height, at most
 _UNFRAMED_EDGE = 0.07  # plate edge contrast (edge.localise.plate_edge_contrast) under which bare text is no plate
 _STACKED_COVER = 0.4  # share of a bare read's width a like-high line above or below covers on a sign
+_OVERLAP_SHARE = 0.5  # of the smaller read's box lying in another read's: one place read twice
+_WHOLE_READ_MARGIN = 0.05  # how much less sure a read of a whole plate may be than a read of part of it
 _CATCH_ALL_FORMATS = frozenset({"generic", "eu_generic", "us_generic"})  # layouts any text fits
 
 
@@ -130,16 +133,77 @@ def plate_furniture(detections: Sequence[Detection], quads: Sequence[np.ndarray 
     if read.sum() < 2:
         return np.zeros(len(detections), bool)
     x, y, w, h = np.array([d.box.as_list() for d in detections], np.float64).T
-    left, right, plate_h = _plate_lines([d.box for d in detections], quads)
-    reach = 0.5 * plate_h / TEXT_TO_PLATE_H  # half a text height: the plate runs past its box
+    from_line, reach, plate_h = _line_offsets(detections, quads)
     meets = ((np.minimum(x + w, (x + w)[:, None]) >= np.maximum(x, x[:, None]))
              & (np.minimum(y + h + reach, (y + h)[:, None]) >= np.maximum(y - reach, y[:, None])))
     small = plate_h[:, None] <= _SMALL_PRINT_HEIGHT * plate_h
+    return (meets & small & (from_line > reach) & read[:, None] & sure).any(axis=1)
+
+
+def _line_offsets(detections: Sequence[Detection], quads: Sequence[np.ndarray | None]) -> tuple[np.ndarray, ...]:
+    """How far each read's box centre lies from each read's text line ([i, j]: i's centre,
+    j's line, N x N), half a text height of each read (its reach: the plate runs past its
+    box), and each read's height along its sides."""
+    x, y, w, h = np.array([d.box.as_list() for d in detections], np.float64).T
+    left, right, plate_h = _plate_lines([d.box for d in detections], quads)
     centre_x, centre_y = (x + w / 2)[:, None], (y + h / 2)[:, None]
     slope = (right[:, 1] - left[:, 1]) / np.maximum(right[:, 0] - left[:, 0], 1.0)
     line_y = left[:, 1] + (centre_x - left[:, 0]) * slope
-    off_line = np.abs(centre_y - line_y) > reach
-    return (meets & small & off_line & read[:, None] & sure).any(axis=1)
+    return np.abs(centre_y - line_y), 0.5 * plate_h / TEXT_TO_PLATE_H, plate_h
+
+
+def repeated_reads(detections: Sequence[Detection], quads: Sequence[np.ndarray | None]) -> np.ndarray:
+    """True for each read of a place that another read of the frame covers better.
+
+    Why: two plates never overlap in a frame, but the localiser can propose one plate twice,
+    as its text row and as the whole plate with a sticker beside the row (read 10DTM and
+    10DTM9), or as one group of its glyphs and as the row (CD05 and CD05TUU); reported
+    apart, one of the two is a false plate. Reads whose boxes overlap by half the smaller
+    box or more are one place: the most confident is kept, except that a read holding
+    another's whole text, and nearly as sure (within 0.05), outranks it, since the whole
+    plate is more than a part of it read crisply. The smaller box's centre must also lie on
+    the larger's text line (the localiser's quads, one per detection, as for small print):
+    a tilted plate's box is far taller than its text and can take in the dealer's line
+    under it, which is another place. Unread detections (skipped for a track already
+    read) take no part.
+    """
+    ranked = sorted((i for i, d in enumerate(detections) if d.read is not None),
+                    key=lambda i: -detections[i].read.confidence)
+    repeated = np.zeros(len(detections), bool)
+    if len(ranked) < 2:
+        return repeated
+    boxes = np.array([d.box.as_list() for d in detections], np.float64)
+    from_line, reach, _ = _line_offsets(detections, quads)
+    on_line = from_line <= reach  # [i, j]: i's centre on j's line
+    area = boxes[:, 2] * boxes[:, 3]
+    smaller_on_larger = np.where(area[:, None] <= area, on_line, on_line.T)
+    same_place = (_overlap_share(boxes) >= _OVERLAP_SHARE) & smaller_on_larger
+    kept: list[int] = []
+    for i in ranked:  # a frame's few reads
+        rival = next((k for k in kept if same_place[i, k]), None)
+        if rival is None:
+            kept.append(i)
+        elif _reads_whole(detections[i].read, detections[rival].read):
+            kept[kept.index(rival)] = i
+            repeated[rival] = True
+        else:
+            repeated[i] = True
+    return repeated
+
+
+def _overlap_share(boxes: np.ndarray) -> np.ndarray:
+    """For each pair of boxes (N x 4: x, y, w, h), their intersection's share of the smaller box."""
+    x, y, w, h = boxes.T
+    across = np.minimum(x + w, (x + w)[:, None]) - np.maximum(x, x[:, None])
+    down = np.minimum(y + h, (y + h)[:, None]) - np.maximum(y, y[:, None])
+    area = w * h
+    return np.clip(across, 0, None) * np.clip(down, 0, None) / np.maximum(np.minimum(area, area[:, None]), 1.0)
+
+
+def _reads_whole(read: PlateRead, part: PlateRead) -> bool:
+    """Whether `read` holds all of `part`'s text and more, and is nearly as sure."""
+    return (len(read.text) > len(part.text) and part.text in read.text
+            and read.confidence >= part.confidence - _WHOLE_READ_MARGIN)
 
 
 def _plate_lines(boxes: Sequence[Box], quads: Sequence[np.ndarray | None]) -> tuple[np.ndarray, ...]:

@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edge.clutter import is_bare_text, is_scene_text, is_stacked_text, is_unframed_text, plate_furniture
+from edge.clutter import (is_bare_text, is_scene_text, is_stacked_text, is_unframed_text, plate_furniture,
+                          repeated_reads)
 from edge.config import CameraConfig, EdgeConfig, RecogniserConfig, TrackingConfig
 from edge.errors import EdgeError, ModelError
 from edge.formats import PlateFormatter, best_candidates, merge_looks
@@ -38,12 +39,13 @@ log = logging.getLogger(__name__)
 
 # the clutter rules' names
 SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT, SMALL_PRINT = "scene text", "unframed text", "stacked text", "small print"
+REPEATED = "repeated read"
 
 
 @dataclass(frozen=True, slots=True)
 class SetAside:
     """A read the clutter rules (edge.clutter) took for text that is no plate: where, what,
-    and which rule (SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT or SMALL_PRINT)."""
+    and which rule (SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT, SMALL_PRINT or REPEATED)."""
 
     box: Box
     read: PlateRead
@@ -101,9 +103,9 @@ class PlateReader:
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
         follows them. Read candidates that yield no plausible plate, scene text or a
-        sign's bare text (`_clutter_rule`) or a plate's small print (`plate_furniture`)
-        are dropped, and so are candidates in the camera's `ignore` regions, before any
-        reading.
+        sign's bare text (`_clutter_rule`), a plate's small print (`plate_furniture`) or
+        a second read of a place another read covers (`repeated_reads`) are dropped, and
+        so are candidates in the camera's `ignore` regions, before any reading.
         """
         image = to_bgr8(image)
         started = time.perf_counter()
@@ -129,6 +131,9 @@ class PlateReader:
         small_print = plate_furniture(detections, quads, self.min_confidence)
         set_aside += [SetAside(d.box, d.read, SMALL_PRINT) for d, drop in zip(detections, small_print) if drop]
         detections = [d for d, drop in zip(detections, small_print) if not drop]
+        repeated = repeated_reads(detections, [q for q, drop in zip(quads, small_print) if not drop])
+        set_aside += [SetAside(d.box, d.read, REPEATED) for d, drop in zip(detections, repeated) if drop]
+        detections = [d for d, drop in zip(detections, repeated) if not drop]
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised, set_aside)

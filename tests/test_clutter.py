@@ -12,12 +12,12 @@ import pytest
 
 from edge import pipeline
 from edge.clutter import (is_bare_text, is_on_screen_clock, is_row_of_bars, is_stacked_text, is_unframed_text,
-                          plate_furniture)
+                          plate_furniture, repeated_reads)
 from edge.config import load_config, with_countries
 from edge.imageio import load_image
 from edge.pipeline import PlateReader
 from edge.synth.render import STYLES, random_plate_text
-from edge.types import Box, Detection, PlateRead
+from edge.types import Box, Detection, PlateCandidate, PlateRead
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_CROPS = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops" / "labels.csv"
@@ -85,8 +85,8 @@ def us_still(us_reader) -> tuple[np.ndarray, Box]:
     return image, plate.box
 
 
-def _read(box: Box, confidence: float | None) -> Detection:
-    read = None if confidence is None else PlateRead("AB12CDE", confidence)
+def _read(box: Box, confidence: float | None, text: str = "AB12CDE") -> Detection:
+    read = None if confidence is None else PlateRead(text, confidence)
     return Detection(box, 1.0, read, 0, 0.0)
 
 
@@ -267,3 +267,49 @@ def test_a_signs_stacked_lines_are_not_read_as_plates(us_reader, us_still, lines
         update={"drop_stacked_text": False})}))
     kept = keeping.read(signpost)
     assert len([d for d in kept.detections if d.read]) == 3 and not kept.set_aside
+
+
+ROW = Box(548, 332, 168, 79)  # a plate's text row
+WHOLE = Box(551, 289, 308, 156)  # the whole plate, a sticker beside its row
+GROUP = Box(548, 332, 80, 79)  # the row's first group of glyphs
+
+
+@pytest.mark.parametrize("reads, repeated", [
+    ([("10DTM", ROW, 0.92), ("10DTM9", WHOLE, 0.56)], [False, True]),  # the row, and the plate with its sticker
+    ([("10DTM9", WHOLE, 0.95), ("10DTM", ROW, 0.92)], [False, True]),  # ... the other way round
+    ([("CD05", GROUP, 1.0), ("CD05TUU", ROW, 0.98)], [True, False]),  # a group of the row: the whole is nearly as sure
+    ([("CD05", GROUP, 1.0), ("CD05TUU", ROW, 0.8)], [False, True]),  # ... far less sure
+    ([("2208", GROUP, 0.99), ("AAA220", ROW, 0.67)], [False, True]),  # two cuts of one place, neither whole
+    ([("10DTM", ROW, 0.92), ("7ABC123", Box(716, 332, 168, 79), 0.99)], [False, False]),  # side by side
+    ([("10DTM", ROW, 0.92), ("7ABC123", Box(640, 290, 168, 79), 0.99)], [False, False]),  # a corner shared
+])
+def test_a_place_read_twice_keeps_its_best_read(reads, repeated):
+    detections = [_read(box, confidence, text) for text, box, confidence in reads]
+    assert repeated_reads(detections, [None] * len(reads)).tolist() == repeated
+
+
+def test_a_dealer_line_in_a_tilted_plates_box_is_no_repeated_read():
+    """The tilted plate's box holds most of the dealer's line under its high end, but the
+    line is off the plate's text line: another place (small print's rule's to judge)."""
+    reads = [_read(TILTED_BOX, 0.9), _read(Box(270, 158, 60, 20), 1.0, "SEA217")]
+    assert repeated_reads(reads, [TILTED, None]).tolist() == [False, False]
+    assert repeated_reads(reads, UPRIGHT).tolist() == [True, False]  # taken upright, the same place
+
+
+def test_unread_boxes_take_no_part_in_repeated_reads():
+    assert repeated_reads([_read(ROW, None), _read(WHOLE, 0.5)], UPRIGHT).tolist() == [False, False]
+    assert repeated_reads([_read(ROW, 0.5)], [None]).tolist() == [False]
+    assert repeated_reads([], []).tolist() == []
+
+
+@pytest.mark.slow
+def test_a_plate_proposed_twice_is_reported_once(us_reader, us_still, monkeypatch):
+    """The localiser proposing the bundled plate's row twice, the second cut a little wider:
+    both are read, one is reported and the other set aside as a repeated read."""
+    image, box = us_still
+    x, y, w, h = box.as_list()
+    twice = [PlateCandidate(box, 1.0), PlateCandidate(Box(x - w // 10, y - h // 10, w + w // 5, h + h // 5), 0.9)]
+    monkeypatch.setattr(us_reader.localiser, "find", lambda _: twice)
+    reading = us_reader.read(image)
+    assert [d.read.text for d in us_reader.plates(reading)] == ["6788075"]
+    assert [a.rule for a in reading.set_aside] == [pipeline.REPEATED]
