@@ -40,7 +40,7 @@ def read_labels(folder: Path) -> list[dict[str, str]]:
 
 def test_a_rolled_frame_keeps_its_plate_inside_the_rolled_label(tool, tmp_path: Path) -> None:
     source = labelled_folder(tmp_path / "src")
-    assert tool.roll_folder(source, tmp_path / "out", 10.0) == 1
+    assert tool.roll_folder(source, tmp_path / "out", 10.0) == (1, 0)
     [row] = read_labels(tmp_path / "out")
     assert row["file"] == "cam/a.jpg" and row["plate"] == "AB12CDE"
     image = cv2.imread(str(tmp_path / "out" / row["file"]), cv2.IMREAD_GRAYSCALE)
@@ -65,3 +65,29 @@ def test_an_unreadable_frame_stops_the_tool_with_its_name(tool, tmp_path: Path) 
     (source / "cam" / "a.png").write_bytes(b"not an image")
     with pytest.raises(SystemExit, match="a.png: unreadable image"):
         tool.roll_folder(source, tmp_path / "out", 5.0)
+
+
+def test_the_uncovered_corners_are_black_not_smeared(tool, tmp_path: Path) -> None:
+    """A replicated border smears the frame's edge into stripes the localiser takes for
+    text; a camera has no picture there."""
+    source = labelled_folder(tmp_path / "src")
+    frame = cv2.imread(str(source / "cam" / "a.png"))
+    frame[:, ::4] = 200  # a striped frame: smeared outwards, it would stripe the corners
+    cv2.imwrite(str(source / "cam" / "a.png"), frame)
+    tool.roll_folder(source, tmp_path / "out", 10.0)
+    image = cv2.imread(str(tmp_path / "out" / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert image[:15, :15].max() < 30 and image[-15:, -15:].max() < 30
+
+
+def test_a_plate_turned_out_of_the_frame_is_left_out(tool, tmp_path: Path) -> None:
+    """A frame with a plate near its corner and one in the middle, turned 20 degrees: the
+    corner plate leaves the picture, so its label goes; a frame with no plate left goes too."""
+    source = labelled_folder(tmp_path / "src")
+    lone = np.full((480, 640, 3), 40, np.uint8)
+    cv2.imwrite(str(source / "cam" / "b.png"), lone)
+    with (source / "labels.csv").open("a", newline="") as handle:
+        csv.writer(handle).writerows([["cam/a.png", "CORNER1", 560, 10, 70, 25],
+                                      ["cam/b.png", "EDGE22", 0, 440, 90, 30]])
+    assert tool.roll_folder(source, tmp_path / "out", 20.0) == (1, 2)
+    assert [row["plate"] for row in read_labels(tmp_path / "out")] == ["AB12CDE"]
+    assert not (tmp_path / "out" / "cam" / "b.jpg").exists()

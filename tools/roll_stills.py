@@ -12,7 +12,12 @@ at quality 95) but not turned, so the difference is the roll's alone.
 
 Labelled boxes become the upright boxes around the turned ones (detection is scored at an
 IoU of 0.3, which such a box still meets around a plate turned by up to about 15 degrees).
-Data marked for evaluation only stays evaluation only in its rolled copy.
+The corners the turn uncovers are filled black: a camera has no picture there, and a
+replicated border (each edge pixel smeared outwards) draws rows of stripes that the
+localiser takes for text and ranks above real plates. A plate turned partly or wholly out
+of the frame is no longer in the picture: its label is left out, and a frame left with no
+plate is not written. Data marked for evaluation only stays evaluation only in its rolled
+copy.
 """
 
 from __future__ import annotations
@@ -27,43 +32,52 @@ import numpy as np
 BOX_FIELDS = ("x", "y", "w", "h")
 
 
-def rolled_box(row: dict[str, str], matrix: np.ndarray) -> dict[str, str]:
-    """The labelled box of `row` turned by `matrix`, as the upright box around it."""
+def rolled_box(row: dict[str, str], matrix: np.ndarray, size: tuple[int, int]) -> dict[str, str] | None:
+    """The labelled box of `row` turned by `matrix`, as the upright box around it; None where
+    any corner of the turned box leaves the frame of `size` (width, height)."""
     if not all(row.get(field) for field in BOX_FIELDS):
         return row
     x, y, w, h = (float(row[field]) for field in BOX_FIELDS)
     corners = np.array([[x, y, 1], [x + w, y, 1], [x + w, y + h, 1], [x, y + h, 1]]) @ matrix.T
     (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    if x0 < 0 or y0 < 0 or x1 > size[0] or y1 > size[1]:
+        return None
     return {**row, "x": str(int(x0)), "y": str(int(y0)), "w": str(int(round(x1 - x0))), "h": str(int(round(y1 - y0)))}
 
 
-def roll_folder(source: Path, target: Path, degrees: float) -> int:
-    """Write `source`'s labelled frames turned by `degrees` (counter-clockwise) to `target`;
-    returns how many frames were written."""
+def roll_folder(source: Path, target: Path, degrees: float) -> tuple[int, int]:
+    """Write `source`'s labelled frames turned by `degrees` (counter-clockwise) to `target`:
+    (frames written, labels left out because their plate was turned out of the frame)."""
     with (source / "labels.csv").open(newline="") as handle:
         reader = csv.DictReader(handle)
         fields, rows = list(reader.fieldnames or []), list(reader)
-    turns: dict[str, np.ndarray] = {}  # each frame's roll, by file: a frame may label several plates
-    labels = []
+    frames: dict[str, list[dict[str, str]]] = {}  # each frame's labels: a frame may label several plates
     for row in rows:
-        if row["file"] not in turns:
-            image = cv2.imread(str(source / row["file"]), cv2.IMREAD_COLOR)
-            if image is None:
-                raise SystemExit(f"{source / row['file']}: unreadable image")
-            height, width = image.shape[:2]
-            turns[row["file"]] = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-            turned = cv2.warpAffine(image, turns[row["file"]], (width, height), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE)
-            out = target / row["file"]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(out.with_suffix(".jpg")), turned, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-                raise SystemExit(f"{out}: cannot write")
-        labels.append({**rolled_box(row, turns[row["file"]]), "file": str(Path(row["file"]).with_suffix(".jpg"))})
+        frames.setdefault(row["file"], []).append(row)
+    labels, left_out = [], 0
+    for name, frame_rows in frames.items():
+        image = cv2.imread(str(source / name), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SystemExit(f"{source / name}: unreadable image")
+        height, width = image.shape[:2]
+        turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+        turned_rows = [rolled_box(row, turn, (width, height)) for row in frame_rows]
+        kept = [{**row, "file": str(Path(name).with_suffix(".jpg"))} for row in turned_rows if row is not None]
+        left_out += len(turned_rows) - len(kept)
+        if not kept:
+            continue
+        turned = cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        out = (target / name).with_suffix(".jpg")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(out), turned, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+            raise SystemExit(f"{out}: cannot write")
+        labels += kept
     with (target / "labels.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fields)
         writer.writeheader()
         writer.writerows(labels)
-    return len(turns)
+    return len({row["file"] for row in labels}), left_out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,8 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--degrees", type=float, required=True, help="roll, counter-clockwise (negative: clockwise)")
     args = parser.parse_args(argv)
     args.target.mkdir(parents=True, exist_ok=True)
-    print(f"{roll_folder(args.source, args.target, args.degrees)} frames rolled by {args.degrees:g} degrees "
-          f"in {args.target}")
+    written, left_out = roll_folder(args.source, args.target, args.degrees)
+    print(f"{written} frames rolled by {args.degrees:g} degrees in {args.target}; "
+          f"{left_out} plates turned out of the frame left out")
 
 
 if __name__ == "__main__":
