@@ -16,6 +16,8 @@ from edge import __version__
 from edge.errors import EdgeError
 
 COUNTRIES_HELP = "plate syntaxes to prefer, comma-separated, e.g. gb,generic (overrides plates.countries)"
+ROLL_HELP = ("how far the frames are turned counter-clockwise, in degrees (a camera mounted askew): plates are "
+             "looked for in them levelled (overrides localiser.roll_degrees; a camera's own roll_degrees wins)")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 
 
@@ -32,12 +34,13 @@ def _usage_exit(message: str) -> None:
     raise SystemExit(2)
 
 
-def _load(path: str | None, countries: str | None = None):
-    """The config file (default: config/default.yaml), with --countries applied if given."""
-    from edge.config import load_config, with_countries
+def _load(path: str | None, countries: str | None = None, roll: float | None = None):
+    """The config file (default: config/default.yaml), with --countries and --roll applied if given."""
+    from edge.config import load_config, with_countries, with_roll
 
     config = load_config(path or DEFAULT_CONFIG)
-    return with_countries(config, countries.split(",")) if countries else config
+    config = with_countries(config, countries.split(",")) if countries else config
+    return with_roll(config, roll) if roll is not None else config
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -53,21 +56,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_read(args: argparse.Namespace) -> int:
     from edge.pipeline import read_images
 
-    return read_images(_load(args.config, args.countries), args.images, json_lines=args.json)
+    return read_images(_load(args.config, args.countries, args.roll), args.images, json_lines=args.json)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from edge.replay import replay
 
     speed = None if args.fast else args.speed
-    return replay(_load(args.config, args.countries), Path(args.path), speed=speed, json_lines=args.json,
+    return replay(_load(args.config, args.countries, args.roll), Path(args.path), speed=speed, json_lines=args.json,
                   publish=not args.no_publish)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from edge.evaluate import evaluate
 
-    return evaluate(_load(args.config, args.countries), Path(args.dataset), json_out=args.json,
+    return evaluate(_load(args.config, args.countries, args.roll), Path(args.dataset), json_out=args.json,
                     report_dir=Path(args.report) if args.report else None, limit=args.limit,
                     compare_with=Path(args.compare) if args.compare else None)
 
@@ -132,12 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print passes as JSON lines")
     p.add_argument("--no-publish", action="store_true", help="do not spool or publish passes")
     p.add_argument("--countries", help=COUNTRIES_HELP)
+    p.add_argument("--roll", type=float, metavar="DEGREES", help=ROLL_HELP)
 
     p = add("read", cmd_read, "read plates in still images")
     p.add_argument("images", nargs="+")
     p.add_argument("--config")
     p.add_argument("--json", action="store_true", help="one JSON line per plate")
     p.add_argument("--countries", help=COUNTRIES_HELP)
+    p.add_argument("--roll", type=float, metavar="DEGREES", help=ROLL_HELP)
 
     p = add("eval", cmd_eval, "measure read rates on a labelled dataset folder (labels.csv)")
     p.add_argument("dataset")
@@ -146,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="write an HTML page of the misses into this folder")
     p.add_argument("--limit", type=int, help="only the first N files")
     p.add_argument("--countries", help=COUNTRIES_HELP)
+    p.add_argument("--roll", type=float, metavar="DEGREES", help=ROLL_HELP)
     p.add_argument("--compare", metavar="BEFORE",
                    help="an earlier run's `--json` output on the same dataset: list the plates gained and lost, "
                         "with a sign test of the split")

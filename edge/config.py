@@ -125,6 +125,10 @@ class CameraConfig(_Strict):
     read_timeout_s: float = Field(default=10.0, gt=0, le=300,
                                   description="a live camera silent this long is reconnected")
     zone: ZoneConfig | None = None
+    roll_degrees: float | None = Field(
+        default=None, ge=-45, le=45,
+        description="how far this camera's picture is turned counter-clockwise (mounted askew): its "
+                    "frames are searched for plates levelled by it; null: localiser.roll_degrees")
     ignore: list[list[Point]] = Field(
         default_factory=list,
         description="polygons in image pixels where plates are never read: an on-screen "
@@ -177,9 +181,13 @@ class LocaliserConfig(_Strict):
     working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost.
     Small plates' glyphs are also searched on a `small_plate_width` copy, read apart so
     that larger plates read as without it (edge.localise._with_small_plate_proposals;
-    0 turns it off, saving about 2-3 ms per 1280x720 frame)."""
+    0 turns it off, saving about 2-3 ms per 1280x720 frame). `roll_degrees`: how far the
+    picture is turned counter-clockwise (a camera mounted askew, a road's camber); frames
+    are looked at levelled by it (edge.localise.Localiser.find), and a camera's own
+    `roll_degrees` overrides it."""
 
     min_plate_width: int = Field(default=40, ge=16, le=2000)
+    roll_degrees: float = Field(default=0.0, ge=-45, le=45)
     max_candidates: int = Field(default=10, ge=1, le=64)
     work_width: int = Field(default=1280, ge=320, le=4096)
     proposal_width: int = Field(default=640, ge=160, le=4096)
@@ -465,6 +473,15 @@ def with_countries(config: EdgeConfig, countries: list[str]) -> EdgeConfig:
     except ValidationError as exc:
         raise ConfigError(format_validation_error("--countries", exc)) from None
     return config.model_copy(update={"plates": plates})
+
+
+def with_roll(config: EdgeConfig, degrees: float) -> EdgeConfig:
+    """The config with `localiser.roll_degrees` replaced (command-line override), validated."""
+    try:
+        localiser = LocaliserConfig.model_validate({**config.localiser.model_dump(), "roll_degrees": degrees})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error("--roll", exc)) from None
+    return config.model_copy(update={"localiser": localiser})
 
 
 def masked_dump(config: EdgeConfig) -> dict[str, Any]:

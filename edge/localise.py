@@ -1239,11 +1239,35 @@ class Localiser:
     def __init__(self, config: LocaliserConfig) -> None:
         self.config = config
 
-    def find(self, image: np.ndarray) -> list[PlateCandidate]:
-        """Plate candidates in `image` pixels, best first, at most `max_candidates`."""
+    def find(self, image: np.ndarray, roll_degrees: float | None = None) -> list[PlateCandidate]:
+        """Plate candidates in `image` pixels, best first, at most `max_candidates`.
+
+        `roll_degrees` (default: the config's) is how far the picture is turned
+        counter-clockwise. Why level it: the localiser's rule filter strips a plate's
+        border off its glyphs only where the border runs level, so a camera mounted askew
+        loses plates (the US photos rolled 8 degrees: about 9% fewer found). The frame is
+        turned back about its centre before the search and the candidates' outlines are
+        turned forward again, so boxes and quads stay in `image` pixels and the reading
+        stages cut level crops from the outlines as for any tilted plate. Plates in the
+        corners the turn pushes out of the frame are not found. It costs one warp of the
+        grey frame (about 1 ms at 1280x720).
+        """
         if image.ndim not in (2, 3) or min(image.shape[:2]) < _MIN_SIDE:
             return []
         grey = _to_grey(image)
+        roll = self.config.roll_degrees if roll_degrees is None else roll_degrees
+        if not roll:
+            return self._find_level(grey)
+        height, width = grey.shape
+        to_level = cv2.getRotationMatrix2D((width / 2, height / 2), -roll, 1.0)
+        level = cv2.warpAffine(grey, to_level, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        back = cv2.invertAffineTransform(to_level)
+        return [self._candidate(candidate.quad @ back[:, :2].T + back[:, 2], width, height, candidate.score)
+                for candidate in self._find_level(level)]
+
+    def _find_level(self, grey: np.ndarray) -> list[PlateCandidate]:
+        """Plate candidates in a grey frame, searched as it stands."""
         height, width = grey.shape
         scale = min(1.0, self.config.work_width / width)
         work = _resized(grey, scale)
@@ -1276,6 +1300,14 @@ class Localiser:
         x0, y0, x1, y1 = (int(round(v)) for v in _frame_boxes(quad[None], width, height)[0])
         return PlateCandidate(Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0)), min(max(score, 0.0), 1.0),
                               quad.astype(np.float32))
+
+
+def plate_lean_degrees(quad: np.ndarray) -> float:
+    """How far a candidate's text line (its quad: tl, tr, br, bl, in frame pixels) is
+    turned counter-clockwise, in degrees: what `roll_degrees` levels for a camera whose
+    plates all lean alike (the commissioning view shows it)."""
+    left, right = (quad[0] + quad[3]) / 2, (quad[1] + quad[2]) / 2
+    return float(np.degrees(np.arctan2(left[1] - right[1], right[0] - left[0])))
 
 
 class IgnoreRegions:

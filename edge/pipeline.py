@@ -97,7 +97,7 @@ class PlateReader:
 
     def read(self, image: np.ndarray, index: int = 0, timestamp: float = 0.0,
              skip: SkipRule | None = None, keep_crops: bool = False,
-             ignore: IgnoreRegions | None = None) -> FrameReading:
+             ignore: IgnoreRegions | None = None, roll_degrees: float | None = None) -> FrameReading:
         """Read a frame: one batched recogniser call, and one more for a second look.
 
         `skip` marks candidates not worth reading (plates of tracks already read with
@@ -106,10 +106,11 @@ class PlateReader:
         sign's bare text (`_clutter_rule`), a plate's small print (`plate_furniture`) or
         a second read of a place another read covers (`repeated_reads`) are dropped, and
         so are candidates in the camera's `ignore` regions, before any reading.
+        `roll_degrees`: the camera's own roll, if it has one (Localiser.find).
         """
         image = to_bgr8(image)
         started = time.perf_counter()
-        candidates = self.localiser.find(image)
+        candidates = self.localiser.find(image, roll_degrees)
         if ignore and candidates:
             candidates = [c for c, masked in zip(candidates, ignore.covers([c.box for c in candidates])) if not masked]
         localised = time.perf_counter()
@@ -261,7 +262,7 @@ class CameraPipeline:
         if self._worth_reading(frame.image):
             skip = partial(self.tracker.predict_settled, timestamp=frame.timestamp)
             self.last_reading = self.reader.read(frame.image, frame.index, frame.timestamp, skip=skip,
-                                                 ignore=self.ignore)
+                                                 ignore=self.ignore, roll_degrees=self.camera.roll_degrees)
             detections = self.last_reading.detections
             candidates = [c.box for c in self.last_reading.candidates]
             self.frames_processed += 1

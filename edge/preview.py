@@ -14,7 +14,7 @@ import numpy as np
 from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.errors import ConfigError, EdgeError
 from edge.imageio import to_bgr8
-from edge.localise import IgnoreRegions
+from edge.localise import IgnoreRegions, plate_lean_degrees
 from edge.pipeline import FrameReading, PlateReader
 from edge.source import open_source
 from edge.zone import inside_normal
@@ -71,12 +71,29 @@ def draw_reading(image: np.ndarray, reading: FrameReading, min_confidence: float
                     cv2.FONT_HERSHEY_SIMPLEX, 0.8, colour, 2, cv2.LINE_AA)
 
 
+def plate_lean(reading: FrameReading, min_confidence: float) -> float | None:
+    """The median lean (degrees, counter-clockwise) of the frame's confident reads' text
+    lines, or None without one: a camera mounted askew turns every plate alike, and
+    cameras[].roll_degrees set to this levels its frames before plates are looked for."""
+    boxes = {d.box for d in reading.detections if d.read is not None and d.read.confidence >= min_confidence}
+    leans = [plate_lean_degrees(c.quad) for c in reading.candidates if c.box in boxes and c.quad is not None]
+    return float(np.median(leans)) if leans else None
+
+
+def draw_lean(image: np.ndarray, lean: float | None) -> None:
+    if lean is None:
+        return
+    cv2.putText(image, f"plates lean {lean:+.1f} deg (cameras[].roll_degrees levels them)", (20, 80),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.7, GREEN, 2, cv2.LINE_AA)
+
+
 def render(reader: PlateReader, camera: CameraConfig, image: np.ndarray) -> np.ndarray:
-    reading = reader.read(image, ignore=IgnoreRegions(camera.ignore))
+    reading = reader.read(image, ignore=IgnoreRegions(camera.ignore), roll_degrees=camera.roll_degrees)
     canvas = to_bgr8(image).copy()
     draw_ignored(canvas, camera)
     draw_zone(canvas, camera.zone)
     draw_reading(canvas, reading, reader.min_confidence)
+    draw_lean(canvas, plate_lean(reading, reader.min_confidence))
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     cv2.putText(canvas, f"{camera.name}  {stamp} UTC", (20, canvas.shape[0] - 20), cv2.FONT_HERSHEY_SIMPLEX,
                 0.7, (255, 255, 255), 2, cv2.LINE_AA)

@@ -104,3 +104,31 @@ def test_preview_draws_a_commissioning_frame(tmp_path):
     assert yellow.any(axis=0).mean() > 0.9, "the zone line is drawn across the frame"
     unknown = edge("preview", "--config", str(config), "--camera", "nope", "--out", str(out))
     assert unknown.returncode == 2 and "no camera named 'nope'" in unknown.stderr
+
+
+def test_a_roll_out_of_range_is_a_one_line_usage_error():
+    result = edge("read", str(SAMPLES / "20_us_rear.jpg"), "--roll", "60")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--roll" in result.stderr and "45" in result.stderr
+
+
+def test_the_commissioning_view_gives_the_confident_plates_lean():
+    """The median lean of the reads a unit would report; unsure reads and frames without a
+    sure read give none."""
+    import numpy as np
+
+    from edge.pipeline import FrameReading
+    from edge.preview import plate_lean
+    from edge.types import Box, Detection, PlateCandidate, PlateRead
+
+    def turned(x: float, degrees: float) -> np.ndarray:
+        rise = np.tan(np.radians(degrees)) * 100
+        return np.float32([[x, 100], [x + 100, 100 - rise], [x + 100, 130 - rise], [x, 130]])
+
+    quads = [turned(0, 7.0), turned(200, 8.0), turned(400, 9.0), turned(600, -20.0)]
+    boxes = [Box(int(q[:, 0].min()), int(q[:, 1].min()), 100, 40) for q in quads]
+    sure = [0.9, 0.95, 0.99, 0.2]
+    reading = FrameReading([Detection(b, 1.0, PlateRead("AB12CDE", c), 0, 0.0) for b, c in zip(boxes, sure)],
+                           [PlateCandidate(b, 1.0, q) for b, q in zip(boxes, quads)])
+    assert plate_lean(reading, 0.5) == pytest.approx(8.0, abs=0.01)
+    assert plate_lean(reading, 0.999) is None

@@ -12,7 +12,7 @@ import pytest
 
 from edge.config import LocaliserConfig
 from edge import localise
-from edge.localise import IgnoreRegions, Localiser, _group_rows, _lifted_shade, _proposals
+from edge.localise import IgnoreRegions, Localiser, _group_rows, _lifted_shade, _proposals, plate_lean_degrees
 from edge.types import Box
 
 DATASETS = Path(__file__).parents[1].parent / "shared/datasets"
@@ -119,6 +119,42 @@ def test_skewed_plate_gives_its_corners(localiser: Localiser) -> None:
     assert np.abs(best.quad - truth).max() <= 0.5 * plate_h
     slope = (best.quad[1, 1] - best.quad[0, 1]) / (best.quad[1, 0] - best.quad[0, 0])
     assert slope == pytest.approx(50 / 230, abs=0.06)
+
+
+def rolled_street(degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """A street with a level plate, the whole frame then turned `degrees` counter-clockwise
+    about its centre (a camera mounted askew): (the frame, the plate's turned corners)."""
+    plate = rect_quad(560, 420, 220, 47)
+    level = place(street(6), flat_plate("AB12 CDE", (235, 235, 235), (20, 20, 20)), plate)
+    turn = cv2.getRotationMatrix2D((640, 360), degrees, 1.0)
+    return (cv2.warpAffine(level, turn, (1280, 720), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_CONSTANT),
+            plate @ turn[:, :2].T + turn[:, 2])
+
+
+@pytest.mark.parametrize("degrees", [8.0, -12.0])
+def test_a_rolled_frame_is_searched_levelled_and_answered_in_its_own_pixels(localiser: Localiser, degrees) -> None:
+    frame, truth = rolled_street(degrees)
+    best = max(localiser.find(frame, roll_degrees=degrees), key=lambda c: c.box.iou(box_of(truth)))
+    assert best.box.iou(box_of(truth)) >= 0.5
+    assert np.abs(best.quad - truth).max() <= 0.5 * 47
+    assert plate_lean_degrees(best.quad) == pytest.approx(degrees, abs=1.0)
+    assert best.box.iou(box_of(best.quad)) > 0.9
+
+
+def test_the_configured_roll_is_the_default_and_a_zero_roll_searches_as_before(localiser: Localiser) -> None:
+    frame, _ = rolled_street(8.0)
+    rolled = Localiser(LocaliserConfig(roll_degrees=8.0))
+    assert [c.box for c in rolled.find(frame)] == [c.box for c in localiser.find(frame, roll_degrees=8.0)]
+    assert [c.box for c in rolled.find(frame, roll_degrees=0.0)] == [c.box for c in localiser.find(frame)]
+
+
+def test_plate_lean_is_its_text_lines_counter_clockwise_turn() -> None:
+    rise = np.tan(np.radians(10.0)) * 200
+    assert plate_lean_degrees(np.float32([[0, 100], [200, 100 - rise], [200, 140 - rise], [0, 140]])) == \
+        pytest.approx(10.0, abs=0.01)
+    assert plate_lean_degrees(rect_quad(0, 0, 200, 40)) == 0.0
+    assert plate_lean_degrees(np.float32([[0, 100], [200, 100 + rise], [200, 140 + rise], [0, 140]])) == \
+        pytest.approx(-10.0, abs=0.01)
 
 
 def test_small_plate_sixty_pixels_wide(localiser: Localiser) -> None:

@@ -18,7 +18,7 @@ from edge.evaluate import evaluate_stills, load_labels
 from edge.imageio import load_image
 from edge.pipeline import THIRD_LOOK_BELOW, PlateReader
 from edge.record import to_payload, validate_payload
-from edge.replay import replay_camera, video_passes
+from edge.replay import replay_camera, still_passes, video_passes
 from edge.track import StillText
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,6 +149,28 @@ def test_ignore_region_hides_a_plate_and_only_that_plate(config, reader):
 
     assert passes([[[0, 0], [20, 0], [0, 20]]]) == sorted(row["plate"] for row in sequence_labels()[clip])
     assert passes([[[0, 0], [100000, 0], [100000, 100000], [0, 100000]]]) == []
+
+
+def test_a_camera_mounted_askew_reads_its_plates_levelled(config, reader, tmp_path, monkeypatch):
+    """The bundled US still turned 12 degrees, as a camera mounted askew sees it: with the
+    camera's roll_degrees the frame is searched levelled, the plate is read, and its box
+    stands in the turned frame's own pixels, around the turned plate."""
+    image = load_image(SAMPLES / "20_us_rear.jpg")
+    height, width = image.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), 12.0, 1.0)
+    askew = tmp_path / "askew.png"
+    cv2.imwrite(str(askew), cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LANCZOS4))
+    level_box = next(d.box for d in reader.read(image).detections if d.read and d.read.text == "6788075")
+    centre = turn @ [level_box.x + level_box.w / 2, level_box.y + level_box.h / 2, 1.0]
+    rolls = []
+    find = reader.localiser.find
+    monkeypatch.setattr(reader.localiser, "find", lambda frame, roll=None: rolls.append(roll) or find(frame, roll))
+    camera = replay_camera(config, askew).model_copy(update={"roll_degrees": 12.0})
+    [record] = list(still_passes(reader, config.model_copy(update={"cameras": [camera]}), askew))
+    assert rolls == [12.0]
+    assert record.plate == "6788075"
+    box = record.box
+    assert abs(box.x + box.w / 2 - centre[0]) < 10 and abs(box.y + box.h / 2 - centre[1]) < 10
 
 
 def _with_on_screen_clock(clip: Path, out: Path, loops: int = 1) -> Path:

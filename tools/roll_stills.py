@@ -66,7 +66,7 @@ def roll_folder(source: Path, target: Path, degrees: float) -> tuple[int, int]:
         left_out += len(turned_rows) - len(kept)
         if not kept:
             continue
-        turned = cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LINEAR,
+        turned = cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LANCZOS4,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         out = (target / name).with_suffix(".jpg")
         out.parent.mkdir(parents=True, exist_ok=True)
