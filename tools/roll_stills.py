@@ -12,12 +12,13 @@ at quality 95) but not turned, so the difference is the roll's alone.
 
 Labelled boxes become the upright boxes around the turned ones (detection is scored at an
 IoU of 0.3, which such a box still meets around a plate turned by up to about 15 degrees).
-The corners the turn uncovers are filled black: a camera has no picture there, and a
-replicated border (each edge pixel smeared outwards) draws rows of stripes that the
-localiser takes for text and ranks above real plates. A plate turned partly or wholly out
-of the frame is no longer in the picture: its label is left out, and a frame left with no
-plate is not written. Data marked for evaluation only stays evaluation only in its rolled
-copy.
+The turn resamples with Lanczos, as sharp as a camera's own picture (bilinear blurs
+small glyphs that a camera mounted askew keeps). The corners it uncovers are filled
+black: a camera has no picture there, and a replicated border (each edge pixel smeared
+outwards) draws rows of stripes that the localiser takes for text and ranks above real
+plates. A plate turned partly or wholly out of the frame is no longer in the picture: its
+label is left out, and a frame left with no plate is not written. Data marked for
+evaluation only stays evaluation only in its rolled copy.
 """
 
 from __future__ import annotations
