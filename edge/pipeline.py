@@ -39,13 +39,12 @@ log = logging.getLogger(__name__)
 
 # the clutter rules' names
 SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT, SMALL_PRINT = "scene text", "unframed text", "stacked text", "small print"
-REPEATED = "repeated read"
 
 
 @dataclass(frozen=True, slots=True)
 class SetAside:
     """A read the clutter rules (edge.clutter) took for text that is no plate: where, what,
-    and which rule (SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT, SMALL_PRINT or REPEATED)."""
+    and which rule (SCENE_TEXT, UNFRAMED_TEXT, STACKED_TEXT or SMALL_PRINT)."""
 
     box: Box
     read: PlateRead
@@ -103,9 +102,9 @@ class PlateReader:
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
         follows them. Read candidates that yield no plausible plate, scene text or a
-        sign's bare text (`_clutter_rule`), a plate's small print (`plate_furniture`) or
-        a second read of a place another read covers (`repeated_reads`) are dropped, and
-        so are candidates in the camera's `ignore` regions, before any reading.
+        sign's bare text (`_clutter_rule`) or a plate's small print (`plate_furniture`)
+        are dropped, and so are candidates in the camera's `ignore` regions, before any
+        reading.
         `roll_degrees`: the camera's own roll, if it has one (Localiser.find).
         """
         image = to_bgr8(image)
@@ -132,9 +131,6 @@ class PlateReader:
         small_print = plate_furniture(detections, quads, self.min_confidence)
         set_aside += [SetAside(d.box, d.read, SMALL_PRINT) for d, drop in zip(detections, small_print) if drop]
         detections = [d for d, drop in zip(detections, small_print) if not drop]
-        repeated = repeated_reads(detections, [q for q, drop in zip(quads, small_print) if not drop])
-        set_aside += [SetAside(d.box, d.read, REPEATED) for d, drop in zip(detections, repeated) if drop]
-        detections = [d for d, drop in zip(detections, repeated) if not drop]
         finished = time.perf_counter()
         return FrameReading(detections, candidates, crops if keep_crops else [],
                             localised - started, finished - localised, set_aside)
@@ -218,13 +214,19 @@ class PlateReader:
     def plates(self, reading: FrameReading, min_confidence: float | None = None) -> list[Detection]:
         """Confident reads of distinct plates, best first: what a still-image read reports.
 
+        A place read twice (edge.clutter.repeated_reads: a plate's row and the whole plate
+        with a sticker beside it) reports its best read only. Frames of a video are not
+        reported this way: their reads go to tracking, which makes one pass per vehicle
+        and follows a caption or a plate by whichever of its reads continues its track.
         `min_confidence` overrides the configured plates.min_confidence (0 keeps every read).
         """
         floor = self.min_confidence if min_confidence is None else min_confidence
+        outlines = {candidate.box: candidate.quad for candidate in reading.candidates}
+        repeated = repeated_reads(reading.detections, [outlines.get(d.box) for d in reading.detections])
         best: dict[str, Detection] = {}
-        for detection in reading.detections:
+        for detection, again in zip(reading.detections, repeated):
             read = detection.read
-            if read is None or read.confidence < floor:
+            if again or read is None or read.confidence < floor:
                 continue
             kept = best.get(read.text)
             if kept is None or read.confidence > kept.read.confidence:
