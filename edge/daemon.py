@@ -156,7 +156,7 @@ class CameraWorker:
     def _observe(self) -> None:
         reading = self.pipeline.last_reading
         if reading is not None:
-            self.metrics.record_reading(self.camera.name, reading)
+            self.metrics.record_reading(self.camera.name, reading, self.pipeline.reader.min_confidence)
 
     def _emit(self, records: list[PassRecord]) -> None:
         for record in records:

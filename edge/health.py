@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # Localising a 1080p frame takes ~10-100 ms on a roadside CPU; reading a batch of crops up to ~1 s.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# A level camera's plates lean a degree or two either way; past 4-6 degrees the localiser
+# starts to lose them (README, Operations: a camera mounted askew).
+LEAN_BUCKETS = (-15.0, -10.0, -6.0, -4.0, -2.0, -1.0, 1.0, 2.0, 4.0, 6.0, 10.0, 15.0)
 
 
 class Metrics:
@@ -85,6 +88,14 @@ class Metrics:
             ["camera", "rule"],
             registry=reg,
         )
+        self.plate_lean = Histogram(
+            "edge_plate_lean_degrees",
+            "Lean of confidently read plates (degrees, counter-clockwise): a camera knocked askew "
+            "shifts it; cameras[].roll_degrees levels it",
+            ["camera"],
+            buckets=LEAN_BUCKETS,
+            registry=reg,
+        )
         self.spool_depth = Gauge(
             "edge_spool_depth", "Reads stored and not yet acknowledged by the broker", registry=reg
         )
@@ -125,14 +136,17 @@ class Metrics:
         self.frames_dropped.labels(stats.camera).inc(max(0, stats.frames_dropped - seen_dropped))
         self.set_camera_state(stats.camera, stats.state)
 
-    def record_reading(self, camera: str, reading: FrameReading) -> None:
-        """One frame read: its stage timings, and the reads its clutter rules set aside, by
-        rule (a site whose plates a rule takes shows it here)."""
+    def record_reading(self, camera: str, reading: FrameReading, min_confidence: float) -> None:
+        """One frame read: its stage timings, the reads its clutter rules set aside, by rule
+        (a site whose plates a rule takes shows it here), and the lean of its reads of at
+        least `min_confidence` (a camera knocked askew shows it here)."""
         self.frames_processed.labels(camera).inc()
         self.localise_seconds.observe(reading.localise_s)
         self.read_seconds.observe(reading.read_s)
         for aside in reading.set_aside:
             self.reads_set_aside.labels(camera, aside.rule).inc()
+        for lean in reading.plate_leans(min_confidence):
+            self.plate_lean.labels(camera).observe(lean)
 
     def record_time_sync(self, state: dict[str, Any]) -> None:
         self.time_synced.set({"synced": 1.0, "unsynced": 0.0}.get(state.get("state"), -1.0))

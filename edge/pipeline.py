@@ -23,7 +23,7 @@ from edge.config import CameraConfig, EdgeConfig, RecogniserConfig, TrackingConf
 from edge.errors import EdgeError, ModelError
 from edge.formats import PlateFormatter, best_candidates, merge_looks
 from edge.imageio import load_image, to_bgr8
-from edge.localise import IgnoreRegions, Localiser, plate_edge_contrast, stacked_line_cover
+from edge.localise import IgnoreRegions, Localiser, plate_edge_contrast, plate_lean_degrees, stacked_line_cover
 from edge.motion import MotionGate
 from edge.read import PlateRecogniser, crop_pads, rectify, upright
 from edge.record import PassAssembler, PassRecord
@@ -64,6 +64,13 @@ class FrameReading:
     localise_s: float = 0.0
     read_s: float = 0.0
     set_aside: list[SetAside] = field(default_factory=list)
+
+    def plate_leans(self, min_confidence: float) -> list[float]:
+        """The lean (degrees, counter-clockwise: edge.localise.plate_lean_degrees) of each
+        read of at least `min_confidence`: a camera mounted askew, or knocked askew, turns
+        every plate alike, and cameras[].roll_degrees levels it."""
+        sure = {d.box for d in self.detections if d.read is not None and d.read.confidence >= min_confidence}
+        return [plate_lean_degrees(c.quad) for c in self.candidates if c.box in sure and c.quad is not None]
 
 
 class PlateReader:

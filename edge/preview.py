@@ -14,7 +14,7 @@ import numpy as np
 from edge.config import CameraConfig, EdgeConfig, ZoneConfig
 from edge.errors import ConfigError, EdgeError
 from edge.imageio import to_bgr8
-from edge.localise import IgnoreRegions, plate_lean_degrees
+from edge.localise import IgnoreRegions
 from edge.pipeline import FrameReading, PlateReader
 from edge.source import open_source
 from edge.zone import inside_normal
@@ -72,11 +72,10 @@ def draw_reading(image: np.ndarray, reading: FrameReading, min_confidence: float
 
 
 def plate_lean(reading: FrameReading, min_confidence: float) -> float | None:
-    """The median lean (degrees, counter-clockwise) of the frame's confident reads' text
-    lines, or None without one: a camera mounted askew turns every plate alike, and
-    cameras[].roll_degrees set to this levels its frames before plates are looked for."""
-    boxes = {d.box for d in reading.detections if d.read is not None and d.read.confidence >= min_confidence}
-    leans = [plate_lean_degrees(c.quad) for c in reading.candidates if c.box in boxes and c.quad is not None]
+    """The median lean (degrees, counter-clockwise) of the frame's confident reads, or None
+    without one: cameras[].roll_degrees set to it levels the frames before plates are
+    looked for."""
+    leans = reading.plate_leans(min_confidence)
     return float(np.median(leans)) if leans else None
 
 

@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 
 from edge.config import HttpConfig
@@ -15,7 +16,7 @@ from edge.errors import EdgeError
 from edge.health import HealthServer, Metrics, time_sync_state
 from edge.pipeline import FrameReading, SetAside
 from edge.source import CaptureStats
-from edge.types import Box, PlateRead
+from edge.types import Box, Detection, PlateCandidate, PlateRead
 
 
 def fetch(url: str) -> tuple[int, str, str]:
@@ -55,7 +56,14 @@ def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
         metrics.record_capture(stats(25, 5, "reconnecting"))
         metrics.passes.labels("lane1", "entry").inc()
         aside = [SetAside(Box(0, 0, 9, 4), PlateRead("0NLY", 0.9), rule) for rule in ("unframed text", "scene text")]
-        metrics.record_reading("lane1", FrameReading([], localise_s=0.03, read_s=0.02, set_aside=aside * 3))
+        metrics.record_reading("lane1", FrameReading([], localise_s=0.03, read_s=0.02, set_aside=aside * 3), 0.4)
+        rise = np.tan(np.radians(7.0)) * 100  # a plate read at 0.9 leaning 7 degrees, one at 0.3 level
+        quads = [np.float32([[0, 30], [100, 30 - rise], [100, 60 - rise], [0, 60]]),
+                 np.float32([[300, 30], [400, 30], [400, 60], [300, 60]])]
+        boxes = [Box(0, 17, 100, 43), Box(300, 30, 100, 30)]
+        metrics.record_reading("lane1", FrameReading(
+            [Detection(b, 1.0, PlateRead("AB12CDE", c), 0, 0.0) for b, c in zip(boxes, (0.9, 0.3))],
+            [PlateCandidate(b, 1.0, q) for b, q in zip(boxes, quads)]), 0.4)
         status, kind, text = fetch(f"{server.url}/metrics")
         assert status == 200 and kind.startswith("text/plain")
         assert 'edge_frames_in_total{camera="lane1"} 25.0' in text
@@ -65,9 +73,12 @@ def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
         assert 'edge_passes_total{camera="lane1",event="entry"} 1.0' in text
         assert 'edge_reads_set_aside_total{camera="lane1",rule="unframed text"} 3.0' in text
         assert 'edge_reads_set_aside_total{camera="lane1",rule="scene text"} 3.0' in text
-        assert 'edge_frames_processed_total{camera="lane1"} 1.0' in text
-        assert 'edge_read_seconds_count 1.0' in text
-        assert 'edge_localise_seconds_bucket{le="0.05"} 1.0' in text
+        assert 'edge_frames_processed_total{camera="lane1"} 2.0' in text
+        assert 'edge_read_seconds_count 2.0' in text
+        assert 'edge_localise_seconds_bucket{le="0.05"} 2.0' in text
+        assert 'edge_plate_lean_degrees_count{camera="lane1"} 1.0' in text
+        assert 'edge_plate_lean_degrees_bucket{camera="lane1",le="6.0"} 0.0' in text
+        assert 'edge_plate_lean_degrees_bucket{camera="lane1",le="10.0"} 1.0' in text
         assert "edge_spool_depth 7.0" in text and refreshed
         assert "python_gc" not in text  # a dedicated registry: no global default collectors
 
