@@ -91,3 +91,17 @@ def test_a_plate_turned_out_of_the_frame_is_left_out(tool, tmp_path: Path) -> No
     assert tool.roll_folder(source, tmp_path / "out", 20.0) == (1, 2)
     assert [row["plate"] for row in read_labels(tmp_path / "out")] == ["AB12CDE"]
     assert not (tmp_path / "out" / "cam" / "b.jpg").exists()
+
+
+def test_blur_and_quality_soften_and_compress_the_copy(tool, tmp_path: Path) -> None:
+    """The plate's sharp edge spreads under --blur, and a lower --quality writes a smaller file."""
+    source = labelled_folder(tmp_path / "src")
+    tool.roll_folder(source, tmp_path / "sharp", 0.0)
+    tool.roll_folder(source, tmp_path / "soft", 0.0, blur=2.0)
+    tool.roll_folder(source, tmp_path / "rough", 0.0, quality=20)
+    sharp, soft = (cv2.imread(str(tmp_path / kind / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE).astype(int)
+                   for kind in ("sharp", "soft"))
+    assert abs(sharp[220, 300] - sharp[220, 298]) > 150  # the plate's left edge, one step
+    assert abs(soft[220, 300] - soft[220, 298]) < 120  # ... a ramp
+    assert (tmp_path / "rough" / "cam" / "a.jpg").stat().st_size < (tmp_path / "sharp" / "cam" / "a.jpg").stat().st_size
+    assert read_labels(tmp_path / "soft") == read_labels(tmp_path / "sharp")

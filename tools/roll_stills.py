@@ -1,4 +1,5 @@
-"""Write a copy of a labelled still folder with every frame rolled (turned about its centre).
+"""Write a copy of a labelled still folder with every frame rolled (turned about its centre),
+and optionally blurred (`--blur`) or compressed harder (`--quality`).
 
 Why a tool: a camera mounted askew, a road's camber or a plate hung crooked turns the plate
 in the picture, and the bundled photos are nearly all level, so how the reader copes with a
@@ -9,6 +10,12 @@ at quality 95) but not turned, so the difference is the roll's alone.
     .venv/bin/python tools/roll_stills.py ../shared/datasets/openalpr-us /tmp/us-roll8 --degrees 8
     .venv/bin/python tools/roll_stills.py ../shared/datasets/openalpr-us /tmp/us-roll0 --degrees 0
     .venv/bin/edge eval /tmp/us-roll8 --countries us,generic
+    .venv/bin/python tools/roll_stills.py ../shared/datasets/openalpr-us /tmp/us-blur --degrees 0 --blur 0.8
+    .venv/bin/python tools/roll_stills.py ../shared/datasets/openalpr-us /tmp/us-q50 --degrees 0 --quality 50
+
+A soft lens, focus set for another distance or a vehicle's motion blurs the picture, and a
+stream's encoder compresses it harder than a still camera: `--blur` (a Gaussian's sigma in
+pixels) and `--quality` (JPEG quality, 95 by default) measure how the reader copes.
 
 Labelled boxes become the upright boxes around the turned ones (detection is scored at an
 IoU of 0.3, which such a box still meets around a plate turned by up to about 15 degrees).
@@ -46,8 +53,9 @@ def rolled_box(row: dict[str, str], matrix: np.ndarray, size: tuple[int, int]) -
     return {**row, "x": str(int(x0)), "y": str(int(y0)), "w": str(int(round(x1 - x0))), "h": str(int(round(y1 - y0)))}
 
 
-def roll_folder(source: Path, target: Path, degrees: float) -> tuple[int, int]:
-    """Write `source`'s labelled frames turned by `degrees` (counter-clockwise) to `target`:
+def roll_folder(source: Path, target: Path, degrees: float, blur: float = 0.0, quality: int = 95) -> tuple[int, int]:
+    """Write `source`'s labelled frames turned by `degrees` (counter-clockwise), blurred by a
+    Gaussian of sigma `blur` pixels (0: none) and saved at JPEG `quality` to `target`:
     (frames written, labels left out because their plate was turned out of the frame)."""
     with (source / "labels.csv").open(newline="") as handle:
         reader = csv.DictReader(handle)
@@ -69,9 +77,11 @@ def roll_folder(source: Path, target: Path, degrees: float) -> tuple[int, int]:
             continue
         turned = cv2.warpAffine(image, turn, (width, height), flags=cv2.INTER_LANCZOS4,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        if blur > 0:
+            turned = cv2.GaussianBlur(turned, (0, 0), blur)
         out = (target / name).with_suffix(".jpg")
         out.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(out), turned, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+        if not cv2.imwrite(str(out), turned, [cv2.IMWRITE_JPEG_QUALITY, quality]):
             raise SystemExit(f"{out}: cannot write")
         labels += kept
     with (target / "labels.csv").open("w", newline="") as handle:
@@ -86,11 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("source", type=Path, help="a labelled still folder (labels.csv: file, plate[, x, y, w, h])")
     parser.add_argument("target", type=Path)
     parser.add_argument("--degrees", type=float, required=True, help="roll, counter-clockwise (negative: clockwise)")
+    parser.add_argument("--blur", type=float, default=0.0, help="Gaussian blur sigma in pixels (default 0: none)")
+    parser.add_argument("--quality", type=int, default=95, choices=range(5, 101), metavar="5-100",
+                        help="JPEG quality of the copies (default 95)")
     args = parser.parse_args(argv)
+    if args.blur < 0:
+        parser.error("--blur must be 0 or more")
     args.target.mkdir(parents=True, exist_ok=True)
-    written, left_out = roll_folder(args.source, args.target, args.degrees)
-    print(f"{written} frames rolled by {args.degrees:g} degrees in {args.target}; "
-          f"{left_out} plates turned out of the frame left out")
+    written, left_out = roll_folder(args.source, args.target, args.degrees, args.blur, args.quality)
+    print(f"{written} frames rolled by {args.degrees:g} degrees (blur {args.blur:g}, JPEG quality {args.quality}) "
+          f"in {args.target}; {left_out} plates turned out of the frame left out")
 
 
 if __name__ == "__main__":
