@@ -65,12 +65,17 @@ class FrameReading:
     read_s: float = 0.0
     set_aside: list[SetAside] = field(default_factory=list)
 
+    def outlines(self) -> list[np.ndarray | None]:
+        """Each detection's quad: its candidate's outline (None for an upright box)."""
+        by_box = {candidate.box: candidate.quad for candidate in self.candidates}
+        return [by_box.get(detection.box) for detection in self.detections]
+
     def plate_leans(self, min_confidence: float) -> list[float]:
         """The lean (degrees, counter-clockwise: edge.localise.plate_lean_degrees) of each
         read of at least `min_confidence`: a camera mounted askew, or knocked askew, turns
         every plate alike, and cameras[].roll_degrees levels it."""
-        sure = {d.box for d in self.detections if d.read is not None and d.read.confidence >= min_confidence}
-        return [plate_lean_degrees(c.quad) for c in self.candidates if c.box in sure and c.quad is not None]
+        return [plate_lean_degrees(quad) for detection, quad in zip(self.detections, self.outlines())
+                if quad is not None and detection.read is not None and detection.read.confidence >= min_confidence]
 
 
 class PlateReader:
@@ -228,8 +233,7 @@ class PlateReader:
         `min_confidence` overrides the configured plates.min_confidence (0 keeps every read).
         """
         floor = self.min_confidence if min_confidence is None else min_confidence
-        outlines = {candidate.box: candidate.quad for candidate in reading.candidates}
-        repeated = repeated_reads(reading.detections, [outlines.get(d.box) for d in reading.detections])
+        repeated = repeated_reads(reading.detections, reading.outlines())
         best: dict[str, Detection] = {}
         for detection, again in zip(reading.detections, repeated):
             read = detection.read
