@@ -688,3 +688,9 @@ def merge_looks(first: PlateRead, *later: PlateRead | None) -> PlateRead:
     winner = next((look for look in looks if look is not None and look.text == ranked[0][0]), first)
     return replace(winner, text=ranked[0][0], confidence=ranked[0][1],
                    candidates=[ScoredText(text, confidence) for text, confidence in ranked])
+
+
+def adds_an_end_glyph(short: str, longer: str) -> bool:
+    """Whether `longer` is `short` with one more character at its start or its end
+    ('NW2529', 'ANW2529'): what a row cut a glyph short reads when cut longer."""
+    return len(longer) == len(short) + 1 and short in (longer[1:], longer[:-1])

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from edge.config import COUNTRY_CODES, PlatesConfig
-from edge.formats import FORMATS, PlateFormatter, best_candidates, merge_looks
+from edge.formats import FORMATS, PlateFormatter, adds_an_end_glyph, best_candidates, merge_looks
 from edge.types import PlateRead, ScoredText
 
 ALPHABET = string.digits + string.ascii_uppercase
@@ -599,3 +599,11 @@ def test_missouri_series_restores_its_second_digit(raw: str, position: int, trut
     read = formatter("us", "generic").format(raw, probs)
     assert read is not None and read.text == raw[:position] + truth + raw[position + 1:]
     assert read.format == "us_ab1c2d"
+
+
+@pytest.mark.parametrize("short, longer, adds", [
+    ("NW2529", "ANW2529", True), ("6TIX87", "6TIX874", True), ("NW2529", "NW2529", False),
+    ("NW2529", "ANW25291", False), ("NW2529", "AMW2529", False), ("6TIX87", "6TX874", False),
+])
+def test_a_longer_read_adds_an_end_glyph_only_when_it_holds_the_whole_shorter_one(short, longer, adds) -> None:
+    assert adds_an_end_glyph(short, longer) is adds

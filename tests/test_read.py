@@ -165,6 +165,31 @@ def test_a_unit_reading_only_us_plates_cuts_at_the_localisers_outline() -> None:
         assert crop_pads(countries).first == CROP_PAD > 0
 
 
+def test_only_a_unit_reading_only_us_plates_takes_an_end_look() -> None:
+    """A European or British plate's band holds a letter about a glyph beyond its row, which
+    the end look would read as the plate's (edge.read.crop_pads)."""
+    assert crop_pads(["us"]).end_reach == crop_pads(["us", "generic"]).end_reach > 0
+    for countries in (["generic"], ["gb", "generic"], ["us", "eu", "generic"], ["nl", "eu"]):
+        assert crop_pads(countries).end_reach == 0.0
+
+
+def test_rectify_reaches_along_a_rolled_row_and_not_across_it() -> None:
+    """`reach` runs a quad's cut on along its row's line, `reach` quad heights past each end:
+    the cut is that much longer and as high, and its middle is the plain cut."""
+    frame = np.random.default_rng(3).integers(0, 255, (300, 400), np.uint8)
+    frame = cv2.resize(frame, (800, 600), interpolation=cv2.INTER_LINEAR)
+    tilt = np.tan(np.radians(10))
+    quad = np.array([[300, 300], [500, 300 + 200 * tilt], [500, 340 + 200 * tilt], [300, 340]], np.float32)
+    candidate = PlateCandidate(Box(300, 300, 200, 75), 0.9, quad=quad)
+    plain, longer = rectify(frame, candidate, 0.0), rectify(frame, candidate, 0.0, reach=0.5)
+    height = 40  # the quad's sides, which run straight down
+    assert longer.shape[0] == plain.shape[0]
+    assert longer.shape[1] - plain.shape[1] == 2 * 0.5 * height
+    inner = longer[:, int(round(0.5 * height)):][:, :plain.shape[1]]
+    assert np.abs(inner.astype(int) - plain.astype(int)).mean() < 1
+    assert rectify(frame, PlateCandidate(Box(300, 300, 200, 40), 0.9), 0.0, reach=0.5).shape == (40, 200)
+
+
 def test_unset_threads_share_the_cores_out_among_the_cameras() -> None:
     cores = len(os.sched_getaffinity(0))
     assert torch_threads(3, streams=2) == 3  # as configured

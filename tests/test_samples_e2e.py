@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from edge.config import load_config, with_countries
@@ -20,6 +21,7 @@ from edge.pipeline import THIRD_LOOK_BELOW, PlateReader
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, still_passes, video_passes
 from edge.track import StillText
+from edge.types import PlateCandidate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
@@ -113,6 +115,27 @@ def test_the_looks_network_is_a_second_network_unless_set_off(config, reader):
     same = config.recogniser.model_copy(update={"look_network": None})
     one_network = PlateReader(config.model_copy(update={"recogniser": same}))
     assert one_network.look_recogniser is one_network.recogniser
+
+
+def test_an_end_look_gives_a_us_row_cut_a_glyph_short_its_last_glyph(config, monkeypatch):
+    """A US unit's row that the localiser ends a glyph short (its outline's right sixth cut
+    off) reads whole through the end look, in the second look's batch; with no end look it
+    reads the short text. Units reading banded plates have no end look."""
+    us_reader = PlateReader(with_countries(config, ["us", "generic"]))
+    image = load_image(SAMPLES / "20_us_rear.jpg")
+    reading = us_reader.read(image)
+    found, (tl, tr, br, bl) = max(zip(reading.detections, reading.outlines()),
+                                  key=lambda pair: pair[0].read.confidence if pair[0].read else 0.0)
+    assert found.read.text == "6788075"
+    short = (tr - tl) / 6
+    cut_short = PlateCandidate(found.box, 1.0, np.array([tl, tr - short, br - short, bl], np.float32))
+    monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [cut_short])
+    batches = count_batches(us_reader, monkeypatch)
+    assert [d.read.text for d in us_reader.plates(us_reader.read(image), 0.0)] == ["6788075"]
+    assert batches[:2] == [("recogniser", 1), ("look_recogniser", 2)], batches
+    monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(end_reach=0.0))
+    assert [d.read.text for d in us_reader.plates(us_reader.read(image), 0.0)] == ["678807"]
+    assert PlateReader(with_countries(config, ["gb", "us", "generic"])).pads.end_reach == 0.0
 
 
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
