@@ -259,6 +259,7 @@ class PlateReader:
     @staticmethod
     def _cuts(image: np.ndarray, candidates: list[PlateCandidate], slants: list[float], which: list[int],
               pad: float, reach: float = 0.0) -> list[np.ndarray]:
+        """The candidates `which` cut with margin `pad`, their slants and `reach` (edge.read.rectify)."""
         return [rectify(image, candidates[i], pad, slants[i], reach) for i in which]
 
     def plates(self, reading: FrameReading, min_confidence: float | None = None) -> list[Detection]:
