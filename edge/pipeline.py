@@ -211,8 +211,8 @@ class PlateReader:
         floor = min(SECOND_LOOK_FLOOR, self.min_confidence)
         again = [i for i, read in enumerate(reads) if read is not None and read.confidence >= floor
                  and not is_scene_text(read.text, candidates[i].box, image.shape[0])]
-        rows = [i for i in again if self.pads.end_reach and candidates[i].quad is not None
-                and len(reads[i].text) >= END_LOOK_MIN_GLYPHS]
+        rows = [i for i in again if candidates[i].quad is not None
+                and len(reads[i].text) >= END_LOOK_MIN_GLYPHS] if self.pads.end_reach else []
         firsts = {i: reads[i] for i in again}
         crops = (self._cuts(image, candidates, slants, again, self.pads.second)
                  + self._cuts(image, candidates, slants, rows, self.pads.first, self.pads.end_reach))
