@@ -25,7 +25,7 @@ from edge.formats import PlateFormatter, adds_an_end_glyph, best_candidates, mer
 from edge.imageio import load_image, to_bgr8
 from edge.localise import IgnoreRegions, Localiser, plate_edge_contrast, plate_lean_degrees, stacked_line_cover
 from edge.motion import MotionGate
-from edge.read import PlateRecogniser, crop_pads, rectify, upright
+from edge.read import PlateRecogniser, crop_pads, plate_outline, rectify, upright
 from edge.record import PassAssembler, PassRecord
 from edge.track import Tracker
 from edge.types import Box, Detection, Frame, PlateCandidate, PlateRead
@@ -35,6 +35,8 @@ SECOND_LOOK_FLOOR = 0.3  # first readings below this are not read again: edge.ev
 THIRD_LOOK_BELOW = 0.5  # two looks merged below this (they disagree, or both are unsure): look a third time
 END_LOOK_MIN_GLYPHS = 5  # rows read shorter than this get no end look: as often a whole short plate
 END_LOOK_MIN_CONFIDENCE = 0.6  # an end look's longer read must be this sure to replace the looks' read
+PLATE_LOOK_FLOOR = 0.05  # rows read less surely than this are no plate's: no plate look
+PLATE_LOOK_SURE = 0.6  # rows read under this get a plate look, whose read replaces theirs from this up
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ class FrameReading:
 
 class PlateReader:
     """Finds and reads every plate in a frame: one localiser pass, one batched recogniser call
-    and one for a second look. `streams`: how many cameras share it at once (the daemon's),
+    and one for a second look (a third for unsure reads, and on US units a plate look at
+    unsurely read rows, `_plate_look`). `streams`: how many cameras share it at once (the daemon's),
     so the network's threads are shared out among them (edge.read.torch_threads)."""
 
     def __init__(self, config: EdgeConfig, streams: int = 1) -> None:
@@ -111,7 +114,8 @@ class PlateReader:
     def read(self, image: np.ndarray, index: int = 0, timestamp: float = 0.0,
              skip: SkipRule | None = None, keep_crops: bool = False,
              ignore: IgnoreRegions | None = None, roll_degrees: float | None = None) -> FrameReading:
-        """Read a frame: one batched recogniser call, and one more for a second look.
+        """Read a frame: one batched recogniser call, and one more for a second look (more for
+        unsure reads: `_look_again`, `_plate_look`).
 
         `skip` marks candidates not worth reading (plates of tracks already read with
         confidence): they come back as detections with `read=None`, so tracking still
@@ -177,12 +181,50 @@ class PlateReader:
 
     def _read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]
                          ) -> tuple[list[np.ndarray], list[PlateRead | None]]:
-        """The first-look crops of `candidates` and their reads after every look: the one
-        reading path of frames and of labelled boxes. Each candidate's glyph slant is
-        measured on its first look and kept for the later ones."""
+        """The first-look crops of `candidates` and their reads after every look, the plate
+        look included: the one reading path of frames and of labelled boxes."""
+        crops, reads = self._read_cuts(image, candidates)
+        return crops, self._plate_look(image, candidates, reads)
+
+    def _read_cuts(self, image: np.ndarray, candidates: list[PlateCandidate]
+                   ) -> tuple[list[np.ndarray], list[PlateRead | None]]:
+        """The first-look crops of `candidates` and their reads after the first three looks
+        and the end look. Each candidate's glyph slant is measured on its first look and kept
+        for the later ones."""
         cut = [upright(image, candidate, self.pads.first) for candidate in candidates]
         crops, slants = [crop for crop, _ in cut], [slant for _, slant in cut]
         return crops, self._look_again(image, candidates, slants, self._format(crops))
+
+    def _plate_look(self, image: np.ndarray, candidates: list[PlateCandidate],
+                    reads: list[PlateRead | None]) -> list[PlateRead | None]:
+        """On US units, every row read from PLATE_LOOK_FLOOR up to under PLATE_LOOK_SURE read
+        again framed as the whole plate around it (edge.read.plate_outline), through the same
+        looks; where that read is PLATE_LOOK_SURE or surer, it replaces the row's.
+
+        Why: the recogniser learnt real plates from crops cut at the plate's edges, and some
+        plates it reads unsurely or wrongly at their row's outline it reads surely whole (on
+        the US photos, read at their labelled boxes and merged with the rows' reads, 186 ->
+        192 exact). A plate-framed read of every row, merged with the row's, lost plates on
+        the tuning stills: a box drawn from the row is not the plate's own, and a sure row
+        read is mostly right. So only unsure rows are looked at, and only a sure plate read
+        is taken; a row's surer read is never replaced. Measured at a 0.4 threshold on the US
+        tuning stills (tools/tuning_stills.py; exact, false reads per image): distant 245 at
+        0.086 -> 248 at 0.086, clutter roadside 255 at 0.421 and shaded 252 at 0.065 alike.
+        Rows under 0.4 only: distant 246; taking plate reads from 0.7: 247; from 0.5: clutter
+        at 0.428 false reads per image; rows under 0.8: distant 246, shaded 253.
+        """
+        if not self.pads.plate_look:
+            return reads
+        unsure = [i for i, read in enumerate(reads) if read is not None and candidates[i].quad is not None
+                  and PLATE_LOOK_FLOOR <= read.confidence < PLATE_LOOK_SURE]
+        if not unsure:
+            return reads
+        plates = [PlateCandidate(candidates[i].box, candidates[i].score, plate_outline(candidates[i].quad))
+                  for i in unsure]
+        for i, plate in zip(unsure, self._read_cuts(image, plates)[1]):
+            if plate is not None and plate.confidence >= PLATE_LOOK_SURE:
+                reads[i] = plate
+        return reads
 
     def _format(self, crops: list[np.ndarray], recogniser: PlateRecogniser | None = None) -> list[PlateRead | None]:
         raws = (recogniser or self.recogniser).recognise(crops) if crops else []

@@ -138,19 +138,21 @@ class CropPads(NamedTuple):
     """The margins of a unit's looks at a plate: `first` for every candidate, `second` for
     the candidates whose first reading could be a plate, `third` for those the two looks
     leave unsure (edge.pipeline.PlateReader). `end_reach`: how far the end look's cut runs
-    on past each end of a row, in outline heights; 0 for no end look."""
+    on past each end of a row, in outline heights; 0 for no end look. `plate_look`: whether
+    rows read unsurely are read again framed as the whole plate around them (`plate_outline`)."""
 
     first: float
     second: float
     third: float
     end_reach: float = 0.0
+    plate_look: bool = False
 
 
 THIRD_LOOK_PAD = 0.16  # see crop_pads
 END_LOOK_REACH = 0.35  # see crop_pads
 UNIT_PADS = CropPads(CROP_PAD, CROP_PAD + 0.04, THIRD_LOOK_PAD)
 # US plates: first at the outline itself, and an end look (see crop_pads)
-US_UNIT_PADS = CropPads(0.0, 0.08, THIRD_LOOK_PAD, END_LOOK_REACH)
+US_UNIT_PADS = CropPads(0.0, 0.08, THIRD_LOOK_PAD, END_LOOK_REACH, plate_look=True)
 
 
 def crop_pads(countries: Sequence[str]) -> CropPads:
@@ -188,6 +190,10 @@ def crop_pads(countries: Sequence[str]) -> CropPads:
     and 0.5 made alike. Only US units look so: a European or British plate's band holds a
     letter (NL, GB, the country code) about a glyph beyond its row, and the end look read it
     as the plate's (the Dutch clips' I7859AM read LI7859AM, 19 -> 18 vehicles).
+
+    Plate look (edge.pipeline.PlateReader._plate_look, `plate_outline`): US units only, since
+    the plate drawn around a row is a US plate's shape, and the plate-framed crops the
+    recogniser learnt whole plates from are US ones.
     """
     return US_UNIT_PADS if "us" in countries and set(countries) <= {"us", "generic"} else UNIT_PADS
 
@@ -294,6 +300,34 @@ def _warp_quad(image: np.ndarray, quad: np.ndarray, pad: float, slant: float = 0
     if slant:
         matrix = _shear(slant, out_h) @ matrix
     return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+# A US plate around its text row (12 x 6 in; edge.pipeline.PlateReader._plate_look): as wide
+# as this share of the row's outline, the tuning stills' median (tools/tuning_stills.py, the
+# training-allowed crops set in frames and found by the localiser), and half as high, centred
+# on the row and raised by PLATE_RISE outline heights (the row sits a little low on most plates).
+PLATE_WIDTH_SHARE = 0.92
+PLATE_ASPECT = 2.0
+PLATE_RISE = 0.02
+
+
+def plate_outline(quad: np.ndarray) -> np.ndarray:
+    """The corners (tl, tr, br, bl) of the US plate around a text row's outline `quad`:
+    PLATE_WIDTH_SHARE of the row's width, PLATE_ASPECT times as wide as high, turned with the
+    row and centred on it (raised by PLATE_RISE row heights).
+
+    Why: the recogniser learnt real plates from whole-plate crops (the training-allowed US
+    crops are cut at the plate's edges), and reads some plates right only at that framing
+    that it misreads, or reads unsurely, at their row's outline.
+    """
+    tl, tr, br, bl = np.asarray(quad, np.float32).reshape(4, 2)
+    across, down = ((tr - tl) + (br - bl)) / 2.0, ((bl - tl) + (br - tr)) / 2.0
+    row_width, row_height = max(float(np.linalg.norm(across)), 1e-6), max(float(np.linalg.norm(down)), 1e-6)
+    half_across = across / row_width * (PLATE_WIDTH_SHARE * row_width / 2)
+    half_down = down / row_height * (PLATE_WIDTH_SHARE * row_width / PLATE_ASPECT / 2)
+    centre = (tl + tr + br + bl) / 4.0 - PLATE_RISE * down
+    return np.array([centre - half_across - half_down, centre + half_across - half_down,
+                     centre + half_across + half_down, centre - half_across + half_down], np.float32)
 
 
 def torch_threads(configured: int, streams: int) -> int:

@@ -14,7 +14,8 @@ import pytest
 
 from edge.config import RecogniserConfig
 from edge.errors import ModelError
-from edge.read import CROP_PAD, PlateRecogniser, RawRead, crop_pads, glyph_slant, rectify, torch_threads, upright
+from edge.read import (CROP_PAD, PLATE_ASPECT, PLATE_RISE, PLATE_WIDTH_SHARE, PlateRecogniser, RawRead, crop_pads,
+                       glyph_slant, plate_outline, rectify, torch_threads, upright)
 from edge.synth.render import degrade, random_plate
 from edge.types import Box, PlateCandidate
 
@@ -171,6 +172,32 @@ def test_only_a_unit_reading_only_us_plates_takes_an_end_look() -> None:
     assert crop_pads(["us"]).end_reach == crop_pads(["us", "generic"]).end_reach > 0
     for countries in (["generic"], ["gb", "generic"], ["us", "eu", "generic"], ["nl", "eu"]):
         assert crop_pads(countries).end_reach == 0.0
+
+
+def test_only_a_unit_reading_only_us_plates_takes_a_plate_look() -> None:
+    """The plate drawn around a row is a US plate's shape (edge.read.plate_outline)."""
+    assert crop_pads(["us"]).plate_look and crop_pads(["us", "generic"]).plate_look
+    for countries in (["generic"], ["gb", "generic"], ["us", "eu", "generic"], ["nl", "eu"]):
+        assert not crop_pads(countries).plate_look
+
+
+@pytest.mark.parametrize("degrees", [0.0, 12.0, -7.0])
+def test_the_plate_outline_is_a_us_plate_turned_with_its_row(degrees: float) -> None:
+    """Around a row's outline (200 x 40, rolled by `degrees`): PLATE_WIDTH_SHARE of its width,
+    PLATE_ASPECT times as wide as high, its sides along the row's, its centre the row's
+    raised by PLATE_RISE row heights."""
+    turn = np.radians(degrees)
+    along, down = np.array([np.cos(turn), np.sin(turn)]), np.array([-np.sin(turn), np.cos(turn)])
+    tl = np.array([300.0, 200.0])
+    quad = np.array([tl, tl + 200 * along, tl + 200 * along + 40 * down, tl + 40 * down], np.float32)
+    corners = plate_outline(quad)
+    width, height = np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[3] - corners[0])
+    assert width == pytest.approx(PLATE_WIDTH_SHARE * 200, rel=1e-4)
+    assert width / height == pytest.approx(PLATE_ASPECT, rel=1e-4)
+    assert np.dot(corners[1] - corners[0], along) == pytest.approx(width, rel=1e-4)
+    assert np.dot(corners[3] - corners[0], down) == pytest.approx(height, rel=1e-4)
+    raised = quad.mean(axis=0) - PLATE_RISE * 40 * down
+    assert np.allclose(corners.mean(axis=0), raised, atol=1e-3)
 
 
 def test_rectify_reaches_along_a_rolled_row_and_not_across_it() -> None:

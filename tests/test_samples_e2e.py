@@ -17,7 +17,7 @@ import pytest
 from edge.config import load_config, with_countries
 from edge.evaluate import evaluate_stills, load_labels
 from edge.imageio import load_image
-from edge.pipeline import THIRD_LOOK_BELOW, PlateReader
+from edge.pipeline import PLATE_LOOK_SURE, THIRD_LOOK_BELOW, PlateReader
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, still_passes, video_passes
 from edge.track import StillText
@@ -136,6 +136,32 @@ def test_an_end_look_gives_a_us_row_cut_a_glyph_short_its_last_glyph(config, mon
     monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(end_reach=0.0))
     assert [d.read.text for d in us_reader.plates(us_reader.read(image), 0.0)] == ["678807"]
     assert PlateReader(with_countries(config, ["gb", "us", "generic"])).pads.end_reach == 0.0
+
+
+def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypatch):
+    """A US unit's row outline hanging a quarter of its height low reads a glyph wrong and
+    unsurely; the plate look, framing the whole plate around the row, reads it right and
+    surely, and its read replaces the row's. It is its own batch after the row's; with no
+    plate look the row's misread stands."""
+    us_config = with_countries(config, ["us", "generic"])
+    # the bare-text rule measures the plate's frame around the low outline, and would drop it
+    kept = us_config.plates.model_copy(update={"drop_unframed_text": False})
+    us_reader = PlateReader(us_config.model_copy(update={"plates": kept}))
+    image = load_image(SAMPLES / "21_us_front.jpg")
+    reading = us_reader.read(image)
+    found, quad = max(zip(reading.detections, reading.outlines()),
+                      key=lambda pair: pair[0].read.confidence if pair[0].read else 0.0)
+    assert found.read.text == "54292"
+    tl, tr, br, bl = quad
+    low = quad + 0.25 * ((bl - tl) + (br - tr)) / 2
+    monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [PlateCandidate(found.box, 1.0, low)])
+    batches = count_batches(us_reader, monkeypatch)
+    [plate] = us_reader.plates(us_reader.read(image), 0.0)
+    assert plate.read.text == "54292" and plate.read.confidence >= PLATE_LOOK_SURE
+    assert batches[:2] == [("recogniser", 1), ("recogniser", 1)], batches
+    monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(plate_look=False))
+    [row] = us_reader.plates(us_reader.read(image), 0.0)
+    assert row.read.text != "54292" and row.read.confidence < PLATE_LOOK_SURE
 
 
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
