@@ -36,7 +36,8 @@ THIRD_LOOK_BELOW = 0.5  # two looks merged below this (they disagree, or both ar
 END_LOOK_MIN_GLYPHS = 5  # rows read shorter than this get no end look: as often a whole short plate
 END_LOOK_MIN_CONFIDENCE = 0.6  # an end look's longer read must be this sure to replace the looks' read
 PLATE_LOOK_FLOOR = 0.05  # rows read less surely than this are no plate's: no plate look
-PLATE_LOOK_SURE = 0.6  # rows read under this get a plate look, whose read replaces theirs from this up
+PLATE_LOOK_BELOW = 0.8  # rows read from the floor to under this get a plate look
+PLATE_LOOK_SURE = 0.6  # a plate look's read must be this sure (and surer than the row's) to replace it
 
 log = logging.getLogger(__name__)
 
@@ -197,34 +198,48 @@ class PlateReader:
 
     def _plate_look(self, image: np.ndarray, candidates: list[PlateCandidate],
                     reads: list[PlateRead | None]) -> list[PlateRead | None]:
-        """On US units, every row read from PLATE_LOOK_FLOOR up to under PLATE_LOOK_SURE read
-        again framed as the whole plate around it (edge.read.plate_outline), through the same
-        looks; where that read is PLATE_LOOK_SURE or surer, it replaces the row's.
+        """On US units, every row read from PLATE_LOOK_FLOOR up to under PLATE_LOOK_BELOW read
+        again cut as wide as the plate around it (edge.read.plate_outline), through the same
+        looks. That read replaces the row's where it is PLATE_LOOK_SURE or surer, surer than
+        the row's, and no shorter.
 
         Why: the recogniser learnt real plates from crops cut at the plate's edges, and some
-        plates it reads unsurely or wrongly at their row's outline it reads surely whole (on
-        the US photos, read at their labelled boxes and merged with the rows' reads, 186 ->
-        192 exact). A plate-framed read of every row, merged with the row's, lost plates on
-        the tuning stills: a box drawn from the row is not the plate's own, and a sure row
-        read is mostly right. So only unsure rows are looked at, and only a sure plate read
-        is taken; a row's surer read is never replaced. Measured at a 0.4 threshold on the US
-        tuning stills (tools/tuning_stills.py; exact, false reads per image): distant 245 at
-        0.086 -> 248 at 0.086, clutter roadside 255 at 0.421 and shaded 252 at 0.065 alike.
-        Rows under 0.4 only: distant 246; taking plate reads from 0.7: 247; from 0.5: clutter
-        at 0.428 false reads per image; rows under 0.8: distant 246, shaded 253.
+        plates it reads unsurely or wrongly at their row's outline it reads surely so framed
+        (on the US photos, read at their labelled boxes and merged with the rows' reads, 186
+        -> 192 exact). A plate-framed read of every row, merged with the row's, lost plates
+        on the tuning stills: a box drawn from the row is not the plate's own, and a sure row
+        read is mostly right. So only a surer plate read is taken, and a shorter one is not:
+        the plate-wide cut, narrower than the row's outline, can cut off an end glyph that
+        the row holds. Measured at a 0.4 threshold on the US tuning stills
+        (tools/tuning_stills.py; exact, clutter roadside / distant / shaded, false reads per
+        image in brackets): no plate look 255/245/252 (0.421/0.086/0.065); shipped 260/252/254
+        (0.418/0.068/0.068). Set in turn: the cut's shape (edge.read.plate_outline) with rows
+        under 0.6 looked at and plate reads from 0.6 taken; then, with that shape, rows under
+        0.4, 0.6, 0.8, 0.9 and every row: 258/247/253, 260/250/253, 261/251/254 (0.418/0.072/
+        0.068), 261/251/253 and 261/251/253 (every row: twice the plate looks); plate reads
+        from 0.5 or 0.7 (rows under 0.6): 259/249/254 (0.438 on clutter) and 259/248/253;
+        last, shorter reads refused (the shipped figures). Two cuts (2:1 and PLATE_ASPECT), the
+        surer read taken (rows under 0.6): 260/249/253; one read of a 2:1 cut without the looks
+        (rows under 0.6): 255/244/252 (0.469/0.110/0.072).
         """
         if not self.pads.plate_look:
             return reads
         unsure = [i for i, read in enumerate(reads) if read is not None and candidates[i].quad is not None
-                  and PLATE_LOOK_FLOOR <= read.confidence < PLATE_LOOK_SURE]
+                  and PLATE_LOOK_FLOOR <= read.confidence < PLATE_LOOK_BELOW]
         if not unsure:
             return reads
         plates = [PlateCandidate(candidates[i].box, candidates[i].score, plate_outline(candidates[i].quad))
                   for i in unsure]
         for i, plate in zip(unsure, self._read_cuts(image, plates)[1]):
-            if plate is not None and plate.confidence >= PLATE_LOOK_SURE:
+            if self._surer_plate(reads[i], plate):
                 reads[i] = plate
         return reads
+
+    @staticmethod
+    def _surer_plate(row: PlateRead, plate: PlateRead | None) -> bool:
+        """Whether a plate look's read replaces its row's (`_plate_look`)."""
+        return (plate is not None and plate.confidence >= PLATE_LOOK_SURE and plate.confidence > row.confidence
+                and len(plate.text) >= len(row.text))
 
     def _format(self, crops: list[np.ndarray], recogniser: PlateRecogniser | None = None) -> list[PlateRead | None]:
         raws = (recogniser or self.recogniser).recognise(crops) if crops else []

@@ -119,8 +119,9 @@ def test_the_looks_network_is_a_second_network_unless_set_off(config, reader):
 
 def test_an_end_look_gives_a_us_row_cut_a_glyph_short_its_last_glyph(config, monkeypatch):
     """A US unit's row that the localiser ends a glyph short (its outline's right sixth cut
-    off) reads whole through the end look, in the second look's batch; with no end look it
-    reads the short text. Units reading banded plates have no end look."""
+    off) reads whole through the end look, in the second look's batch; with no end look (and
+    no plate look, which reads the short row whole too) it reads the short text. Units
+    reading banded plates have no end look."""
     us_reader = PlateReader(with_countries(config, ["us", "generic"]))
     image = load_image(SAMPLES / "20_us_rear.jpg")
     reading = us_reader.read(image)
@@ -133,35 +134,38 @@ def test_an_end_look_gives_a_us_row_cut_a_glyph_short_its_last_glyph(config, mon
     batches = count_batches(us_reader, monkeypatch)
     assert [d.read.text for d in us_reader.plates(us_reader.read(image), 0.0)] == ["6788075"]
     assert batches[:2] == [("recogniser", 1), ("look_recogniser", 2)], batches
-    monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(end_reach=0.0))
+    no_later_looks = us_reader.pads._replace(end_reach=0.0, plate_look=False)
+    monkeypatch.setattr(us_reader, "pads", no_later_looks)
     assert [d.read.text for d in us_reader.plates(us_reader.read(image), 0.0)] == ["678807"]
     assert PlateReader(with_countries(config, ["gb", "us", "generic"])).pads.end_reach == 0.0
 
 
 def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypatch):
-    """A US unit's row outline hanging a quarter of its height low reads a glyph wrong and
-    unsurely; the plate look, framing the whole plate around the row, reads it right and
-    surely, and its read replaces the row's. It is its own batch after the row's; with no
-    plate look the row's misread stands."""
+    """A US unit's row outline found twice as tall as the row (running half its height over
+    each edge, as where the plate's frame joins the row) reads a glyph wrong and unsurely;
+    the plate look, cut as wide as the plate around the row, reads it right and surely,
+    and its read replaces the row's. The plate cut is read after the row's looks, by the
+    first network and then the looks'; with no plate look the row's misread stands."""
     us_config = with_countries(config, ["us", "generic"])
-    # the bare-text rule measures the plate's frame around the low outline, and would drop it
+    # the bare-text rule measures the plate's frame around the tall outline, and would drop it
     kept = us_config.plates.model_copy(update={"drop_unframed_text": False})
     us_reader = PlateReader(us_config.model_copy(update={"plates": kept}))
-    image = load_image(SAMPLES / "21_us_front.jpg")
+    image = load_image(SAMPLES / "20_us_rear.jpg")
     reading = us_reader.read(image)
-    found, quad = max(zip(reading.detections, reading.outlines()),
-                      key=lambda pair: pair[0].read.confidence if pair[0].read else 0.0)
-    assert found.read.text == "54292"
-    tl, tr, br, bl = quad
-    low = quad + 0.25 * ((bl - tl) + (br - tr)) / 2
-    monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [PlateCandidate(found.box, 1.0, low)])
+    found, (tl, tr, br, bl) = max(zip(reading.detections, reading.outlines()),
+                                  key=lambda pair: pair[0].read.confidence if pair[0].read else 0.0)
+    assert found.read.text == "6788075"
+    half = ((bl - tl) + (br - tr)) / 4
+    tall = np.array([tl - half, tr - half, br + half, bl + half], np.float32)
+    monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [PlateCandidate(found.box, 1.0, tall)])
     batches = count_batches(us_reader, monkeypatch)
     [plate] = us_reader.plates(us_reader.read(image), 0.0)
-    assert plate.read.text == "54292" and plate.read.confidence >= PLATE_LOOK_SURE
-    assert batches[:2] == [("recogniser", 1), ("recogniser", 1)], batches
+    assert plate.read.text == "6788075" and plate.read.confidence >= 0.9
+    firsts = [batch for batch in batches if batch[0] == "recogniser"]
+    assert firsts == [("recogniser", 1), ("recogniser", 1)], batches  # the row's first look, then the plate's
     monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(plate_look=False))
     [row] = us_reader.plates(us_reader.read(image), 0.0)
-    assert row.read.text != "54292" and row.read.confidence < PLATE_LOOK_SURE
+    assert row.read.text != "6788075" and row.read.confidence < PLATE_LOOK_SURE
 
 
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
