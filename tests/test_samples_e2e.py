@@ -21,7 +21,7 @@ from edge.pipeline import PLATE_LOOK_SURE, THIRD_LOOK_BELOW, PlateReader
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, still_passes, video_passes
 from edge.track import StillText
-from edge.types import PlateCandidate
+from edge.types import PlateCandidate, PlateRead
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
@@ -166,6 +166,18 @@ def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypa
     monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(plate_look=False))
     [row] = us_reader.plates(us_reader.read(image), 0.0)
     assert row.read.text != "6788075" and row.read.confidence < PLATE_LOOK_SURE
+
+
+@pytest.mark.parametrize("row, plate, taken", [
+    (("6788O75", 0.3), ("6788075", 0.6), True),  # sure enough, surer, as long
+    (("6788O75", 0.3), ("6788075", 0.59), False),  # not sure enough
+    (("6788O75", 0.7), ("6788075", 0.65), False),  # sure, but not surer than the row
+    (("6788075", 0.5), ("788075", 0.95), False),  # shorter: the cut lost an end glyph
+    (("788075", 0.5), ("6788075", 0.95), True),  # longer: the row lost one
+])
+def test_a_plate_looks_read_replaces_the_rows_only_if_sure_surer_and_no_shorter(row, plate, taken):
+    assert PlateReader._surer_plate(PlateRead(*row), PlateRead(*plate)) is taken
+    assert PlateReader._surer_plate(PlateRead(*row), None) is False
 
 
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
