@@ -187,21 +187,21 @@ class PlateReader:
         crops, reads = self._read_cuts(image, candidates)
         return crops, self._plate_look(image, candidates, reads)
 
-    def _read_cuts(self, image: np.ndarray, candidates: list[PlateCandidate]
+    def _read_cuts(self, image: np.ndarray, candidates: list[PlateCandidate], end_look: bool = True
                    ) -> tuple[list[np.ndarray], list[PlateRead | None]]:
         """The first-look crops of `candidates` and their reads after the first three looks
-        and the end look. Each candidate's glyph slant is measured on its first look and kept
-        for the later ones."""
+        and (where `end_look`) the end look. Each candidate's glyph slant is measured on its
+        first look and kept for the later ones."""
         cut = [upright(image, candidate, self.pads.first) for candidate in candidates]
         crops, slants = [crop for crop, _ in cut], [slant for _, slant in cut]
-        return crops, self._look_again(image, candidates, slants, self._format(crops))
+        return crops, self._look_again(image, candidates, slants, self._format(crops), end_look)
 
     def _plate_look(self, image: np.ndarray, candidates: list[PlateCandidate],
                     reads: list[PlateRead | None]) -> list[PlateRead | None]:
         """On US units, every row read from PLATE_LOOK_FLOOR up to under PLATE_LOOK_BELOW read
         again cut as wide as the plate around it (edge.read.plate_outline), through the same
-        looks. That read replaces the row's where it is PLATE_LOOK_SURE or surer, surer than
-        the row's, and no shorter.
+        looks but the end look (the cut already spans the plate). That read replaces the row's
+        where it is PLATE_LOOK_SURE or surer, surer than the row's, and no shorter.
 
         Why: the recogniser learnt real plates from crops cut at the plate's edges, and some
         plates it reads unsurely or wrongly at their row's outline it reads surely so framed
@@ -213,12 +213,13 @@ class PlateReader:
         the row holds. Measured at a 0.4 threshold on the US tuning stills
         (tools/tuning_stills.py; exact, clutter roadside / distant / shaded, false reads per
         image in brackets): no plate look 255/245/252 (0.421/0.086/0.065); shipped 260/252/254
-        (0.418/0.068/0.068). Set in turn: the cut's shape (edge.read.plate_outline) with rows
+        (0.418/0.068/0.065). Set in turn: the cut's shape (edge.read.plate_outline) with rows
         under 0.6 looked at and plate reads from 0.6 taken; then, with that shape, rows under
         0.4, 0.6, 0.8, 0.9 and every row: 258/247/253, 260/250/253, 261/251/254 (0.418/0.072/
         0.068), 261/251/253 and 261/251/253 (every row: twice the plate looks); plate reads
         from 0.5 or 0.7 (rows under 0.6): 259/249/254 (0.438 on clutter) and 259/248/253;
-        last, shorter reads refused (the shipped figures). Two cuts (2:1 and PLATE_ASPECT), the
+        then shorter reads refused: 260/252/254 (0.418/0.068/0.068); last, the end look left
+        out of the plate cut's looks (the shipped figures). Two cuts (2:1 and PLATE_ASPECT), the
         surer read taken (rows under 0.6): 260/249/253; one read of a 2:1 cut without the looks
         (rows under 0.6): 255/244/252 (0.469/0.110/0.072).
         """
@@ -230,7 +231,7 @@ class PlateReader:
             return reads
         plates = [PlateCandidate(candidates[i].box, candidates[i].score, plate_outline(candidates[i].quad))
                   for i in unsure]
-        for i, plate in zip(unsure, self._read_cuts(image, plates)[1]):
+        for i, plate in zip(unsure, self._read_cuts(image, plates, end_look=False)[1]):
             if self._surer_plate(reads[i], plate):
                 reads[i] = plate
         return reads
@@ -246,10 +247,11 @@ class PlateReader:
         return [self.formatter.format(raw.text, raw.char_probs) for raw in raws]
 
     def _look_again(self, image: np.ndarray, candidates: list[PlateCandidate], slants: list[float],
-                    reads: list[PlateRead | None]) -> list[PlateRead | None]:
+                    reads: list[PlateRead | None], end_look: bool = True) -> list[PlateRead | None]:
         """Read again, a little wider, every candidate whose first reading could be reported,
         and merge the looks (`merge_looks`): a misread rarely survives a second framing. On
-        US units the same batch holds an end look at each such row (`_longer_row`).
+        US units the same batch holds an end look at each such row (`_longer_row`), unless
+        `end_look` is off (the plate look's cuts, which already span the plate).
 
         Only reads at SECOND_LOOK_FLOOR or above (or `plates.min_confidence`, if lower) get
         the second batch, one or two crops per frame; scene text is dropped anyway. The
@@ -269,7 +271,7 @@ class PlateReader:
         again = [i for i, read in enumerate(reads) if read is not None and read.confidence >= floor
                  and not is_scene_text(read.text, candidates[i].box, image.shape[0])]
         rows = [i for i in again if candidates[i].quad is not None
-                and len(reads[i].text) >= END_LOOK_MIN_GLYPHS] if self.pads.end_reach else []
+                and len(reads[i].text) >= END_LOOK_MIN_GLYPHS] if self.pads.end_reach and end_look else []
         firsts = {i: reads[i] for i in again}
         crops = (self._cuts(image, candidates, slants, again, self.pads.second)
                  + self._cuts(image, candidates, slants, rows, self.pads.first, self.pads.end_reach))
