@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from edge.config import LocaliserConfig
-from edge.types import Box, PlateCandidate
+from edge.types import Box, PlateCandidate, quad_sides
 
 log = logging.getLogger(__name__)
 
@@ -1144,8 +1144,9 @@ class _RowLine(NamedTuple):
 
 def _row_line(quad: np.ndarray) -> _RowLine | None:
     """The row line of a plate quad (tl, tr, br, bl); None where it is too small to cut."""
-    tl, tr, br, bl = np.asarray(quad, np.float64)
-    along, down = ((tr - tl) + (br - bl)) / 2.0, ((bl - tl) + (br - tr)) / 2.0
+    quad = np.asarray(quad, np.float64)
+    tl, tr, br, bl = quad
+    along, down = quad_sides(quad)
     length, plate_h = float(np.linalg.norm(along)), float(np.linalg.norm(down))
     glyph_h = plate_h / TEXT_TO_PLATE_H
     if glyph_h < 4 or length < 1:

@@ -27,7 +27,7 @@ import yaml
 
 from edge.config import RecogniserConfig
 from edge.errors import ModelError
-from edge.types import PlateCandidate
+from edge.types import PlateCandidate, quad_sides
 
 log = logging.getLogger(__name__)
 
@@ -287,8 +287,7 @@ def _shear(slant: float, height: int) -> np.ndarray:
 
 def _warp_quad(image: np.ndarray, quad: np.ndarray, pad: float, slant: float = 0.0, reach: float = 0.0) -> np.ndarray:
     tl, tr, br, bl = quad
-    across = ((tr - tl) + (br - bl)) / 2.0
-    down = ((bl - tl) + (br - tr)) / 2.0
+    across, down = quad_sides(quad)
     height = np.linalg.norm(down)
     along = reach * height * across / max(float(np.linalg.norm(across)), 1e-6)
     out_w = max(2, int(round(np.linalg.norm(across) * (1 + 2 * pad) + 2 * reach * height)))
@@ -327,12 +326,12 @@ def plate_outline(quad: np.ndarray) -> np.ndarray:
     2.75 260/250/253 (0.421/0.075/0.072), 2.9 260/248/253, 3.3 258/248/253. Widths of 0.85 and
     1.05 (at 2.0) and 0.85 and 1.0 (at 2.75) read fewer.
     """
-    tl, tr, br, bl = np.asarray(quad, np.float32).reshape(4, 2)
-    across, down = ((tr - tl) + (br - bl)) / 2.0, ((bl - tl) + (br - tr)) / 2.0
-    row_width, row_height = max(float(np.linalg.norm(across)), 1e-6), max(float(np.linalg.norm(down)), 1e-6)
-    half_across = across / row_width * (PLATE_WIDTH_SHARE * row_width / 2)
-    half_down = down / row_height * (PLATE_WIDTH_SHARE * row_width / PLATE_ASPECT / 2)
-    centre = (tl + tr + br + bl) / 4.0 - PLATE_RISE * down
+    quad = np.asarray(quad, np.float32).reshape(4, 2)
+    across, down = quad_sides(quad)
+    half_across = across * (PLATE_WIDTH_SHARE / 2)
+    plate_height = PLATE_WIDTH_SHARE * float(np.linalg.norm(across)) / PLATE_ASPECT
+    half_down = down * (plate_height / 2 / max(float(np.linalg.norm(down)), 1e-6))
+    centre = quad.mean(axis=0) - PLATE_RISE * down
     return np.array([centre - half_across - half_down, centre + half_across - half_down,
                      centre + half_across + half_down, centre - half_across + half_down], np.float32)
 

@@ -67,6 +67,13 @@ class PlateCandidate:
     quad: np.ndarray | None = None
 
 
+def quad_sides(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A quad's (tl, tr, br, bl) mean top/bottom side vector (across, left to right) and mean
+    left/right side vector (down, top to bottom): the row's direction and its height."""
+    tl, tr, br, bl = np.asarray(quad).reshape(4, 2)
+    return ((tr - tl) + (br - bl)) / 2.0, ((bl - tl) + (br - tr)) / 2.0
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredText:
     text: str
