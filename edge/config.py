@@ -203,10 +203,12 @@ class RecogniserConfig(_Strict):
     leave a read unsure (edge.pipeline.PlateReader._look_again): about half the false reads
     for one or two more small batches per frame. `look_network` reads those later looks: a
     second network, trained otherwise, errs on other plates than the first, so the looks'
-    agreement means more (null: `network` reads every look)."""
+    agreement means more (null: `network` reads every look). `auto` takes the shipped one for
+    the unit's plates (edge.read.look_network_for): `plate_rec_look_us` where `plates.countries`
+    holds only us (and generic), `plate_rec_look` elsewhere."""
 
     network: str = Field(default="plate_rec", pattern=r"^[A-Za-z0-9_]+$")
-    look_network: str | None = Field(default="plate_rec_look", pattern=r"^[A-Za-z0-9_]+$")
+    look_network: str | None = Field(default="auto", pattern=r"^[A-Za-z0-9_]+$")
     model_dir: Path = Path("models")
     batch_size: int = Field(default=16, ge=1, le=256)
     threads: int = Field(default=0, ge=0, le=64)

@@ -25,7 +25,7 @@ from edge.formats import PlateFormatter, adds_an_end_glyph, best_candidates, mer
 from edge.imageio import load_image, to_bgr8
 from edge.localise import IgnoreRegions, Localiser, plate_edge_contrast, plate_lean_degrees, stacked_line_cover
 from edge.motion import MotionGate
-from edge.read import PlateRecogniser, crop_pads, plate_outline, rectify, upright
+from edge.read import PlateRecogniser, crop_pads, look_network_for, plate_outline, rectify, upright
 from edge.record import PassAssembler, PassRecord
 from edge.track import Tracker
 from edge.types import Box, Detection, Frame, PlateCandidate, PlateRead
@@ -98,17 +98,19 @@ class PlateReader:
         self.drop_stacked = config.plates.drop_stacked_text
         self.pads = crop_pads(config.plates.countries)
         self.second_look = config.recogniser.second_look
-        self.look_recogniser = self._look_recogniser(config.recogniser, streams)
+        self.look_recogniser = self._look_recogniser(config.recogniser, config.plates.countries, streams)
 
-    def _look_recogniser(self, config: RecogniserConfig, streams: int) -> PlateRecogniser:
-        """The network that reads the later looks: `look_network` where set (and the looks
-        are on), else the first look's own. Both spell with one alphabet, so one formatter
-        reads them both."""
-        if not self.second_look or config.look_network in (None, config.network):
+    def _look_recogniser(self, config: RecogniserConfig, countries: Sequence[str],
+                         streams: int) -> PlateRecogniser:
+        """The network that reads the later looks: `look_network` where set (`auto`: the
+        shipped one for the unit's plates) and the looks are on, else the first look's own.
+        Both spell with one alphabet, so one formatter reads them both."""
+        name = look_network_for(countries) if config.look_network == "auto" else config.look_network
+        if not self.second_look or name in (None, config.network):
             return self.recogniser
-        looks = PlateRecogniser(config.model_copy(update={"network": config.look_network}), streams)
+        looks = PlateRecogniser(config.model_copy(update={"network": name}), streams)
         if looks.alphabet != self.recogniser.alphabet:
-            raise ModelError(f"recogniser look_network {config.look_network} spells {looks.alphabet!r}, "
+            raise ModelError(f"recogniser look_network {name} spells {looks.alphabet!r}, "
                              f"network {config.network} {self.recogniser.alphabet!r}: they must share an alphabet")
         return looks
 

@@ -195,7 +195,30 @@ def crop_pads(countries: Sequence[str]) -> CropPads:
     the plate-wide cut drawn around a row follows a US plate's shape, and the plate-framed
     crops the recogniser learnt real plates from are US ones.
     """
-    return US_UNIT_PADS if "us" in countries and set(countries) <= {"us", "generic"} else UNIT_PADS
+    return US_UNIT_PADS if reads_us_plates_only(countries) else UNIT_PADS
+
+
+def reads_us_plates_only(countries: Sequence[str]) -> bool:
+    """Whether a unit set to these countries reads US plates and no others: such a unit cuts,
+    looks at and reads its crops the US way (`crop_pads`, `look_network_for`)."""
+    return "us" in countries and set(countries) <= {"us", "generic"}
+
+
+US_LOOK_NETWORK = "plate_rec_look_us"
+LOOK_NETWORK = "plate_rec_look"
+
+
+def look_network_for(countries: Sequence[str]) -> str:
+    """The shipped network that reads the later looks (`recogniser.look_network: auto`).
+
+    US units: `plate_rec_look_us`, the looks' network fine-tuned further on real US plates
+    cut from cars by our own localiser (`--real-framed-share`), as a US unit cuts them. On
+    data we may tune on (the US roadside, distant and shaded tuning stills) it reads more
+    plates at fewer false reads than `plate_rec_look`, and so does it on the US photos;
+    other units' sets read worse with it (the EU photos' false reads rise, the PL close-ups
+    and synthetic stills lose plates), since the only real plates it learnt from are US ones:
+    docs/reading.md, "A looks' network for US units"."""
+    return US_LOOK_NETWORK if reads_us_plates_only(countries) else LOOK_NETWORK
 
 
 def rectify(image: np.ndarray, candidate: PlateCandidate, pad: float = CROP_PAD, slant: float = 0.0,

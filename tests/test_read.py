@@ -14,8 +14,9 @@ import pytest
 
 from edge.config import RecogniserConfig
 from edge.errors import ModelError
-from edge.read import (CROP_PAD, PLATE_ASPECT, PLATE_RISE, PLATE_WIDTH_SHARE, PlateRecogniser, RawRead, crop_pads,
-                       glyph_slant, plate_outline, rectify, torch_threads, upright)
+from edge.read import (CROP_PAD, LOOK_NETWORK, PLATE_ASPECT, PLATE_RISE, PLATE_WIDTH_SHARE, US_LOOK_NETWORK,
+                       PlateRecogniser, RawRead, crop_pads, glyph_slant, look_network_for, plate_outline, rectify,
+                       torch_threads, upright)
 from edge.synth.render import degrade, random_plate
 from edge.types import Box, PlateCandidate
 
@@ -179,6 +180,16 @@ def test_only_a_unit_reading_only_us_plates_takes_a_plate_look() -> None:
     assert crop_pads(["us"]).plate_look and crop_pads(["us", "generic"]).plate_look
     for countries in (["generic"], ["gb", "generic"], ["us", "eu", "generic"], ["nl", "eu"]):
         assert not crop_pads(countries).plate_look
+
+
+def test_only_a_unit_reading_only_us_plates_reads_its_looks_with_the_us_network() -> None:
+    """The US looks' network learnt real plates from US ones only, and reads other
+    countries' plates worse than the general one (edge.read.look_network_for)."""
+    assert look_network_for(["us"]) == look_network_for(["us", "generic"]) == US_LOOK_NETWORK
+    for countries in (["generic"], ["gb", "generic"], ["us", "eu", "generic"], ["nl", "eu"]):
+        assert look_network_for(countries) == LOOK_NETWORK != US_LOOK_NETWORK
+    for network in (LOOK_NETWORK, US_LOOK_NETWORK):
+        assert (MODELS / f"{network}.pth").is_file()
 
 
 @pytest.mark.parametrize("degrees", [0.0, 12.0, -7.0])

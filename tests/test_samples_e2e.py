@@ -108,10 +108,19 @@ def test_a_second_look_rereads_only_the_plausible_plates_and_agrees_on_a_clear_o
 
 def test_the_looks_network_is_a_second_network_unless_set_off(config, reader):
     """`recogniser.look_network` loads a second network for the later looks, spelling with
-    the first one's alphabet; null has the first network read every look."""
+    the first one's alphabet: by default (`auto`) the US one on a unit reading only US
+    plates, the general one elsewhere, or the one named; null has the first network read
+    every look."""
+    assert config.recogniser.look_network == "auto"
     assert reader.look_recogniser is not reader.recogniser
     assert reader.look_recogniser.alphabet == reader.recogniser.alphabet
-    assert reader.look_recogniser.manifest["network"] == config.recogniser.look_network
+    assert reader.look_recogniser.manifest["network"] == "plate_rec_look"
+    us_reader = PlateReader(with_countries(config, ["us", "generic"]))
+    assert us_reader.look_recogniser.manifest["network"] == "plate_rec_look_us"
+    assert us_reader.look_recogniser.alphabet == us_reader.recogniser.alphabet
+    named = config.recogniser.model_copy(update={"look_network": "plate_rec_look_us"})
+    named_reader = PlateReader(config.model_copy(update={"recogniser": named}))
+    assert named_reader.look_recogniser.manifest["network"] == "plate_rec_look_us"
     same = config.recogniser.model_copy(update={"look_network": None})
     one_network = PlateReader(config.model_copy(update={"recogniser": same}))
     assert one_network.look_recogniser is one_network.recogniser
