@@ -214,9 +214,10 @@ def look_network_for(countries: Sequence[str]) -> str:
     US units: `plate_rec_look_us`, the looks' network fine-tuned further on real US plates
     cut from cars by our own localiser (`--real-framed-share`), as a US unit cuts them. On
     data we may tune on (the US roadside, distant and shaded tuning stills) it reads more
-    plates at fewer false reads than `plate_rec_look`; other units' sets read worse with it (the EU photos' false reads rise, the PL close-ups
-    and synthetic stills lose plates), since the only real plates it learnt from are US ones:
-    docs/reading.md, "A looks' network for US units"."""
+    plates at fewer false reads than `plate_rec_look`. Other units' sets read worse with it
+    (the EU photos' false reads rise, the PL close-ups and synthetic stills lose plates),
+    since the only real plates it learnt from are US ones: docs/reading.md, "A looks'
+    network for US units"."""
     return US_LOOK_NETWORK if reads_us_plates_only(countries) else LOOK_NETWORK
 
 
