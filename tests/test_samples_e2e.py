@@ -151,10 +151,11 @@ def test_an_end_look_gives_a_us_row_cut_a_glyph_short_its_last_glyph(config, mon
 
 def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypatch):
     """A US unit's row outline found twice as tall as the row (running half its height over
-    each edge, as where the plate's frame joins the row) reads a glyph wrong and unsurely;
-    the plate look, cut as wide as the plate around the row, reads it right and surely,
-    and its read replaces the row's. The plate cut is read after the row's looks, by the
-    first network and then the looks'; with no plate look the row's misread stands."""
+    each edge, as where the plate's frame joins the row) reads unsurely (a glyph wrong, or
+    right without conviction, as the looks' networks differ); the plate look, cut as wide as
+    the plate around the row, reads it right and surely, and its read replaces the row's.
+    The plate cut is read after the row's looks, by the first network and then the looks';
+    with no plate look the row's unsure read stands."""
     us_config = with_countries(config, ["us", "generic"])
     # the bare-text rule measures the plate's frame around the tall outline, and would drop it
     kept = us_config.plates.model_copy(update={"drop_unframed_text": False})
@@ -174,7 +175,7 @@ def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypa
     assert firsts == [("recogniser", 1), ("recogniser", 1)], batches  # the row's first look, then the plate's
     monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(plate_look=False))
     [row] = us_reader.plates(us_reader.read(image), 0.0)
-    assert row.read.text != "6788075" and row.read.confidence < PLATE_LOOK_SURE
+    assert row.read.confidence < PLATE_LOOK_SURE <= plate.read.confidence
 
 
 @pytest.mark.parametrize("row, plate, taken", [
