@@ -18,6 +18,7 @@ from edge.config import load_config, with_countries
 from edge.evaluate import evaluate_stills, load_labels
 from edge.imageio import load_image
 from edge.pipeline import PLATE_LOOK_SURE, THIRD_LOOK_BELOW, PlateReader
+from edge.read import LOOK_NETWORK, US_LOOK_NETWORK
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, still_passes, video_passes
 from edge.track import StillText
@@ -114,13 +115,13 @@ def test_the_looks_network_is_a_second_network_unless_set_off(config, reader):
     assert config.recogniser.look_network == "auto"
     assert reader.look_recogniser is not reader.recogniser
     assert reader.look_recogniser.alphabet == reader.recogniser.alphabet
-    assert reader.look_recogniser.manifest["network"] == "plate_rec_look"
+    assert reader.look_recogniser.manifest["network"] == LOOK_NETWORK
     us_reader = PlateReader(with_countries(config, ["us", "generic"]))
-    assert us_reader.look_recogniser.manifest["network"] == "plate_rec_look_us"
+    assert us_reader.look_recogniser.manifest["network"] == US_LOOK_NETWORK
     assert us_reader.look_recogniser.alphabet == us_reader.recogniser.alphabet
-    named = config.recogniser.model_copy(update={"look_network": "plate_rec_look_us"})
+    named = config.recogniser.model_copy(update={"look_network": US_LOOK_NETWORK})
     named_reader = PlateReader(config.model_copy(update={"recogniser": named}))
-    assert named_reader.look_recogniser.manifest["network"] == "plate_rec_look_us"
+    assert named_reader.look_recogniser.manifest["network"] == US_LOOK_NETWORK
     same = config.recogniser.model_copy(update={"look_network": None})
     one_network = PlateReader(config.model_copy(update={"recogniser": same}))
     assert one_network.look_recogniser is one_network.recogniser
