@@ -1080,6 +1080,65 @@ def plate_edge_contrast(image: np.ndarray, quad: np.ndarray) -> float:
     return float(min(above, below)) / contrast
 
 
+# plate_panel: the search around a row (its widths beside it, its heights above and below it)
+# and the panel's bounds (as multiples of the row's width and height; its aspect, width/height)
+_PANEL_REACH = (0.5, 1.0)
+_PANEL_WIDTH = (0.6, 1.6)
+_PANEL_HEIGHT = (0.8, 3.0)
+_PANEL_ASPECT = (1.3, 3.5)
+
+
+def plate_panel(image: np.ndarray, box: Box) -> Box | None:
+    """The plate's own panel around a text row's `box`: of the connected regions of either
+    of the surroundings' two tones (Otsu's), the plate-sized one that holds most of the
+    row's middle band; None where none does.
+
+    Why: the recogniser learnt real plates from crops cut at the plate's edges, and reads
+    some plates surely so framed that it reads unsurely at a row's box whose ends run onto
+    the bumper or stop short of an end glyph (edge.pipeline.PlateReader._plate_cuts). A
+    plate is a card of one tone around its glyphs, so the row's background, grown out to
+    where that tone ends, is the card. Both tones are tried, since a row's band can hold
+    more bumper or glyph than background; a plate on a car of its own tone joins the body
+    and is refused by its size.
+    """
+    height, width = image.shape[:2]
+    x0, x1 = max(0, int(box.x - _PANEL_REACH[0] * box.w)), min(width, int(box.x + (1 + _PANEL_REACH[0]) * box.w))
+    y0, y1 = max(0, int(box.y - _PANEL_REACH[1] * box.h)), min(height, int(box.y + (1 + _PANEL_REACH[1]) * box.h))
+    grey = _to_grey(image[y0:y1, x0:x1])
+    if min(grey.shape) < 4:
+        return None
+    _, light = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    band = (slice(max(0, box.y - y0 + box.h // 4), box.y - y0 + 3 * box.h // 4),
+            slice(max(0, box.x - x0), box.x - x0 + box.w))
+    inner = (x0 > 0, y0 > 0, x1 < width, y1 < height)  # which of the window's sides are not the frame's
+    held, stats = max((_panel_hold(tone, band, box, inner) for tone in (light, 1 - light)),
+                      key=lambda pair: pair[0].max())
+    best = int(np.argmax(held))
+    if held[best] == 0:
+        return None
+    x, y, w, h = (int(v) for v in stats[best, :4])
+    return Box(x + x0, y + y0, w, h)
+
+
+def _panel_hold(tone: np.ndarray, band: tuple[slice, slice], box: Box, inner: tuple[bool, bool, bool, bool]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """For each connected region of `tone` (1s), the pixels of the row's `band` it holds,
+    or 0 where it is not plate-sized for a row `box` or runs out of the window on a side
+    that is `inner` (left, top, right, bottom: not the frame's edge), so that its size is
+    unknown; and the regions' stats (plate_panel)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(tone, connectivity=4)
+    held = np.bincount(labels[band].ravel(), minlength=count)
+    x, y, w, h = (stats[:, i].astype(np.float64) for i in range(4))
+    height, width = tone.shape
+    bounded = ~((inner[0] & (x == 0)) | (inner[1] & (y == 0)) | (inner[2] & (x + w == width))
+                | (inner[3] & (y + h == height)))
+    sized = ((w >= _PANEL_WIDTH[0] * box.w) & (w <= _PANEL_WIDTH[1] * box.w)
+             & (h >= _PANEL_HEIGHT[0] * box.h) & (h <= _PANEL_HEIGHT[1] * box.h)
+             & (w >= _PANEL_ASPECT[0] * h) & (w <= _PANEL_ASPECT[1] * h))
+    sized[0] = False
+    return held * (sized & bounded), stats
+
+
 def stacked_line_cover(image: np.ndarray, quad: np.ndarray) -> float:
     """The share of a candidate's text width that a line of like-high text directly above
     or below it covers (the better of the two); 0 where there is none or the quad is too

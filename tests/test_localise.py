@@ -723,3 +723,55 @@ def test_a_row_too_small_to_measure_has_no_stacked_line() -> None:
     assert localise.stacked_line_cover(image, rect_quad(100, 70, 12, 5)) == 0.0
     colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     assert localise.stacked_line_cover(colour, upper) == pytest.approx(localise.stacked_line_cover(image, upper))
+
+
+def plate_on_body(paper: int, ink: int, body: int, plate_box: tuple[int, int, int, int] = (200, 120, 200, 100)
+                  ) -> np.ndarray:
+    """A grey frame: a car body of one tone holding a US-shaped plate (`plate_box`, x y w h)
+    of another, its number across the middle in `ink`."""
+    image = np.full((360, 600), body, np.uint8)
+    x, y, w, h = plate_box
+    image[y:y + h, x:x + w] = paper
+    cv2.putText(image, "6ABC123", (x + 12, y + 68), FONT, 1.25, ink, 3, cv2.LINE_AA)
+    return image
+
+
+@pytest.mark.parametrize("row", [
+    Box(170, 140, 220, 45),  # runs onto the bumper on the left
+    Box(230, 140, 160, 45),  # stops short of the first glyph
+    Box(205, 140, 190, 45),  # about the row itself
+])
+def test_a_rows_plate_panel_is_the_card_around_it(row: Box) -> None:
+    """However the row's box strays, the panel found is the plate's own card."""
+    panel = localise.plate_panel(plate_on_body(paper=225, ink=30, body=90), row)
+    assert panel == Box(200, 120, 200, 100)
+
+
+def test_a_light_on_dark_plates_panel_is_found_through_its_background() -> None:
+    panel = localise.plate_panel(plate_on_body(paper=35, ink=230, body=200), Box(175, 140, 210, 45))
+    assert panel == Box(200, 120, 200, 100)
+
+
+def test_a_plate_on_a_body_of_its_own_tone_has_no_panel() -> None:
+    """The plate's tone runs on into the body: nothing plate-sized bounds it."""
+    assert localise.plate_panel(plate_on_body(paper=225, ink=30, body=225), Box(205, 140, 190, 45)) is None
+
+
+def test_a_panel_running_out_of_the_window_looked_in_is_refused() -> None:
+    """A row a third of its plate's height, set high: the card runs on below the window around the row,
+    so how big it is is not known."""
+    assert localise.plate_panel(plate_on_body(paper=225, ink=30, body=90), Box(205, 145, 190, 35)) is None
+
+
+def test_text_on_a_wide_panel_has_no_plate_panel() -> None:
+    """A van's lettering: its panel is far wider than a plate around the row."""
+    wide = plate_on_body(paper=225, ink=30, body=90, plate_box=(20, 120, 560, 100))
+    assert localise.plate_panel(wide, Box(205, 140, 190, 45)) is None
+
+
+def test_a_row_at_the_frames_corner_or_too_small_is_looked_at_safely() -> None:
+    image = plate_on_body(paper=225, ink=30, body=90, plate_box=(0, 0, 200, 100))
+    assert localise.plate_panel(image, Box(0, 20, 200, 45)) == Box(0, 0, 200, 100)
+    assert localise.plate_panel(image, Box(300, 300, 2, 1)) is None
+    colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    assert localise.plate_panel(colour, Box(0, 20, 200, 45)) == Box(0, 0, 200, 100)

@@ -17,12 +17,13 @@ import pytest
 from edge.config import load_config, with_countries
 from edge.evaluate import evaluate_stills, load_labels
 from edge.imageio import load_image
+from edge.localise import plate_panel
 from edge.pipeline import PLATE_LOOK_SURE, THIRD_LOOK_BELOW, PlateReader
 from edge.read import LOOK_NETWORK, US_LOOK_NETWORK
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, still_passes, video_passes
 from edge.track import StillText
-from edge.types import PlateCandidate, PlateRead
+from edge.types import Box, PlateCandidate, PlateRead
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
@@ -155,7 +156,7 @@ def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypa
     each edge, as where the plate's frame joins the row) reads unsurely (a glyph wrong, or
     right without conviction, as the looks' networks differ); the plate look, cut as wide as
     the plate around the row, reads it right and surely, and its read replaces the row's.
-    The plate cut is read after the row's looks, by the first network and then the looks';
+    The plate cuts are read after the row's looks, by the first network and then the looks';
     with no plate look the row's unsure read stands."""
     us_config = with_countries(config, ["us", "generic"])
     # the bare-text rule measures the plate's frame around the tall outline, and would drop it
@@ -173,10 +174,36 @@ def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypa
     [plate] = us_reader.plates(us_reader.read(image), 0.0)
     assert plate.read.text == "6788075" and plate.read.confidence >= 0.9
     firsts = [batch for batch in batches if batch[0] == "recogniser"]
-    assert firsts == [("recogniser", 1), ("recogniser", 1)], batches  # the row's first look, then the plate's
+    # the row's first look, then the plate's cuts in one batch: drawn around the row, and the
+    # plate's panel (the row reads too unsurely to report)
+    assert firsts == [("recogniser", 1), ("recogniser", 2)], batches
     monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(plate_look=False))
     [row] = us_reader.plates(us_reader.read(image), 0.0)
     assert row.read.confidence < PLATE_LOOK_SURE <= plate.read.confidence
+
+
+def test_a_panel_look_frames_a_us_row_too_unsure_to_report(config, monkeypatch):
+    """A US unit's row found as a box (no outline) that starts inside its first glyph and
+    runs past the plate's end reads unsurely, under a unit's 0.7 threshold; its plate's
+    panel (edge.localise.plate_panel), found around the box, frames the plate and reads it
+    surely. With no plate look the row's unsure read stands."""
+    us_config = with_countries(config, ["us", "generic"])
+    strict = us_config.plates.model_copy(update={"min_confidence": 0.7})
+    us_reader = PlateReader(us_config.model_copy(update={"plates": strict}))
+    image = load_image(SAMPLES / "20_us_rear.jpg")
+    found = max(us_reader.read(image).detections, key=lambda d: d.read.confidence if d.read else 0.0)
+    assert found.read.text == "6788075"
+    box = found.box
+    astray = Box(box.x + box.w // 8, box.y, box.w - box.w // 8, box.h)
+    panel = plate_panel(image, astray)
+    # the panel reaches back over the first glyph, and ends at the plate's edge, short of the box's
+    assert panel is not None and panel.x < astray.x and panel.x + panel.w < astray.x + astray.w
+    monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [PlateCandidate(astray, 1.0)])
+    [plate] = us_reader.plates(us_reader.read(image), 0.0)
+    assert plate.read.text == "6788075" and plate.read.confidence >= 0.9
+    monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(plate_look=False))
+    [row] = us_reader.plates(us_reader.read(image), 0.0)
+    assert row.read.confidence < strict.min_confidence
 
 
 @pytest.mark.parametrize("row, plate, taken", [
