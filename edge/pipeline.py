@@ -202,10 +202,12 @@ class PlateReader:
     def _plate_look(self, image: np.ndarray, candidates: list[PlateCandidate],
                     reads: list[PlateRead | None]) -> list[PlateRead | None]:
         """On US units, every row read from PLATE_LOOK_FLOOR up to under PLATE_LOOK_BELOW read
-        again cut as wide as the plate around it (edge.read.plate_outline), and every row too
-        unsure to report at its plate's panel as well (`_plate_cuts`), through the same looks
-        but the end look (the cut already spans the plate). The surer of those reads replaces
-        the row's where it is PLATE_LOOK_SURE or surer, surer than the row's, and no shorter.
+        again cut as wide as the plate around it (edge.read.plate_outline), and at its plate's
+        panel as well (`_plate_cuts`), through the same looks but the end look (the cut
+        already spans the plate). The surer of those reads replaces the row's where it is
+        PLATE_LOOK_SURE or surer, surer than the row's, and no shorter; a panel's read only
+        where the row is too unsure to report or the plate-wide cut read the same
+        (`_panel_heard`).
 
         Why: the recogniser learnt real plates from crops cut at the plate's edges, and some
         plates it reads unsurely or wrongly at their row's outline it reads surely so framed
@@ -230,37 +232,54 @@ class PlateReader:
         if not self.pads.plate_look:
             return reads
         looks = self._plate_cuts(image, candidates, reads)
-        for (i, _), plate in zip(looks, self._read_cuts(image, [cut for _, cut in looks], end_look=False)[1]):
-            if self._surer_plate(reads[i], plate):
+        plate_reads = self._read_cuts(image, [cut for _, cut in looks], end_look=False)[1]
+        rows = {i: reads[i] for i, _ in looks}
+        outline_reads = {i: plate for (i, cut), plate in zip(looks, plate_reads) if cut.quad is not None}
+        for (i, cut), plate in zip(looks, plate_reads):
+            panel_refused = cut.quad is None and not self._panel_heard(rows[i], plate, outline_reads.get(i),
+                                                                       self.min_confidence)
+            if not panel_refused and self._surer_plate(reads[i], plate):
                 reads[i] = plate
         return reads
 
+    @staticmethod
+    def _panel_heard(row: PlateRead, panel: PlateRead | None, outline: PlateRead | None,
+                     min_confidence: float) -> bool:
+        """Whether a panel look's read may replace its row's (`_plate_cuts`): where the row is
+        too unsure to report (under `min_confidence`), or where the plate-wide cut drawn
+        around the row read the same text (two framings, one found in the picture and one
+        drawn from the row, agreeing)."""
+        if row.confidence < min_confidence:
+            return True
+        return panel is not None and outline is not None and panel.text == outline.text
+
     def _plate_cuts(self, image: np.ndarray, candidates: list[PlateCandidate], reads: list[PlateRead | None]
                     ) -> list[tuple[int, PlateCandidate]]:
-        """The plate looks' cuts, each with its row's index: the plate-wide cut drawn around
-        every unsure row's outline (`plate_outline`), and the plate's own panel
-        (edge.localise.plate_panel) around every row too unsure to report.
+        """The plate looks' cuts, each with its row's index: for every unsure row, the
+        plate-wide cut drawn around its outline (`plate_outline`) and the plate's own panel
+        found around its box (edge.localise.plate_panel).
 
         Why the panel: a row whose box runs onto the bumper or stops short of an end glyph
         is read unsurely there, and no cut drawn from that box frames the plate; the panel
-        is found from the picture. It is looked for only where the row would not be
-        reported, as a sure row's read is mostly right and a panel cut can read a glyph wrong as
-        surely as right (a Wisconsin plate's red F read E at its panel, in three frames).
-        Measured at a 0.4 threshold on the US tuning stills (tools/tuning_stills.py
-        us-roadside --draws 4 with --clutter 3, --widths 50 140, --widths 140 215 and none;
-        us-shade --draws 4), exact (false reads per image): without panels 261/256/269/262/260
-        (0.394/0.065/0.048/0.048/0.048), 1,308 in all; with panels for rows under the
-        threshold 263/256/269/264/260 (0.397/0.065/0.048/0.048/0.048), 1,312; for every
-        unsure row (under PLATE_LOOK_BELOW) 262/255/268/262/260 (0.401/0.068/0.051/0.055/
-        0.048), 1,307.
+        is found from the picture. A row that would be reported takes the panel's read only
+        where the drawn cut read the same (`_panel_heard`): a sure row's read is mostly
+        right, and a panel cut alone can read a glyph wrong as surely as right (a Wisconsin
+        plate's red F read E at its panel, in three frames). Measured at a 0.4 threshold on
+        the US tuning stills (tools/tuning_stills.py us-roadside --draws 4 with --clutter 3,
+        --widths 50 140, --widths 140 215 and none; us-shade --draws 4), exact (false reads
+        per image): without panels 261/256/269/262/260 (0.394/0.065/0.048/0.048/0.048), 1,308
+        in all; panels for rows too unsure to report alone 263/256/269/264/260 (0.397/0.065/
+        0.048/0.048/0.048), 1,312; with the agreeing panels of reported rows too, the same
+        1,312 (and on the US photos 190 -> 192 at 0.135 -> 0.126); every unsure row's panel
+        read taken as the drawn cut's is 262/255/268/262/260 (0.401/0.068/0.051/0.055/0.048),
+        1,307.
         """
         unsure = [i for i, read in enumerate(reads)
                   if read is not None and PLATE_LOOK_FLOOR <= read.confidence < PLATE_LOOK_BELOW]
         outlined = [(i, PlateCandidate(candidates[i].box, candidates[i].score, plate_outline(candidates[i].quad)))
                     for i in unsure if candidates[i].quad is not None]
-        unreported = [i for i in unsure if reads[i].confidence < self.min_confidence]
         panels = [(i, PlateCandidate(panel, candidates[i].score))
-                  for i, panel in zip(unreported, (plate_panel(image, candidates[i].box) for i in unreported))
+                  for i, panel in zip(unsure, (plate_panel(image, candidates[i].box) for i in unsure))
                   if panel is not None]
         return outlined + panels
 

@@ -218,6 +218,18 @@ def test_a_plate_looks_read_replaces_the_rows_only_if_sure_surer_and_no_shorter(
     assert PlateReader._surer_plate(PlateRead(*row), None) is False
 
 
+@pytest.mark.parametrize("row, panel, outline, heard", [
+    (("6788O75", 0.3), ("6788075", 0.9), None, True),  # the row is too unsure to report
+    (("6788O75", 0.5), ("6788075", 0.9), ("6788075", 0.7), True),  # reported, and the drawn cut agrees
+    (("6788O75", 0.5), ("6788075", 0.9), ("6788O75", 0.7), False),  # the drawn cut reads the row's text
+    (("6788O75", 0.5), ("6788075", 0.9), None, False),  # no drawn cut (a row with no outline)
+    (("6788O75", 0.5), None, None, False),
+])
+def test_a_panels_read_is_heard_for_an_unreported_row_or_where_the_drawn_cut_agrees(row, panel, outline, heard):
+    as_read = [PlateRead(*pair) if pair else None for pair in (panel, outline)]
+    assert PlateReader._panel_heard(PlateRead(*row), *as_read, min_confidence=0.4) is heard
+
+
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
     """The blurred, skewed rear plate loses its last glyph in the first look and keeps it in
     the second: two looks leave both readings level at about a half. A third, wider look
