@@ -232,6 +232,8 @@ class PlateReader:
         if not self.pads.plate_look:
             return reads
         looks = self._plate_cuts(image, candidates, reads)
+        if not looks:
+            return reads
         plate_reads = self._read_cuts(image, [cut for _, cut in looks], end_look=False)[1]
         rows = {i: reads[i] for i, _ in looks}
         outline_reads = {i: plate for (i, cut), plate in zip(looks, plate_reads) if cut.quad is not None}
