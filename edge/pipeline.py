@@ -231,16 +231,19 @@ class PlateReader:
         """
         if not self.pads.plate_look:
             return reads
-        looks = self._plate_cuts(image, candidates, reads)
-        if not looks:
+        outlined, panels = self._plate_cuts(image, candidates, reads)
+        if not outlined and not panels:
             return reads
-        plate_reads = self._read_cuts(image, [cut for _, cut in looks], end_look=False)[1]
-        rows = {i: reads[i] for i, _ in looks}
-        outline_reads = {i: plate for (i, cut), plate in zip(looks, plate_reads) if cut.quad is not None}
-        for (i, cut), plate in zip(looks, plate_reads):
-            panel_refused = cut.quad is None and not self._panel_heard(rows[i], plate, outline_reads.get(i),
-                                                                       self.min_confidence)
-            if not panel_refused and self._surer_plate(reads[i], plate):
+        plate_reads = self._read_cuts(image, [cut for _, cut in outlined + panels], end_look=False)[1]
+        outline_reads = dict(zip([i for i, _ in outlined], plate_reads))
+        panel_reads = zip([i for i, _ in panels], plate_reads[len(outlined):])
+        rows = list(reads)
+        for i, plate in outline_reads.items():
+            if self._surer_plate(reads[i], plate):
+                reads[i] = plate
+        for i, plate in panel_reads:
+            if self._panel_heard(rows[i], plate, outline_reads.get(i), self.min_confidence) \
+                    and self._surer_plate(reads[i], plate):
                 reads[i] = plate
         return reads
 
@@ -256,10 +259,10 @@ class PlateReader:
         return panel is not None and outline is not None and panel.text == outline.text
 
     def _plate_cuts(self, image: np.ndarray, candidates: list[PlateCandidate], reads: list[PlateRead | None]
-                    ) -> list[tuple[int, PlateCandidate]]:
+                    ) -> tuple[list[tuple[int, PlateCandidate]], list[tuple[int, PlateCandidate]]]:
         """The plate looks' cuts, each with its row's index: for every unsure row, the
-        plate-wide cut drawn around its outline (`plate_outline`) and the plate's own panel
-        found around its box (edge.localise.plate_panel).
+        plate-wide cut drawn around its outline (`plate_outline`), and apart from those the
+        plate's own panel found around its box (edge.localise.plate_panel).
 
         Why the panel: a row whose box runs onto the bumper or stops short of an end glyph
         is read unsurely there, and no cut drawn from that box frames the plate; the panel
@@ -283,7 +286,7 @@ class PlateReader:
         panels = [(i, PlateCandidate(panel, candidates[i].score))
                   for i, panel in zip(unsure, (plate_panel(image, candidates[i].box) for i in unsure))
                   if panel is not None]
-        return outlined + panels
+        return outlined, panels
 
     @staticmethod
     def _surer_plate(row: PlateRead, plate: PlateRead | None) -> bool:
