@@ -181,7 +181,9 @@ class LocaliserConfig(_Strict):
     working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost.
     Small plates' glyphs are also searched on a `small_plate_width` copy, read apart so
     that larger plates read as without it (edge.localise._with_small_plate_proposals;
-    0 turns it off, saving about 2-3 ms per 1280x720 frame). `roll_degrees`: how far the
+    0 turns it off, saving about 2-3 ms per 1280x720 frame). A frame in which nothing is read
+    surely is searched once more with rows proposed on a `retry_proposal_width` copy
+    (edge.pipeline.PlateReader.read; 0: no retry). `roll_degrees`: how far the
     picture is turned counter-clockwise (a camera mounted askew, a road's camber); frames
     are looked at levelled by it (edge.localise.Localiser.find), and a camera's own
     `roll_degrees` overrides it."""
@@ -192,6 +194,7 @@ class LocaliserConfig(_Strict):
     work_width: int = Field(default=1280, ge=320, le=4096)
     proposal_width: int = Field(default=640, ge=160, le=4096)
     small_plate_width: int = Field(default=960, ge=0, le=4096)
+    retry_proposal_width: int = Field(default=960, ge=0, le=4096)
     max_proposals: int = Field(default=32, ge=1, le=500)
 
 

@@ -68,6 +68,8 @@ def with_(**sections):
     (with_(tracking={"close_after_s": -1}), "tracking.close_after_s: Input should be greater than 0"),
     (with_(localiser={"small_plate_width": -960}),
      "localiser.small_plate_width: Input should be greater than or equal to 0"),
+    (with_(localiser={"retry_proposal_width": -960}),
+     "localiser.retry_proposal_width: Input should be greater than or equal to 0"),
     ("unit: {id: u1\ncameras: [", "not valid YAML at line"),
     ("- just\n- a list\n", "(top level): expected a mapping of sections, got list"),
 ])

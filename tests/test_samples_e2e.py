@@ -18,12 +18,12 @@ from edge.config import load_config, with_countries
 from edge.evaluate import evaluate_stills, load_labels
 from edge.imageio import load_image
 from edge.localise import plate_panel
-from edge.pipeline import PLATE_LOOK_SURE, THIRD_LOOK_BELOW, PlateReader
+from edge.pipeline import PLATE_LOOK_SURE, RETRY_FLOOR, THIRD_LOOK_BELOW, FrameReading, PlateReader
 from edge.read import LOOK_NETWORK, US_LOOK_NETWORK
 from edge.record import to_payload, validate_payload
 from edge.replay import replay_camera, still_passes, video_passes
 from edge.track import StillText
-from edge.types import Box, PlateCandidate, PlateRead
+from edge.types import Box, Detection, PlateCandidate, PlateRead
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
@@ -142,6 +142,7 @@ def test_an_end_look_gives_a_us_row_cut_a_glyph_short_its_last_glyph(config, mon
     short = (tr - tl) / 6
     cut_short = PlateCandidate(found.box, 1.0, np.array([tl, tr - short, br - short, bl], np.float32))
     monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [cut_short])
+    monkeypatch.setattr(us_reader, "retry_localiser", None)  # read the candidate given, alone
     batches = count_batches(us_reader, monkeypatch)
     assert [d.read.text for d in us_reader.plates(us_reader.read(image), 0.0)] == ["6788075"]
     assert batches[:2] == [("recogniser", 1), ("look_recogniser", 2)], batches
@@ -170,6 +171,7 @@ def test_a_plate_look_reads_a_us_plate_whose_row_reads_unsurely(config, monkeypa
     half = ((bl - tl) + (br - tr)) / 4
     tall = np.array([tl - half, tr - half, br + half, bl + half], np.float32)
     monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [PlateCandidate(found.box, 1.0, tall)])
+    monkeypatch.setattr(us_reader, "retry_localiser", None)  # read the candidate given, alone
     batches = count_batches(us_reader, monkeypatch)
     [plate] = us_reader.plates(us_reader.read(image), 0.0)
     assert plate.read.text == "6788075" and plate.read.confidence >= 0.9
@@ -199,6 +201,7 @@ def test_a_panel_look_frames_a_us_row_too_unsure_to_report(config, monkeypatch):
     # the panel reaches back over the first glyph, and ends at the plate's edge, short of the box's
     assert panel is not None and panel.x < astray.x and panel.x + panel.w < astray.x + astray.w
     monkeypatch.setattr(us_reader.localiser, "find", lambda *_: [PlateCandidate(astray, 1.0)])
+    monkeypatch.setattr(us_reader, "retry_localiser", None)  # read the candidate given, alone
     [plate] = us_reader.plates(us_reader.read(image), 0.0)
     assert plate.read.text == "6788075" and plate.read.confidence >= 0.9
     monkeypatch.setattr(us_reader, "pads", us_reader.pads._replace(plate_look=False))
@@ -228,6 +231,49 @@ def test_a_plate_looks_read_replaces_the_rows_only_if_sure_surer_and_no_shorter(
 def test_a_panels_read_is_heard_for_an_unreported_row_or_where_the_drawn_cut_agrees(row, panel, outline, heard):
     as_read = [PlateRead(*pair) if pair else None for pair in (panel, outline)]
     assert PlateReader._panel_heard(PlateRead(*row), *as_read, min_confidence=0.4) is heard
+
+
+def test_a_frame_with_no_sure_read_is_searched_again_on_a_finer_copy(config, monkeypatch):
+    """Where the first search reads nothing (here it finds nothing at all), the frame is
+    searched again with the retry localiser (rows proposed on a 960 px copy), which finds
+    and reads the plate; with the retry off the frame stays unread. A frame whose first
+    search reads a plate surely is not searched again."""
+    reader = PlateReader(config)
+    assert reader.retry_localiser.config.proposal_width == config.localiser.retry_proposal_width == 960
+    image = load_image(SAMPLES / "02_gb_current_rear.jpg")
+    retries = []
+    retry_find = reader.retry_localiser.find
+    monkeypatch.setattr(reader.retry_localiser, "find", lambda *args: retries.append(1) or retry_find(*args))
+    [plate] = reader.plates(reader.read(image), config.plates.min_confidence)
+    assert plate.read.text == "FC12DSG" and retries == []
+    monkeypatch.setattr(reader.localiser, "find", lambda *_: [])
+    reading = reader.read(image)
+    assert [d.read.text for d in reader.plates(reading, config.plates.min_confidence)] == ["FC12DSG"]
+    assert retries == [1] and reading.candidates
+    off = config.localiser.model_copy(update={"retry_proposal_width": 0})
+    unretried = PlateReader(config.model_copy(update={"localiser": off}))
+    assert unretried.retry_localiser is None
+    monkeypatch.setattr(unretried.localiser, "find", lambda *_: [])
+    assert unretried.read(image).detections == []
+
+
+def _reading(confidences: list[float | None], seconds: float) -> FrameReading:
+    """A frame's reading with one detection per confidence (None: skipped, a tracked plate)."""
+    return FrameReading([Detection(Box(10 * i, 0, 8, 4), 0.5, None if c is None else PlateRead(f"AB{i}CDE", c), 0, 0.0)
+                         for i, c in enumerate(confidences)], localise_s=seconds, read_s=seconds)
+
+
+@pytest.mark.parametrize("first, retried, kept", [
+    ([0.3], [RETRY_FLOOR], [RETRY_FLOOR]),  # the retry reads a plate surely enough: it replaces the first
+    ([0.3], [RETRY_FLOOR - 0.05], [0.3]),  # over the unit's threshold, but under the floor: the first stays
+    ([], [0.9, 0.5], [0.9]),  # the retry's reads under the floor are dropped
+    ([0.3], [None], [None]),  # a tracked plate's candidate, skipped: a plate is there
+    ([0.3], [], [0.3]),  # the retry finds nothing
+])
+def test_a_retried_search_replaces_the_first_only_with_a_read_at_the_floor(first, retried, kept):
+    after = PlateReader._after_retry(_reading(first, 0.01), _reading(retried, 0.02), min_confidence=0.4)
+    assert [d.read.confidence if d.read else None for d in after.detections] == kept
+    assert after.localise_s == after.read_s == pytest.approx(0.03)
 
 
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
