@@ -93,14 +93,16 @@ class FrameReading:
 class PlateReader:
     """Finds and reads every plate in a frame: one localiser pass, one batched recogniser call
     and one for a second look (a third for unsure reads, and on US units a plate look at
-    unsurely read rows, `_plate_look`). `streams`: how many cameras share it at once (the daemon's),
+    unsurely read rows, `_plate_look`); all of it once more, on a finer copy, for a frame
+    that yields no sure read (`read`). `streams`: how many cameras share it at once (the daemon's),
     so the network's threads are shared out among them (edge.read.torch_threads)."""
 
     def __init__(self, config: EdgeConfig, streams: int = 1) -> None:
         self.localiser = Localiser(config.localiser)
         retry_width = config.localiser.retry_proposal_width
+        finer = retry_width > config.localiser.proposal_width  # a retry on no finer a copy finds the same
         self.retry_localiser = Localiser(config.localiser.model_copy(update={"proposal_width": retry_width})
-                                         ) if retry_width else None
+                                         ) if finer else None
         self.recogniser = PlateRecogniser(config.recogniser, streams)
         self.formatter = PlateFormatter(config.plates, self.recogniser.alphabet)
         self.min_confidence = config.plates.min_confidence

@@ -255,6 +255,8 @@ def test_a_frame_with_no_sure_read_is_searched_again_on_a_finer_copy(config, mon
     assert unretried.retry_localiser is None
     monkeypatch.setattr(unretried.localiser, "find", lambda *_: [])
     assert unretried.read(image).detections == []
+    fine = config.localiser.model_copy(update={"proposal_width": 960})
+    assert PlateReader(config.model_copy(update={"localiser": fine})).retry_localiser is None  # no finer copy
 
 
 def _reading(confidences: list[float | None], seconds: float) -> FrameReading:
