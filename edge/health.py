@@ -88,6 +88,13 @@ class Metrics:
             ["camera", "rule"],
             registry=reg,
         )
+        self.frames_searched_twice = Counter(
+            "edge_frames_searched_twice",
+            "Frames searched again on a finer copy, nothing in them read surely at first "
+            "(localiser.retry_proposal_width)",
+            ["camera"],
+            registry=reg,
+        )
         self.plate_lean = Histogram(
             "edge_plate_lean_degrees",
             "Lean of confidently read plates (degrees, counter-clockwise): a camera knocked askew "
@@ -138,13 +145,15 @@ class Metrics:
 
     def record_reading(self, camera: str, reading: FrameReading, min_confidence: float) -> None:
         """One frame read: its stage timings, the reads its clutter rules set aside, by rule
-        (a site whose plates a rule takes shows it here), and the lean of its reads of at
+        (a site whose plates a rule takes shows it here), whether it was searched twice, and the lean of its reads of at
         least `min_confidence` (a camera knocked askew shows it here)."""
         self.frames_processed.labels(camera).inc()
         self.localise_seconds.observe(reading.localise_s)
         self.read_seconds.observe(reading.read_s)
         for aside in reading.set_aside:
             self.reads_set_aside.labels(camera, aside.rule).inc()
+        if reading.searched_twice:
+            self.frames_searched_twice.labels(camera).inc()
         for lean in reading.plate_leans(min_confidence):
             self.plate_lean.labels(camera).observe(lean)
 

@@ -71,6 +71,7 @@ class FrameReading:
     localise_s: float = 0.0
     read_s: float = 0.0
     set_aside: list[SetAside] = field(default_factory=list)
+    searched_twice: bool = False  # nothing read surely at first: searched again (PlateReader.read)
 
     def holds_a_plate(self, min_confidence: float) -> bool:
         """Whether a plate was read at least `min_confidence` surely, or was skipped as one a
@@ -169,12 +170,13 @@ class PlateReader:
     def _after_retry(reading: FrameReading, retried: FrameReading, min_confidence: float) -> FrameReading:
         """The retried search's reading, its reads under RETRY_FLOOR dropped, where it then
         holds a plate at `min_confidence`; else the first. Either way it carries the time
-        both searches took."""
+        both searches took, and says it was searched twice (the daemon counts such frames,
+        `edge_frames_searched_twice`: a camera whose frames mostly hold no plate pays twice)."""
         retried = replace(retried, detections=[d for d in retried.detections
                                                if d.read is None or d.read.confidence >= RETRY_FLOOR])
         chosen = retried if retried.holds_a_plate(min_confidence) else reading
         return replace(chosen, localise_s=reading.localise_s + retried.localise_s,
-                       read_s=reading.read_s + retried.read_s)
+                       read_s=reading.read_s + retried.read_s, searched_twice=True)
 
     def _read_found(self, localiser: Localiser, image: np.ndarray, index: int, timestamp: float,
                     skip: SkipRule | None, keep_crops: bool, ignore: IgnoreRegions | None,

@@ -56,7 +56,8 @@ def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
         metrics.record_capture(stats(25, 5, "reconnecting"))
         metrics.passes.labels("lane1", "entry").inc()
         aside = [SetAside(Box(0, 0, 9, 4), PlateRead("0NLY", 0.9), rule) for rule in ("unframed text", "scene text")]
-        metrics.record_reading("lane1", FrameReading([], localise_s=0.03, read_s=0.02, set_aside=aside * 3), 0.4)
+        metrics.record_reading("lane1", FrameReading([], localise_s=0.03, read_s=0.02, set_aside=aside * 3,
+                                                     searched_twice=True), 0.4)
         rise = np.tan(np.radians(7.0)) * 100  # a plate read at 0.9 leaning 7 degrees, one at 0.3 level
         quads = [np.float32([[0, 30], [100, 30 - rise], [100, 60 - rise], [0, 60]]),
                  np.float32([[300, 30], [400, 30], [400, 60], [300, 60]])]
@@ -75,6 +76,7 @@ def test_healthz_reflects_snapshot_and_metrics_are_scraped(metrics):
             'edge_reads_set_aside_total{camera="lane1",rule="unframed text"} 3.0',
             'edge_reads_set_aside_total{camera="lane1",rule="scene text"} 3.0',
             'edge_frames_processed_total{camera="lane1"} 2.0',
+            'edge_frames_searched_twice_total{camera="lane1"} 1.0',  # the second frame was read surely
             'edge_read_seconds_count 2.0',
             'edge_localise_seconds_bucket{le="0.05"} 2.0',
             'edge_plate_lean_degrees_count{camera="lane1"} 1.0',  # the unsure level read is not counted

@@ -244,12 +244,13 @@ def test_a_frame_with_no_sure_read_is_searched_again_on_a_finer_copy(config, mon
     retries = []
     retry_find = reader.retry_localiser.find
     monkeypatch.setattr(reader.retry_localiser, "find", lambda *args: retries.append(1) or retry_find(*args))
-    [plate] = reader.plates(reader.read(image), config.plates.min_confidence)
-    assert plate.read.text == "FC12DSG" and retries == []
+    sure = reader.read(image)
+    [plate] = reader.plates(sure, config.plates.min_confidence)
+    assert plate.read.text == "FC12DSG" and retries == [] and not sure.searched_twice
     monkeypatch.setattr(reader.localiser, "find", lambda *_: [])
     reading = reader.read(image)
     assert [d.read.text for d in reader.plates(reading, config.plates.min_confidence)] == ["FC12DSG"]
-    assert retries == [1] and reading.candidates
+    assert retries == [1] and reading.candidates and reading.searched_twice
     off = config.localiser.model_copy(update={"retry_proposal_width": 0})
     unretried = PlateReader(config.model_copy(update={"localiser": off}))
     assert unretried.retry_localiser is None
@@ -275,7 +276,7 @@ def _reading(confidences: list[float | None], seconds: float) -> FrameReading:
 def test_a_retried_search_replaces_the_first_only_with_a_read_at_the_floor(first, retried, kept):
     after = PlateReader._after_retry(_reading(first, 0.01), _reading(retried, 0.02), min_confidence=0.4)
     assert [d.read.confidence if d.read else None for d in after.detections] == kept
-    assert after.localise_s == after.read_s == pytest.approx(0.03)
+    assert after.localise_s == after.read_s == pytest.approx(0.03) and after.searched_twice
 
 
 def test_a_third_look_settles_a_plate_the_two_looks_leave_unsure(reader, monkeypatch):
