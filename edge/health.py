@@ -145,8 +145,9 @@ class Metrics:
 
     def record_reading(self, camera: str, reading: FrameReading, min_confidence: float) -> None:
         """One frame read: its stage timings, the reads its clutter rules set aside, by rule
-        (a site whose plates a rule takes shows it here), whether it was searched twice, and the lean of its reads of at
-        least `min_confidence` (a camera knocked askew shows it here)."""
+        (a site whose plates a rule takes shows it here), whether it was searched twice, and
+        the lean of its reads of at least `min_confidence` (a camera knocked askew shows it
+        here)."""
         self.frames_processed.labels(camera).inc()
         self.localise_seconds.observe(reading.localise_s)
         self.read_seconds.observe(reading.read_s)

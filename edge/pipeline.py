@@ -73,10 +73,14 @@ class FrameReading:
     set_aside: list[SetAside] = field(default_factory=list)
     searched_twice: bool = False  # nothing read surely at first: searched again (PlateReader.read)
 
+    def sure_or_tracked(self, min_confidence: float) -> list[Detection]:
+        """The detections read at least `min_confidence` surely, and those skipped as plates
+        a track has read already."""
+        return [d for d in self.detections if d.read is None or d.read.confidence >= min_confidence]
+
     def holds_a_plate(self, min_confidence: float) -> bool:
-        """Whether a plate was read at least `min_confidence` surely, or was skipped as one a
-        track has read already."""
-        return any(d.read is None or d.read.confidence >= min_confidence for d in self.detections)
+        """Whether it has any such detection (`sure_or_tracked`)."""
+        return bool(self.sure_or_tracked(min_confidence))
 
     def outlines(self) -> list[np.ndarray | None]:
         """Each detection's quad: its candidate's outline (None for an upright box)."""
@@ -158,13 +162,12 @@ class PlateReader:
         800 px 1,332 and at 1280 px 1,333 (floor 0.7). The second search costs a localiser
         pass and a reading only on such frames; its time is counted in the reading's.
         """
-        image = to_bgr8(image)
-        reading = self._read_found(self.localiser, image, index, timestamp, skip, keep_crops, ignore, roll_degrees)
+        search = partial(self._read_found, image=to_bgr8(image), index=index, timestamp=timestamp, skip=skip,
+                         keep_crops=keep_crops, ignore=ignore, roll_degrees=roll_degrees)
+        reading = search(self.localiser)
         if self.retry_localiser is None or reading.holds_a_plate(self.min_confidence):
             return reading
-        retried = self._read_found(self.retry_localiser, image, index, timestamp, skip, keep_crops, ignore,
-                                   roll_degrees)
-        return self._after_retry(reading, retried, self.min_confidence)
+        return self._after_retry(reading, search(self.retry_localiser), self.min_confidence)
 
     @staticmethod
     def _after_retry(reading: FrameReading, retried: FrameReading, min_confidence: float) -> FrameReading:
@@ -172,8 +175,7 @@ class PlateReader:
         holds a plate at `min_confidence`; else the first. Either way it carries the time
         both searches took, and says it was searched twice (the daemon counts such frames,
         `edge_frames_searched_twice`: a camera whose frames mostly hold no plate pays twice)."""
-        retried = replace(retried, detections=[d for d in retried.detections
-                                               if d.read is None or d.read.confidence >= RETRY_FLOOR])
+        retried = replace(retried, detections=retried.sure_or_tracked(RETRY_FLOOR))
         chosen = retried if retried.holds_a_plate(min_confidence) else reading
         return replace(chosen, localise_s=reading.localise_s + retried.localise_s,
                        read_s=reading.read_s + retried.read_s, searched_twice=True)
