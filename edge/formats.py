@@ -674,9 +674,9 @@ def merge_looks(first: PlateRead, *later: PlateRead | None) -> PlateRead:
     half cut); read again, a few percent wider, the same plate mostly gives the same text,
     while a misread mostly changes, so its confidence halves. On held-out US crops in
     roadside frames the mean of two looks halved the false reads at the same exact reads
-    (README, "Where it stands"); a third look settles what two left unsure. The text,
-    country and format follow the first look that ranked the winner first; its char_probs
-    go on to multi-frame voting.
+    (docs/reading.md, "The reading path, in brief"); a third look settles what two left
+    unsure. The text, country and format follow the first look that ranked the winner
+    first; its char_probs go on to multi-frame voting.
     """
     looks = (first, *later)
     mean: dict[str, float] = {}

@@ -152,7 +152,7 @@ class PlateReader:
         Why: on the coarse copy (640 px) the glyphs of some plates run together with an
         emblem between their groups, a border they touch or a busy picture, so no row forms
         and the plate is never read; on a finer copy the same plates form rows. Proposing
-        every frame's rows there reads the US photos worse (README, tools/tuning_stills.py),
+        every frame's rows there reads the US photos worse (docs/history.md, tools/tuning_stills.py),
         but a frame that gave nothing sure has nothing to lose. Its new reads are a second
         chance taken because the first found nothing, so they must be surer than a first
         search's. Set on the US tuning stills (tools/tuning_stills.py us-roadside --draws 4
