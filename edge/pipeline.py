@@ -149,18 +149,18 @@ class PlateReader:
         rows proposed on a copy `localiser.retry_proposal_width` wide; that search's reads of
         RETRY_FLOOR and over replace the first's where one of them holds a plate
         (`_after_retry`).
-        Why: on the coarse copy (640 px) the glyphs of some plates run together with an
-        emblem between their groups, a border they touch or a busy picture, so no row forms
-        and the plate is never read; on a finer copy the same plates form rows. Proposing
-        every frame's rows there reads the US photos worse (docs/history.md, tools/tuning_stills.py),
-        but a frame that gave nothing sure has nothing to lose. Its new reads are a second
-        chance taken because the first found nothing, so they must be surer than a first
-        search's. Set on the US tuning stills (tools/tuning_stills.py us-roadside --draws 4
-        with --clutter 3, --widths 50 140, --widths 140 215, plain, and us-shade; exact at
-        0.4): 1,312 plates without a retry; with one at 960 px and floors of 0 / 0.6 / 0.7 /
-        0.8, 1,337 / 1,335 / 1,334 / 1,332, the floors from 0.7 at the fewest false reads; at
-        800 px 1,332 and at 1280 px 1,333 (floor 0.7). The second search costs a localiser
-        pass and a reading only on such frames; its time is counted in the reading's.
+        Why: on the coarse copy (640 px) the glyphs of some plates run together with an emblem
+        between their groups, a border they touch or a busy picture, so no row forms and the
+        plate is never read; on a finer copy the same plates form rows. Proposing every frame's
+        rows there reads the US photos worse (docs/history.md, tools/tuning_stills.py), but a
+        frame that gave nothing sure has nothing to lose. Its new reads are a second chance
+        taken because the first found nothing, so they must be surer than a first search's. Set
+        on the US tuning stills (tools/tuning_stills.py us-roadside --draws 4 with --clutter 3,
+        --widths 50 140, --widths 140 215, plain, and us-shade; exact at 0.4): 1,312 plates
+        without a retry; with one at 960 px and floors of 0 / 0.6 / 0.7 / 0.8, 1,337 / 1,335 /
+        1,334 / 1,332, the floors from 0.7 at the fewest false reads; at 800 px 1,332 and at
+        1280 px 1,333 (floor 0.7). The second search costs a localiser pass and a reading only
+        on such frames; its time is counted in the reading's.
         """
         search = partial(self._read_found, image=to_bgr8(image), index=index, timestamp=timestamp, skip=skip,
                          keep_crops=keep_crops, ignore=ignore, roll_degrees=roll_degrees)

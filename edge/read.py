@@ -275,9 +275,9 @@ def glyph_slant(crop: np.ndarray) -> float:
     with its text line level but its glyphs leaning by the roll, and the recogniser,
     trained on upright glyphs, misreads them: the US evaluation photos turned 8 degrees
     either way read 141 and 149 of 222 plates exact against 178 level, 152 and 161 with
-    the upright cut (docs/history.md, tools/roll_stills.py). The slant is measured on the crop's
-    middle rows, its text band: a state's name in script above the number leans even on a
-    level plate.
+    the upright cut (docs/history.md, tools/roll_stills.py). The slant is measured on the
+    crop's middle rows, its text band: a state's name in script above the number leans even
+    on a level plate.
 
     How: upright strokes pile their horizontal gradient into few columns. Each trial
     shear's column profile of |d/dx| (one gather over all trials at once) is scored by its
@@ -405,9 +405,9 @@ def _inference_backend(choice: str, model: torch.nn.Module, height: int, width: 
 
     easyocr loads the network; ONNX Runtime, where installed, then runs it: the same
     weights and the same probabilities (to 1e-5), but about 1.4x faster a crop on two
-    CPU cores (docs/history.md, "recogniser backend"), and the network is most of a frame's cost. "auto"
-    falls back to torch with one log line when onnxruntime is missing or the network
-    will not export; "onnxruntime" makes either a start-up error instead.
+    CPU cores (docs/history.md, "recogniser backend"), and the network is most of a
+    frame's cost. "auto" falls back to torch with one log line when onnxruntime is missing
+    or the network will not export; "onnxruntime" makes either a start-up error instead.
     """
     if choice != "torch":
         try:
