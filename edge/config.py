@@ -181,12 +181,12 @@ class LocaliserConfig(_Strict):
     working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost.
     Small plates' glyphs are also searched on a `small_plate_width` copy, read apart so
     that larger plates read as without it (edge.localise._with_small_plate_proposals;
-    0 turns it off, saving about 2-3 ms per 1280x720 frame). A frame in which nothing is read
-    surely is searched once more with rows proposed on a `retry_proposal_width` copy
+    0 turns it off, saving about 2-3 ms per 1280x720 frame). A frame in which nothing is
+    read surely is searched once more with rows proposed on a `retry_proposal_width` copy
     (edge.pipeline.PlateReader.read; 0, or no wider than `proposal_width`: no retry).
-    `roll_degrees`: how far the picture is turned counter-clockwise (a camera mounted askew, a road's camber); frames
-    are looked at levelled by it (edge.localise.Localiser.find), and a camera's own
-    `roll_degrees` overrides it."""
+    `roll_degrees`: how far the picture is turned counter-clockwise (a camera mounted
+    askew, a road's camber); frames are looked at levelled by it
+    (edge.localise.Localiser.find), and a camera's own `roll_degrees` overrides it."""
 
     min_plate_width: int = Field(default=40, ge=16, le=2000)
     roll_degrees: float = Field(default=0.0, ge=-45, le=45)
