@@ -180,13 +180,16 @@ class LocaliserConfig(_Strict):
     proposed on a `proposal_width` copy (cheap) and the best `max_proposals` are checked at
     working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost.
     Small plates' glyphs are also searched on a `small_plate_width` copy, read apart so
-    that larger plates read as without it (edge.localise._with_small_plate_proposals;
+    that larger plates read as without it (edge.localise._small_plate_rows;
     0 turns it off, saving about 2-3 ms per 1280x720 frame). A frame in which nothing is
     read surely is searched once more with rows proposed on a `retry_proposal_width` copy
     (edge.pipeline.PlateReader.read; 0, or no wider than `proposal_width`: no retry).
     `roll_degrees`: how far the picture is turned counter-clockwise (a camera mounted
     askew, a road's camber); frames are looked at levelled by it
-    (edge.localise.Localiser.find), and a camera's own `roll_degrees` overrides it."""
+    (edge.localise.Localiser.find), and a camera's own `roll_degrees` overrides it.
+    `threads` 0 shares this process's cores out among the cameras read at once
+    (edge.config.stage_threads); two or more let a frame's independent passes run side by
+    side (edge.localise._SideThread), one runs them in turn."""
 
     min_plate_width: int = Field(default=40, ge=16, le=2000)
     roll_degrees: float = Field(default=0.0, ge=-45, le=45)
@@ -196,11 +199,12 @@ class LocaliserConfig(_Strict):
     small_plate_width: int = Field(default=960, ge=0, le=4096)
     retry_proposal_width: int = Field(default=960, ge=0, le=4096)
     max_proposals: int = Field(default=32, ge=1, le=500)
+    threads: int = Field(default=0, ge=0, le=64)
 
 
 class RecogniserConfig(_Strict):
     """The plate-text network. `threads` 0 shares this process's cores out among the cameras
-    read at once (edge.read.torch_threads): one camera on two cores reads a frame's crops
+    read at once (edge.config.stage_threads): one camera on two cores reads a frame's crops
     about 1.6x faster on two threads than on one. `second_look` reads each plausible plate
     again, a little wider, and keeps what the looks agree on, with a third look where two
     leave a read unsure (edge.pipeline.PlateReader._look_again): about half the false reads
@@ -362,6 +366,16 @@ class EdgeConfig(_Strict):
         if duplicates:
             raise ValueError(f"camera names must be unique, repeated: {', '.join(duplicates)}")
         return self
+
+
+def stage_threads(configured: int, streams: int) -> int:
+    """A stage's threads (the localiser's, the recogniser's): as configured, or (0) this
+    process's cores shared out among the `streams` read at once. Why share: one camera on two
+    cores reads a frame faster on two threads than on one (the recogniser's crops about 1.6x,
+    the localiser's search about 1.2x), but two cameras each asking for two threads on two
+    cores jostle and read fewer frames in all (benchmarks/daemon_bench.py, two 720p cameras:
+    17.7 frames/s per camera with two recogniser threads each, 19.4 with one)."""
+    return configured or max(1, len(os.sched_getaffinity(0)) // max(1, streams))
 
 
 def _key_path(location: tuple[Any, ...]) -> str:

@@ -12,9 +12,9 @@ text rows, even ones whose small glyphs have blurred together. The fine pass cut
 proposal from the working image, rescales it so its glyphs are about `_FINE_TEXT_H` pixels
 tall (enlarging small plates separates touching glyphs), packs the cuts into one mosaic and
 finds and groups glyphs there in one go. A frame partly in deep shade gets one more
-coarse look at its shaded parts, brightened (`_with_shade_proposals`), coarse rows parted by
-an emblem are proposed joined as well (`_with_joined_proposals`), far plates' small glyphs are
-looked for on a finer copy too (`_with_small_plate_proposals`), and a fine row that runs up
+coarse look at its shaded parts, brightened (`_shade_rows`), coarse rows parted by
+an emblem are proposed joined as well (`_joined_rows_proposed`), far plates' small glyphs are
+looked for on a finer copy too (`_small_plate_rows`), and a fine row that runs up
 to the side of its cut is looked for again in a wider cut (`_with_recut_rows`). Each final
 candidate's row is cut out level once more and thresholded at its own two tones, to take in
 whole glyphs its ends left out (`_with_end_glyphs_refound`).
@@ -25,17 +25,19 @@ over the final candidates (NMS, the end glyphs).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import cv2
 import numpy as np
 
-from edge.config import LocaliserConfig
+from edge.config import LocaliserConfig, stage_threads
 from edge.types import Box, PlateCandidate, quad_sides
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _MIN_SIDE = 24  # smaller images cannot hold a readable plate
 _WINDOW = 15  # local-mean window: wider than any stroke searched at a level
@@ -349,7 +351,9 @@ def _best_links(n: int, left: np.ndarray, right: np.ndarray, cost: np.ndarray) -
     mutual = np.isfinite(cost)
     for end in (left, right):
         order = np.lexsort((cost, end))
-        _, first = np.unique(end[order], return_index=True)
+        ends = end[order]
+        first = np.ones(len(ends), bool)  # the cheapest link of each run of one end
+        first[1:] = ends[1:] != ends[:-1]
         best = np.zeros(len(cost), bool)
         best[order[first]] = True
         mutual &= best
@@ -390,6 +394,8 @@ def _group_rows(chars: np.ndarray, min_glyphs: int) -> tuple[np.ndarray, np.ndar
     swap = chars[i, _X] + chars[i, _W] / 2 > chars[j, _X] + chars[j, _W] / 2
     left, right = np.where(swap, j, i), np.where(swap, i, j)
     cost = _link_costs(chars, left, right)
+    linkable = np.isfinite(cost)  # most pairs are not (a tenth on the US photos): drop them before sorting
+    left, right, cost = left[linkable], right[linkable], cost[linkable]
     cost[_skips(len(chars), left, right, cost)] = np.inf
     keep = _best_links(len(chars), left, right, cost)
     labels = _label_groups(len(chars), left[keep], right[keep])
@@ -625,10 +631,24 @@ class _Proposals:
     rank: np.ndarray  # (P,) factor on the scores of the fine rows found in it
 
 
-def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
+def _proposals(work: np.ndarray, coarse: np.ndarray, factor: float, config: LocaliserConfig,
+               side: _SideThread) -> _Proposals:
+    """Where the coarse passes see text (`factor` = working / coarse scale): the lit rows and
+    plate blobs, then rows from shade, joined rows and small plates' rows, each kind added
+    only outside the proposals before it. The shade and small plates' passes run on `side`'s
+    thread while the caller's makes the lit proposals."""
+    shade = side.start(lambda: _shade_rows(coarse, factor))
+    small = side.start(lambda: _small_plate_rows(work, coarse.shape[1], config.small_plate_width))
+    lit, joined = _lit_proposals(coarse, factor, config.max_proposals)
+    made = _with_apart_proposals(lit, shade.result(), _SHADE_MIN_SCORE, _SHADE_OVERLAP, _SHADE_PROPOSALS, _SHADE_RANK)
+    made = _with_apart_proposals(made, joined, _JOINED_MIN_SCORE, _JOINED_OVERLAP, _JOINED_PROPOSALS, _JOINED_RANK)
+    return _with_apart_proposals(made, small.result(), _SMALL_MIN_SCORE, _SMALL_OVERLAP, _SMALL_PROPOSALS, _SMALL_RANK)
+
+
+def _lit_proposals(coarse: np.ndarray, factor: float, limit: int) -> tuple[_Proposals, tuple[np.ndarray, ...] | None]:
     """The best `limit` proposals from the coarse image (`factor` = working / coarse
-    scale), then up to _SHADE_PROPOSALS more from plates in shade. Glyph rows and plate
-    blobs both propose."""
+    scale), and its coarse rows joined across a gap (`_joined_rows_proposed`). Glyph rows
+    and plate blobs both propose."""
     chars, blob_regions, blob_heights, blob_scores = _coarse_pass(coarse)
     grouped = _coarse_rows(chars)
     row_regions, row_plates, row_heights, row_scores = _rows_as_proposals(grouped[2])
@@ -640,12 +660,13 @@ def _proposals(coarse: np.ndarray, factor: float, limit: int) -> _Proposals:
     kept = _dedupe(regions, scores, limit)
     lit = _Proposals(regions[kept], heights[kept], plates[kept], scores[kept], np.zeros(len(kept), bool),
                      np.ones(len(kept), np.float32))
-    return _with_joined_proposals(_with_shade_proposals(lit, coarse, factor), chars, grouped, factor)
+    return lit, _joined_rows_proposed(chars, grouped, factor)
 
 
-def _with_joined_proposals(lit: _Proposals, chars: np.ndarray, grouped: tuple[np.ndarray, np.ndarray, _Rows],
-                           factor: float) -> _Proposals:
-    """`lit` plus the best _JOINED_PROPOSALS coarse rows joined across an emblem or a gap.
+def _joined_rows_proposed(chars: np.ndarray, grouped: tuple[np.ndarray, np.ndarray, _Rows],
+                          factor: float) -> tuple[np.ndarray, ...] | None:
+    """Cut regions, plate boxes, glyph heights (working pixels) and scores of the coarse
+    rows joined across an emblem or a gap, or None where no rows join.
 
     Why: a plate whose groups an emblem or stickers part (Missouri's 'AB1 [emblem] C2D', a
     Slovak coat of arms) breaks into two short coarse rows; proposed apart, each cut may
@@ -660,17 +681,19 @@ def _with_joined_proposals(lit: _Proposals, chars: np.ndarray, grouped: tuple[np
     """
     joined = _joined_rows(chars, *grouped)
     if joined is None:
-        return lit
+        return None
     regions, plates, heights, scores = _rows_as_proposals(joined)
-    return _with_apart_proposals(lit, regions * factor, plates * factor, heights * factor, scores,
-                                 _JOINED_MIN_SCORE, _JOINED_OVERLAP, _JOINED_PROPOSALS, _JOINED_RANK)
+    return regions * factor, plates * factor, heights * factor, scores
 
 
-def _with_apart_proposals(lit: _Proposals, regions: np.ndarray, plates: np.ndarray, heights: np.ndarray,
-                          scores: np.ndarray, min_score: float, overlap: float, limit: int,
-                          rank: float) -> _Proposals:
-    """`lit` plus the best `limit` of these proposals that score `min_score` and lie at most
-    `overlap` inside a lit proposal, to be read apart (`_proposal_glyphs`) and ranked at `rank`."""
+def _with_apart_proposals(lit: _Proposals, rows: tuple[np.ndarray, ...] | None, min_score: float, overlap: float,
+                          limit: int, rank: float) -> _Proposals:
+    """`lit` plus the best `limit` of these `rows` (cut regions, plate boxes, glyph heights,
+    scores; None: none) that score `min_score` and lie at most `overlap` inside a proposal of
+    `lit`, to be read apart (`_proposal_glyphs`) and ranked at `rank`."""
+    if rows is None:
+        return lit
+    regions, plates, heights, scores = rows
     fresh = np.flatnonzero((scores >= min_score) & (_covered_share(regions, lit.regions) < overlap))
     if not len(fresh):
         return lit
@@ -717,8 +740,9 @@ def _lifted_shade(coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return lifted, shade
 
 
-def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) -> _Proposals:
-    """`lit` plus the best _SHADE_PROPOSALS glyph rows of the frame's shaded parts.
+def _shade_rows(coarse: np.ndarray, factor: float) -> tuple[np.ndarray, ...] | None:
+    """Cut regions, plate boxes, glyph heights (working pixels) and scores of the glyph rows
+    of the coarse image's shaded parts, brightened, or None where no part lies in shade.
 
     Why: a plate in deep shade (a car's rear facing away from a low sun, under a canopy)
     keeps only a few grey levels between its glyphs and its background, and the coarse
@@ -734,18 +758,18 @@ def _with_shade_proposals(lit: _Proposals, coarse: np.ndarray, factor: float) ->
     """
     lifted = _lifted_shade(coarse)
     if lifted is None:
-        return lit
+        return None
     image, shade = lifted
     chars, _ = _coarse_level(image, 0, blobs=False)
     centre_x = (chars[:, _X] + chars[:, _W] / 2).astype(int).clip(0, shade.shape[1] - 1)
     centre_y = (chars[:, _Y] + chars[:, _H] / 2).astype(int).clip(0, shade.shape[0] - 1)
     regions, plates, heights, scores = _row_proposals(chars[shade[centre_y, centre_x]])
-    return _with_apart_proposals(lit, regions * factor, plates * factor, heights * factor, scores,
-                                 _SHADE_MIN_SCORE, _SHADE_OVERLAP, _SHADE_PROPOSALS, _SHADE_RANK)
+    return regions * factor, plates * factor, heights * factor, scores
 
 
-def _with_small_plate_proposals(made: _Proposals, work: np.ndarray, coarse_width: int, width: int) -> _Proposals:
-    """`made` plus the best _SMALL_PROPOSALS dark glyph rows of a `width`-wide copy of the frame.
+def _small_plate_rows(work: np.ndarray, coarse_width: int, width: int) -> tuple[np.ndarray, ...] | None:
+    """Cut regions, plate boxes, glyph heights (working pixels) and scores of the dark glyph
+    rows of a `width`-wide copy of the frame, or None where that copy is not searched.
 
     Why: on the coarse copy, a far plate (50-75 px wide in a 1280 px frame) has glyphs 3-6
     pixels tall, one pixel apart, and they run together with each other, the plate's dot or
@@ -765,15 +789,14 @@ def _with_small_plate_proposals(made: _Proposals, work: np.ndarray, coarse_width
     """
     width = min(width, work.shape[1])
     if width < _SMALL_MIN_GAIN * coarse_width:
-        return made
+        return None
     scale = width / work.shape[1]
     image = work if width == work.shape[1] else cv2.resize(
         work, (width, max(1, round(work.shape[0] * scale))), interpolation=cv2.INTER_LINEAR)
     (dark,) = _binarise(image, (0,), window=_COARSE_WINDOW, contrast=_COARSE_CONTRAST)
     stats = _components(_without_rules(dark))
     regions, plates, heights, scores = _row_proposals(_glyph_table(stats[_glyph_like(stats, _SMALL_CHAR_H)], 0))
-    return _with_apart_proposals(made, regions / scale, plates / scale, heights / scale, scores,
-                                 _SMALL_MIN_SCORE, _SMALL_OVERLAP, _SMALL_PROPOSALS, _SMALL_RANK)
+    return regions / scale, plates / scale, heights / scale, scores
 
 
 def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -785,6 +808,29 @@ def _covered_share(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
     iy = np.maximum(np.minimum(b[..., 3], o[..., 3]) - np.maximum(b[..., 1], o[..., 1]), 0)
     area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
     return (ix * iy / area[:, None]).max(axis=1)
+
+
+class _SideThread:
+    """A second thread for the independent parts of one frame's search (the small plates'
+    copy beside the coarse pass, a mosaic's two polarities).
+
+    Why: most of the search is OpenCV and whole-array numpy calls, which let go of Python's
+    lock while they run, so two parts run at once on two cores. Each part's result is
+    used in the order the code names them, so a frame's candidates are the same either way.
+    With one thread (`threads` 1) the parts run one after the other on the caller's.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="localise") if threads > 1 else None
+
+    def start(self, part: Callable[[], _T]) -> Future[_T]:
+        """`part()` started on the second thread (parts run in the order started), or run
+        here at once with one thread; its `result()` waits for it."""
+        if self._pool is not None:
+            return self._pool.submit(part)
+        done: Future[_T] = Future()
+        done.set_result(part())
+        return done
 
 
 @dataclass(slots=True)
@@ -833,36 +879,42 @@ def _build_mosaic(work: np.ndarray, regions: np.ndarray, heights: np.ndarray, li
     return _Mosaic(mosaic, owner, np.stack([x0, y0], 1), offset, true_scale)
 
 
-def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray, first_key: int = 0,
-                 lift: bool = False) -> np.ndarray:
+def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray, side: _SideThread,
+                 first_key: int = 0, lift: bool = False) -> np.ndarray:
     """Glyphs of every proposal found at working resolution, in working pixels.
 
-    Both polarities are searched in every cut: the coarse row's polarity is unreliable
-    (the light gaps between dark glyphs also form rows). `key` = first_key + 2 * proposal + polarity
-    keeps rows inside one cut.
+    Both polarities are searched in every cut, one on each of `side`'s threads: the coarse
+    row's polarity is unreliable (the light gaps between dark glyphs also form rows).
+    `key` = first_key + 2 * proposal + polarity keeps rows inside one cut.
     """
     if not len(regions):
         return np.empty((0, 6), np.float32)
     m = _build_mosaic(work, regions, heights, lift)
-    outside = m.owner < 0
-    tables = []
-    for polarity, binary in enumerate(_binarise(m.image)):
-        binary = _without_rules(binary, _FINE_POST_KERNEL)
-        binary[outside] = 0
-        stats = _components(binary)
-        stats = stats[_glyph_like(stats, _FINE_CHAR_H, _FINE_MAX_ASPECT)].astype(np.float32)
-        owner = m.owner[(stats[:, 1] + stats[:, 3] / 2).astype(int), (stats[:, 0] + stats[:, 2] / 2).astype(int)]
-        stats, owner = stats[owner >= 0], owner[owner >= 0]
-        s = m.scale[owner]
-        table = np.empty((len(stats), 6), np.float32)
-        table[:, 0] = (stats[:, 0] - m.offset[owner, 0]) / s + m.origin[owner, 0]
-        table[:, 1] = (stats[:, 1] - m.offset[owner, 1]) / s + m.origin[owner, 1]
-        table[:, 2] = stats[:, 2] / s
-        table[:, 3] = stats[:, 3] / s
-        table[:, _AREA] = stats[:, 4] / (s * s)
-        table[:, _KEY] = first_key + 2 * owner + polarity
-        tables.append(table[~_at_frame_side(table, work.shape[1])])
-    return np.concatenate(tables)
+    dark, light = _binarise(m.image)
+    dark_glyphs = side.start(lambda: _mosaic_glyphs(m, dark, first_key))
+    light_glyphs = _mosaic_glyphs(m, light, first_key + 1)
+    tables = dark_glyphs.result(), light_glyphs
+    return np.concatenate([table[~_at_frame_side(table, work.shape[1])] for table in tables])
+
+
+def _mosaic_glyphs(m: _Mosaic, binary: np.ndarray, key: int) -> np.ndarray:
+    """Glyph table (working pixels) of one polarity's threshold of the mosaic `m`; each
+    glyph's key is `key` + 2 * its proposal."""
+    binary = _without_rules(binary, _FINE_POST_KERNEL)
+    binary[m.owner < 0] = 0
+    stats = _components(binary)
+    stats = stats[_glyph_like(stats, _FINE_CHAR_H, _FINE_MAX_ASPECT)].astype(np.float32)
+    owner = m.owner[(stats[:, 1] + stats[:, 3] / 2).astype(int), (stats[:, 0] + stats[:, 2] / 2).astype(int)]
+    stats, owner = stats[owner >= 0], owner[owner >= 0]
+    s = m.scale[owner]
+    table = np.empty((len(stats), 6), np.float32)
+    table[:, 0] = (stats[:, 0] - m.offset[owner, 0]) / s + m.origin[owner, 0]
+    table[:, 1] = (stats[:, 1] - m.offset[owner, 1]) / s + m.origin[owner, 1]
+    table[:, 2] = stats[:, 2] / s
+    table[:, 3] = stats[:, 3] / s
+    table[:, _AREA] = stats[:, 4] / (s * s)
+    table[:, _KEY] = key + 2 * owner
+    return table
 
 
 def _at_frame_side(glyphs: np.ndarray, width: int) -> np.ndarray:
@@ -872,7 +924,7 @@ def _at_frame_side(glyphs: np.ndarray, width: int) -> np.ndarray:
     return (glyphs[:, 0] < 1.0) | (glyphs[:, 0] + glyphs[:, 2] > width - 1.0)
 
 
-def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, first_key: int = 0) -> np.ndarray:
+def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, side: _SideThread, first_key: int = 0) -> np.ndarray:
     """Fine glyphs of the lit proposals, then of those read apart (the shade pass's rows and
     joined rows) in a mosaic of their own (a cut's neighbours in a mosaic nudge the
     threshold along its edges: apart, the lit proposals read exactly as in a frame without
@@ -880,16 +932,16 @@ def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, first_key: int = 0
     threshold too. The lit proposals come first; keys count from `first_key` (see
     `_fine_glyphs`)."""
     lit = ~proposals.apart
-    chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit], first_key)
+    chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit], side, first_key)
     if lit.all():
         return chars
-    apart = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit],
+    apart = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit], side,
                          first_key=first_key + 2 * int(lit.sum()), lift=True)
     return np.concatenate([chars, apart])
 
 
 def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: np.ndarray,
-                     plain: int) -> tuple[_Proposals, _Rows, np.ndarray]:
+                     plain: int, side: _SideThread) -> tuple[_Proposals, _Rows, np.ndarray]:
     """`proposals`, their rows `r` (the first `plain` found in one cut, the rest joined
     halves) and the rows' `scores`, plus cuts widened past the side of a cut that a row
     runs up to, and the rows found in them, scored.
@@ -919,7 +971,7 @@ def _with_recut_rows(work: np.ndarray, proposals: _Proposals, r: _Rows, scores: 
     recut = _Proposals(regions, proposals.heights[from_cut], proposals.plates[from_cut], proposals.scores[from_cut],
                        proposals.apart[from_cut], proposals.rank[from_cut])
     first = len(proposals.regions)
-    chars = _proposal_glyphs(work, recut, first_key=2 * first)
+    chars = _proposal_glyphs(work, recut, side, first_key=2 * first)
     proposals = _appended(proposals, recut)
     idx, rows = _group_rows(chars, _PLATE_GLYPHS)
     if not len(idx):
@@ -1296,8 +1348,10 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, limit: int, glyphs: np.ndarray,
 class Localiser:
     """Finds plate candidates in a frame; see the module docstring for the method."""
 
-    def __init__(self, config: LocaliserConfig) -> None:
+    def __init__(self, config: LocaliserConfig, streams: int = 1) -> None:
+        """`streams`: how many cameras it serves at once (edge.config.stage_threads)."""
         self.config = config
+        self._side = _SideThread(stage_threads(config.threads, streams))
 
     def find(self, image: np.ndarray, roll_degrees: float | None = None) -> list[PlateCandidate]:
         """Plate candidates in `image` pixels, best first, at most `max_candidates`.
@@ -1333,14 +1387,13 @@ class Localiser:
         work = _resized(grey, scale)
         coarse_scale = min(1.0, self.config.proposal_width / work.shape[1])
         coarse = _resized(work, coarse_scale)
-        proposals = _proposals(coarse, 1.0 / coarse_scale, self.config.max_proposals)
-        proposals = _with_small_plate_proposals(proposals, work, coarse.shape[1], self.config.small_plate_width)
-        chars = _proposal_glyphs(work, proposals)
+        proposals = _proposals(work, coarse, 1.0 / coarse_scale, self.config, self._side)
+        chars = _proposal_glyphs(work, proposals, self._side)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
         plain = _row_geometry(chars, idx, rows)
         r = _with_joined_rows(chars, idx, rows, plain)
         scores = _row_score(r) * proposals.rank[(r.key // 2).astype(int)]
-        proposals, r, scores = _with_recut_rows(work, proposals, r, scores, len(plain.count))
+        proposals, r, scores = _with_recut_rows(work, proposals, r, scores, len(plain.count), self._side)
         quads = _plate_quads(_with_light_rows_widened(_with_merged_end_glyphs(chars, r)))
         glyphs = np.minimum(r.count, 9)
         quads, scores = _with_fallbacks(quads, scores, proposals)

@@ -100,14 +100,15 @@ class PlateReader:
     and one for a second look (a third for unsure reads, and on US units a plate look at
     unsurely read rows, `_plate_look`); all of it once more, on a finer copy, for a frame
     that yields no sure read (`read`). `streams`: how many cameras share it at once (the daemon's),
-    so the network's threads are shared out among them (edge.read.torch_threads)."""
+    so the localiser's and the network's threads are shared out among them
+    (edge.config.stage_threads)."""
 
     def __init__(self, config: EdgeConfig, streams: int = 1) -> None:
-        self.localiser = Localiser(config.localiser)
+        self.localiser = Localiser(config.localiser, streams)
         retry_width = config.localiser.retry_proposal_width
         finer = retry_width > config.localiser.proposal_width  # a retry on no finer a copy finds the same
-        self.retry_localiser = Localiser(config.localiser.model_copy(update={"proposal_width": retry_width})
-                                         ) if finer else None
+        self.retry_localiser = Localiser(config.localiser.model_copy(update={"proposal_width": retry_width}),
+                                         streams) if finer else None
         self.recogniser = PlateRecogniser(config.recogniser, streams)
         self.formatter = PlateFormatter(config.plates, self.recogniser.alphabet)
         self.min_confidence = config.plates.min_confidence

@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 import yaml
 
-from edge.config import RecogniserConfig
+from edge.config import RecogniserConfig, stage_threads
 from edge.errors import ModelError
 from edge.types import PlateCandidate, quad_sides
 
@@ -359,15 +358,6 @@ def plate_outline(quad: np.ndarray) -> np.ndarray:
                      centre + half_across + half_down, centre - half_across + half_down], np.float32)
 
 
-def torch_threads(configured: int, streams: int) -> int:
-    """The network's threads: as configured, or (0) this process's cores shared out among the
-    `streams` read at once. Why share: the network is most of a frame's cost, so one camera
-    reads a frame about 1.6x faster on two threads than on one, but two cameras each asking
-    for two threads on two cores jostle and read fewer frames in all (benchmarks/daemon_bench.py,
-    two 720p cameras: 17.7 frames/s per camera with two threads each, 19.4 with one)."""
-    return configured or max(1, len(os.sched_getaffinity(0)) // max(1, streams))
-
-
 class PlateRecogniser:
     """The plate-text network, verified against its manifest and loaded once."""
 
@@ -376,7 +366,7 @@ class PlateRecogniser:
         self.manifest = verify_model(model_dir, config.network)
         self.height, self.width, _ = load_spec(model_dir, config.network)
         self.batch_size = config.batch_size
-        threads = torch_threads(config.threads, streams)
+        threads = stage_threads(config.threads, streams)
         torch.set_num_threads(threads)
         self._model, self._characters = _load_easyocr(model_dir, config.network)
         self.alphabet = "".join(self._characters[1:])

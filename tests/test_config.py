@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge.config import load_config
+from edge.config import load_config, stage_threads
 from edge.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,3 +155,11 @@ def test_example_site_documents_every_key():
     text = (ROOT / "config" / "example-site.yaml").read_text()
     undocumented = sorted({k for k in _keys(EdgeConfig) if f"{k}:" not in text} - {"password"})
     assert not undocumented, f"keys missing from config/example-site.yaml: {undocumented}"
+
+
+def test_unset_threads_share_the_cores_out_among_the_cameras() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert stage_threads(3, streams=2) == 3  # as configured
+    assert stage_threads(0, streams=1) == cores
+    assert stage_threads(0, streams=2) == max(1, cores // 2)
+    assert stage_threads(0, streams=cores + 5) == 1

@@ -12,7 +12,7 @@ import pytest
 
 from edge.config import LocaliserConfig
 from edge import localise
-from edge.localise import IgnoreRegions, Localiser, _group_rows, _lifted_shade, _proposals, plate_lean_degrees
+from edge.localise import IgnoreRegions, Localiser, _group_rows, _lifted_shade, _SideThread, plate_lean_degrees
 from edge.types import Box
 
 DATASETS = Path(__file__).parents[1].parent / "shared/datasets"
@@ -268,8 +268,13 @@ def shaded_scene(seed: int) -> np.ndarray:
     return np.clip(frame + rng.normal(0, 1.5, frame.shape), 0, 255).astype(np.uint8)
 
 
+def coarse_proposals(coarse: np.ndarray) -> localise._Proposals:
+    """The proposals of a coarse image searched as the working one, without the small plates' copy."""
+    return localise._proposals(coarse, coarse, 1.0, LocaliserConfig(small_plate_width=0), _SideThread(1))
+
+
 def test_a_plate_in_deep_shade_is_proposed_by_the_shade_pass() -> None:
-    proposals = _proposals(shaded_scene(1), 1.0, 32)
+    proposals = coarse_proposals(shaded_scene(1))
     plate = np.array([150, 225, 290, 265])
 
     def covering(regions: np.ndarray) -> np.ndarray:
@@ -285,7 +290,7 @@ def test_a_frame_without_shade_or_dark_all_over_gets_no_shade_pass() -> None:
     rng = np.random.default_rng(2)
     lit = np.clip(rng.normal(140, 6, (360, 640)), 0, 255).astype(np.uint8)
     assert _lifted_shade(lit) is None
-    assert not _proposals(lit, 1.0, 32).apart.any()
+    assert not coarse_proposals(lit).apart.any()
     night = np.clip(rng.normal(25, 6, (360, 640)), 0, 255).astype(np.uint8)
     assert _lifted_shade(night) is None  # dark all over: its plates are its lit part
     image, shade = _lifted_shade(shaded_scene(1))
@@ -312,7 +317,7 @@ def fine_rows(work: np.ndarray, regions: list[list[float]], height: float, shade
     rank = localise._SHADE_RANK if shaded else 1.0
     proposals = localise._Proposals(np.float32(regions), np.full(n, height, np.float32), np.float32(regions),
                                     np.ones(n, np.float32), np.full(n, shaded), np.full(n, rank, np.float32))
-    chars = localise._proposal_glyphs(work, proposals)
+    chars = localise._proposal_glyphs(work, proposals, _SideThread(1))
     idx, rows = _group_rows(chars, localise._PLATE_GLYPHS)
     rows = localise._row_geometry(chars, idx, rows)
     return proposals, rows, localise._row_score(rows) * rank, chars
@@ -344,7 +349,8 @@ def test_a_row_ending_at_its_cuts_side_is_found_whole_in_a_wider_cut(plate_in_st
     proposals, rows, scores, _ = fine_rows(work, [[third - 2, 270, 820, 385]], height)
     short = int(np.argmax(scores))
     assert rows.left[short] > left + height  # the cut lost the first two glyphs
-    widened, all_rows, new_scores = localise._with_recut_rows(work, proposals, rows, scores, len(rows.count))
+    widened, all_rows, new_scores = localise._with_recut_rows(work, proposals, rows, scores, len(rows.count),
+                                                              _SideThread(1))
     assert len(widened.regions) == 2 and widened.regions[1, 0] < widened.regions[0, 0]
     assert widened.regions[1, 2] == widened.regions[0, 2]  # only the short side is widened
     best = int(np.argmax(new_scores))
@@ -360,7 +366,7 @@ def test_rows_with_room_in_their_cut_or_at_the_frames_side_are_not_cut_again(pla
     text = int(np.argmax(scores))
     assert not np.logical_or(*localise._short_sides(rows, len(rows.count), proposals.regions[[0] * len(rows.count)],
                                                     work.shape[1]))[text]
-    _, _, new_scores = localise._with_recut_rows(work, proposals, rows, scores, len(rows.count))
+    _, _, new_scores = localise._with_recut_rows(work, proposals, rows, scores, len(rows.count), _SideThread(1))
     assert int(np.argmax(new_scores)) == text and new_scores[text] == scores[text]
     at_frame = np.ascontiguousarray(work[:, int(left) - 3:])  # the text starts at the frame's left side
     proposals, rows, scores, _ = fine_rows(at_frame, [[0, 270, right - left + 2 * height, 385]], height)
@@ -428,7 +434,7 @@ def test_a_shaded_row_cut_short_is_looked_for_again_brightened() -> None:
     text = int(np.argmax(whole.count))
     fourth = glyph_starts(chars, whole, text)[3]
     proposals, short, scores, _ = fine_rows(work, [[fourth - 2, 215, 300, 275]], 16.0, shaded=True)
-    widened, all_rows, _ = localise._with_recut_rows(work, proposals, short, scores, len(short.count))
+    widened, all_rows, _ = localise._with_recut_rows(work, proposals, short, scores, len(short.count), _SideThread(1))
     assert widened.apart.all() and len(widened.regions) == 2
     found = all_rows.left[len(short.count):]
     assert len(found) and abs(found.min() - whole.left[text]) < 0.5 * whole.height[text]
@@ -490,7 +496,7 @@ def test_joined_proposals_are_read_apart_below_lit_ones_and_only_where_new() -> 
                               np.float32([0.9]), np.zeros(1, bool), np.ones(1, np.float32))
     regions = np.float32([[10, 0, 90, 40], [0, 0, 220, 40], [300, 0, 420, 40], [300, 0, 420, 40]])
     scores = np.float32([0.8, 0.7, 0.2, 0.6])
-    more = localise._with_apart_proposals(lit, regions, regions, np.full(4, 12, np.float32), scores,
+    more = localise._with_apart_proposals(lit, (regions, regions, np.full(4, 12, np.float32), scores),
                                           localise._JOINED_MIN_SCORE, localise._JOINED_OVERLAP,
                                           localise._JOINED_PROPOSALS, localise._JOINED_RANK)
     # the first lies inside the lit cut, the third scores too low: the second and fourth are new
@@ -526,16 +532,37 @@ def test_small_plate_rows_are_read_apart_below_lit_ones_and_only_from_a_finer_co
     image = localise._to_grey(place(street(1), far_us_plate("552 PML", 50), rect_quad(337, 313, 50, 25)))
     none = localise._Proposals(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty((0, 4), np.float32),
                                np.empty(0, np.float32), np.empty(0, bool), np.empty(0, np.float32))
-    more = localise._with_small_plate_proposals(none, image, 640, 960)
+
+    def with_small_plates(made: localise._Proposals, image: np.ndarray, coarse_width: int, width: int):
+        return localise._with_apart_proposals(made, localise._small_plate_rows(image, coarse_width, width),
+                                              localise._SMALL_MIN_SCORE, localise._SMALL_OVERLAP,
+                                              localise._SMALL_PROPOSALS, localise._SMALL_RANK)
+
+    more = with_small_plates(none, image, 640, 960)
     assert 1 <= len(more.scores) <= localise._SMALL_PROPOSALS
     assert more.apart.all() and (more.rank == localise._SMALL_RANK).all()
     plate_row = (more.regions[:, 0] <= 345) & (more.regions[:, 2] >= 380) & (more.regions[:, 1] <= 320)
     assert plate_row.any()  # in working pixels, around the plate's text
-    assert localise._with_small_plate_proposals(none, image, 640, 0) is none  # turned off
-    assert localise._with_small_plate_proposals(none, image, 900, 960) is none  # the copy is hardly finer
-    narrow = localise._with_small_plate_proposals(none, image[:, :800], 640, 960)  # searched at its own size
+    assert with_small_plates(none, image, 640, 0) is none  # turned off
+    assert with_small_plates(none, image, 900, 960) is none  # the copy is hardly finer
+    narrow = with_small_plates(none, image[:, :800], 640, 960)  # searched at its own size
     assert ((narrow.regions[:, 0] <= 345) & (narrow.regions[:, 2] >= 380)).any()
-    assert localise._with_small_plate_proposals(more, image, 640, 960).regions.shape == more.regions.shape  # no repeats
+    assert with_small_plates(more, image, 640, 960).regions.shape == more.regions.shape  # no repeats
+
+
+def test_a_frame_searched_on_two_threads_gives_the_candidates_of_one() -> None:
+    """The side thread only runs independent parts at once; their results are combined in
+    one fixed order, so the candidates (outlines and scores) are the same to the bit."""
+    image = place(street(1), flat_plate("AB12 CDE", (235, 235, 235), (20, 20, 20)), rect_quad(700, 150, 220, 47))
+    image = place(image, far_us_plate("552 PML", 50), rect_quad(337, 313, 50, 25))  # found on the small plates' copy
+    image[400:640, 700:1180] = cv2.resize(cv2.cvtColor(shaded_scene(3), cv2.COLOR_GRAY2BGR), (480, 240))
+    one, two = (Localiser(LocaliserConfig(threads=threads)) for threads in (1, 2))
+    assert one._side._pool is None and two._side._pool is not None
+    for _ in range(3):  # the threads finish in another order each time
+        found_one, found_two = one.find(image), two.find(image)
+        assert len(found_one) >= 3  # the lit plate, the far one, the shaded one
+        assert [(c.box, c.score, c.quad.tobytes()) for c in found_one] == [
+            (c.box, c.score, c.quad.tobytes()) for c in found_two]
 
 
 def test_larger_plates_read_the_same_with_or_without_the_small_plate_pass(localiser: Localiser) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from edge.config import RecogniserConfig
 from edge.errors import ModelError
 from edge.read import (CROP_PAD, LOOK_NETWORK, PLATE_ASPECT, PLATE_RISE, PLATE_WIDTH_SHARE, US_LOOK_NETWORK,
                        PlateRecogniser, RawRead, crop_pads, glyph_slant, look_network_for, plate_outline, rectify,
-                       torch_threads, upright)
+                       upright)
 from edge.synth.render import degrade, random_plate
 from edge.types import Box, PlateCandidate
 
@@ -226,14 +225,6 @@ def test_rectify_reaches_along_a_rolled_row_and_not_across_it() -> None:
     inner = longer[:, int(round(0.5 * height)):][:, :plain.shape[1]]
     assert np.abs(inner.astype(int) - plain.astype(int)).mean() < 1
     assert rectify(frame, PlateCandidate(Box(300, 300, 200, 40), 0.9), 0.0, reach=0.5).shape == (40, 200)
-
-
-def test_unset_threads_share_the_cores_out_among_the_cameras() -> None:
-    cores = len(os.sched_getaffinity(0))
-    assert torch_threads(3, streams=2) == 3  # as configured
-    assert torch_threads(0, streams=1) == cores
-    assert torch_threads(0, streams=2) == max(1, cores // 2)
-    assert torch_threads(0, streams=cores + 5) == 1
 
 
 @pytest.mark.parametrize("countries", [["us"], ["us", "generic"], ["gb", "generic"], ["pl", "eu", "generic"]])
