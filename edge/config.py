@@ -180,7 +180,7 @@ class LocaliserConfig(_Strict):
     proposed on a `proposal_width` copy (cheap) and the best `max_proposals` are checked at
     working resolution. Raise `proposal_width` to catch smaller plates, at a per-frame cost.
     Small plates' glyphs are also searched on a `small_plate_width` copy, read apart so
-    that larger plates read as without it (edge.localise._small_plate_rows;
+    that larger plates read as without it (edge.localise._small_plate_glyphs;
     0 turns it off, saving about 2-3 ms per 1280x720 frame). A frame in which nothing is
     read surely is searched once more with rows proposed on a `retry_proposal_width` copy
     (edge.pipeline.PlateReader.read; 0, or no wider than `proposal_width`: no retry).

@@ -534,7 +534,8 @@ def test_small_plate_rows_are_read_apart_below_lit_ones_and_only_from_a_finer_co
                                np.empty(0, np.float32), np.empty(0, bool), np.empty(0, np.float32))
 
     def with_small_plates(made: localise._Proposals, image: np.ndarray, coarse_width: int, width: int):
-        return localise._with_apart_proposals(made, localise._small_plate_rows(image, coarse_width, width),
+        rows = localise._small_plate_rows(localise._small_plate_glyphs(image, coarse_width, width))
+        return localise._with_apart_proposals(made, rows,
                                               localise._SMALL_MIN_SCORE, localise._SMALL_OVERLAP,
                                               localise._SMALL_PROPOSALS, localise._SMALL_RANK)
 
