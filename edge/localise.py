@@ -911,19 +911,24 @@ def _fine_glyphs(work: np.ndarray, regions: np.ndarray, heights: np.ndarray, sid
     if not len(regions):
         return np.empty((0, 6), np.float32)
     m = _build_mosaic(work, regions, heights, lift)
+    outside = m.owner < 0
     dark, light = _binarise(m.image)
-    dark_glyphs = side.start(lambda: _mosaic_glyphs(m, dark, first_key))
-    light_glyphs = _mosaic_glyphs(m, light, first_key + 1)
-    tables = dark_glyphs.result(), light_glyphs
+    dark_stats = side.start(lambda: _mosaic_components(dark, outside))
+    light_stats = _mosaic_components(light, outside)
+    tables = _mosaic_glyphs(m, dark_stats.result(), first_key), _mosaic_glyphs(m, light_stats, first_key + 1)
     return np.concatenate([table[~_at_frame_side(table, work.shape[1])] for table in tables])
 
 
-def _mosaic_glyphs(m: _Mosaic, binary: np.ndarray, key: int) -> np.ndarray:
-    """Glyph table (working pixels) of one polarity's threshold of the mosaic `m`; each
-    glyph's key is `key` + 2 * its proposal."""
+def _mosaic_components(binary: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """Stats of the components of one polarity's threshold of a mosaic, its gaps (`outside`) cleared."""
     binary = _without_rules(binary, _FINE_POST_KERNEL)
-    binary[m.owner < 0] = 0
-    stats = _components(binary)
+    binary[outside] = 0
+    return _components(binary)
+
+
+def _mosaic_glyphs(m: _Mosaic, stats: np.ndarray, key: int) -> np.ndarray:
+    """Glyph table (working pixels) of the glyph-like components (`stats`) of one polarity's
+    threshold of the mosaic `m`; each glyph's key is `key` + 2 * its proposal."""
     stats = stats[_glyph_like(stats, _FINE_CHAR_H, _FINE_MAX_ASPECT)].astype(np.float32)
     owner = m.owner[(stats[:, 1] + stats[:, 3] / 2).astype(int), (stats[:, 0] + stats[:, 2] / 2).astype(int)]
     stats, owner = stats[owner >= 0], owner[owner >= 0]
