@@ -372,7 +372,7 @@ def stage_threads(configured: int, streams: int) -> int:
     """A stage's threads (the localiser's, the recogniser's): as configured, or (0) this
     process's cores shared out among the `streams` read at once. Why share: one camera on two
     cores reads a frame faster on two threads than on one (the recogniser's crops about 1.6x,
-    the localiser's search about 1.2x), but two cameras each asking for two threads on two
+    the localiser's search about 1.3x), but two cameras each asking for two threads on two
     cores jostle and read fewer frames in all (benchmarks/daemon_bench.py, two 720p cameras:
     17.7 frames/s per camera with two recogniser threads each, 19.4 with one)."""
     return configured or max(1, len(os.sched_getaffinity(0)) // max(1, streams))
