@@ -848,11 +848,15 @@ class _SideThread:
 
     def start(self, part: Callable[[], _T]) -> Future[_T]:
         """`part()` started on the second thread (parts run in the order started), or run
-        here at once with one thread; its `result()` waits for it."""
+        here at once with one thread; its `result()` waits for it, and raises what it raised
+        either way."""
         if self._pool is not None:
             return self._pool.submit(part)
         done: Future[_T] = Future()
-        done.set_result(part())
+        try:
+            done.set_result(part())
+        except Exception as error:  # handed to the caller by result(), as the pool hands it
+            done.set_exception(error)
         return done
 
 

@@ -566,6 +566,15 @@ def test_a_frame_searched_on_two_threads_gives_the_candidates_of_one() -> None:
             (c.box, c.score, c.quad.tobytes()) for c in found_two]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_part_that_fails_raises_when_its_result_is_asked_for_on_either_thread_count(threads: int) -> None:
+    side = _SideThread(threads)
+    failed = side.start(lambda: 1 // 0)
+    assert side.start(lambda: 6 * 7).result() == 42  # the side thread goes on
+    with pytest.raises(ZeroDivisionError):
+        failed.result()
+
+
 def test_larger_plates_read_the_same_with_or_without_the_small_plate_pass(localiser: Localiser) -> None:
     quad = rect_quad(700, 150, 220, 47)
     image = place(street(12), flat_plate("AB12 CDE", (235, 235, 235), (20, 20, 20)), quad)
