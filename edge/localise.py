@@ -1095,7 +1095,7 @@ def _with_fallbacks(quads: np.ndarray, scores: np.ndarray, proposals: _Proposals
             np.concatenate([scores, extra_scores.astype(np.float32)]))
 
 
-def _with_end_glyphs_refound(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
+def _with_end_glyphs_refound(grey: np.ndarray, quads: np.ndarray) -> np.ndarray:
     """A candidate row's quad widened over whole glyphs just past either end that the row
     left out, found again in the row's own strip of `grey` (frame pixels).
 
@@ -1108,25 +1108,35 @@ def _with_end_glyphs_refound(grey: np.ndarray, quad: np.ndarray) -> np.ndarray:
     only where it stands on the row's own glyph lines (the median top and bottom of the
     glyphs inside the row), glyph-wide and drawn in strokes, starting within a third of a
     glyph height of the end: a frame's side, a bolt or a sticker runs past those lines or
-    is solid. One row at a time: there are at most `max_candidates` of them.
+    is solid. Each row's strip is cut and thresholded on its own, then the strips' blobs are
+    labelled in one stack and their ends found with array maths (`_refound_ends`).
     """
-    line = _row_line(quad)
-    if line is None:
-        return quad
-    reach = _REFOUND_REACH * line.glyph_h * line.across
-    strip = _level_strip(grey, line.left - reach, line.right + reach, line, TEXT_TO_PLATE_H / 2 * line.glyph_h)
     margin = int(round((_REFOUND_REACH + _SIDE_MARGIN) * _STRIP_TEXT_H))
-    ends = margin, strip.shape[1] - margin
-    if ends[1] - ends[0] < _STRIP_TEXT_H:
-        return quad
     top = int(round((TEXT_TO_PLATE_H - 1) / 2 * _STRIP_TEXT_H))
-    left, right = _refound_ends(_strip_blobs(strip, ends, top), *ends, strip.shape[1])
-    if (left, right) == ends:
-        return quad
-    scale = _STRIP_TEXT_H / line.glyph_h
-    gain_left, gain_right = (ends[0] - left) / scale * line.across, (right - ends[1]) / scale * line.across
-    tl, tr, br, bl = quad
-    return np.array([tl - gain_left, tr + gain_right, br + gain_right, bl - gain_left], np.float32)
+    cut = []  # (row, its line, its strip) for the rows long enough to look at
+    for k, quad in enumerate(quads):
+        line = _row_line(quad)
+        if line is None:
+            continue
+        reach = _REFOUND_REACH * line.glyph_h * line.across
+        strip = _level_strip(grey, line.left - reach, line.right + reach, line, TEXT_TO_PLATE_H / 2 * line.glyph_h)
+        if strip.shape[1] - 2 * margin >= _STRIP_TEXT_H:
+            cut.append((k, line, strip))
+    widened = np.array(quads, np.float32, copy=True)
+    if not cut:
+        return widened
+    widths = np.array([strip.shape[1] for _, _, strip in cut])
+    blobs, owner = _stacked_blobs([_strip_ink(strip, (margin, strip.shape[1] - margin), top) for _, _, strip in cut])
+    lefts, rights = _refound_ends(blobs, owner, np.full(len(cut), margin), widths - margin, widths)
+    for (k, line, _), width, left, right in zip(cut, widths, lefts, rights):
+        ends = margin, int(width) - margin
+        if (left, right) == ends:
+            continue
+        scale = _STRIP_TEXT_H / line.glyph_h
+        gain_left, gain_right = (ends[0] - left) / scale * line.across, (right - ends[1]) / scale * line.across
+        tl, tr, br, bl = quads[k]
+        widened[k] = np.array([tl - gain_left, tr + gain_right, br + gain_right, bl - gain_left], np.float32)
+    return widened
 
 
 def plate_edge_contrast(image: np.ndarray, quad: np.ndarray) -> float:
@@ -1311,35 +1321,74 @@ def _level_strip(image: np.ndarray, left: np.ndarray, right: np.ndarray, line: _
 
 
 def _strip_blobs(strip: np.ndarray, ends: tuple[int, int], top: int) -> np.ndarray:
-    """Connected components (stats rows: x, y, w, h, area) of the strip's ink, thresholded
-    at the text band's two tones (its rows from `top`, columns `ends`); ink is the lesser
-    tone there (glyphs, whichever polarity)."""
+    """Connected components (stats rows: x, y, w, h, area) of the strip's ink (`_strip_ink`)."""
+    return cv2.connectedComponentsWithStats(_strip_ink(strip, ends, top), connectivity=8)[2][1:]
+
+
+def _strip_ink(strip: np.ndarray, ends: tuple[int, int], top: int) -> np.ndarray:
+    """The strip's ink (1, else 0), thresholded at the text band's two tones (its rows from
+    `top`, columns `ends`); ink is the lesser tone there (glyphs, whichever polarity)."""
     band = strip[top:top + _STRIP_TEXT_H, ends[0]:ends[1]]
     threshold, _ = cv2.threshold(band, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink = strip < threshold if (band < threshold).mean() < 0.5 else strip > threshold
-    return cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)[2][1:]
+    return ink.astype(np.uint8)
 
 
-def _refound_ends(blobs: np.ndarray, left: int, right: int, width: int) -> tuple[int, int]:
-    """The row's text ends (columns of a strip `width` wide) carried over the glyphs just
-    past them, if any. Blobs cut by the strip's sides are not glyphs seen whole."""
+def _stacked_blobs(inks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components (stats rows: x, y, w, h, area, each in its own strip's pixels) of
+    several strips' ink at once, and the strip each belongs to: the strips are stacked one
+    above the other with a blank row between, so no blob joins two of them."""
+    offsets = np.cumsum([0] + [ink.shape[0] + 1 for ink in inks])
+    stack = np.zeros((int(offsets[-1]), max(ink.shape[1] for ink in inks)), np.uint8)
+    for ink, offset in zip(inks, offsets):
+        stack[offset:offset + ink.shape[0], :ink.shape[1]] = ink
+    blobs = cv2.connectedComponentsWithStats(stack, connectivity=8)[2][1:].copy()
+    owner = np.searchsorted(offsets, blobs[:, 1], side="right") - 1
+    blobs[:, 1] -= offsets[owner]
+    return blobs, owner
+
+
+def _refound_ends(blobs: np.ndarray, owner: np.ndarray, left: np.ndarray, right: np.ndarray,
+                  width: np.ndarray) -> tuple[list[int], list[int]]:
+    """Each row's text ends (columns of its strip, `width` wide) carried over the glyphs just
+    past them, if any, from the `blobs` of all the strips (`owner`: each blob's strip). Blobs
+    cut by a strip's sides are not glyphs seen whole; a strip with fewer than two glyphs
+    inside its ends keeps them."""
     x, y, w, h, area = blobs.T.astype(np.float64)
-    inside = ((x >= left) & (x + w <= right) & (h >= 0.6 * _STRIP_TEXT_H) & (h <= 1.4 * _STRIP_TEXT_H)
-              & (w <= 1.2 * _STRIP_TEXT_H))
-    if inside.sum() < 2:
-        return left, right
-    top, bottom = np.median(y[inside]), np.median((y + h)[inside])
+    inside = ((x >= left[owner]) & (x + w <= right[owner]) & (h >= 0.6 * _STRIP_TEXT_H)
+              & (h <= 1.4 * _STRIP_TEXT_H) & (w <= 1.2 * _STRIP_TEXT_H))
+    rows = len(left)
+    enough = np.bincount(owner[inside], minlength=rows) >= 2
+    top = _exact_group_median(y[inside], owner[inside], rows)[owner]
+    bottom = _exact_group_median((y + h)[inside], owner[inside], rows)[owner]
     glyph_h = bottom - top
-    glyph = ((np.abs(y - top) <= _REFOUND_LINES * glyph_h) & (np.abs(y + h - bottom) <= _REFOUND_LINES * glyph_h)
+    glyph = (enough[owner] & (np.abs(y - top) <= _REFOUND_LINES * glyph_h)
+             & (np.abs(y + h - bottom) <= _REFOUND_LINES * glyph_h)
              & (w >= _REFOUND_WIDTH[0] * glyph_h) & (w <= _REFOUND_WIDTH[1] * glyph_h)
-             & (area <= _REFOUND_FILL * w * h) & (x > 0) & (x + w < width))
+             & (area <= _REFOUND_FILL * w * h) & (x > 0) & (x + w < width[owner]))
     gap, gain = _REFOUND_GAP * glyph_h, _REFOUND_GAIN * glyph_h
+    left, right = left.astype(np.float64), right.astype(np.float64)
     for _ in range(_REFOUND_GLYPHS):
-        after = glyph & (np.abs(x - right) <= gap) & (x + w > right + gain)
-        before = glyph & (np.abs(x + w - left) <= gap) & (x < left - gain)
-        right = int((x + w)[after].max()) if after.any() else right
-        left = int(x[before].min()) if before.any() else left
-    return left, right
+        after = glyph & (np.abs(x - right[owner]) <= gap) & (x + w > right[owner] + gain)
+        before = glyph & (np.abs(x + w - left[owner]) <= gap) & (x < left[owner] - gain)
+        right, left = right.copy(), left.copy()
+        np.maximum.at(right, owner[after], (x + w)[after])
+        np.minimum.at(left, owner[before], x[before])
+    return [int(v) for v in left], [int(v) for v in right]
+
+
+def _exact_group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of `values` per group id as np.median gives it (the mean of the middle two of an
+    even count), 0 for an empty group."""
+    order = np.lexsort((values, groups))
+    ordered = values[order]
+    counts = np.bincount(groups, minlength=n_groups)
+    middle = np.cumsum(counts) - counts + counts // 2
+    out = np.zeros(n_groups)
+    odd, even = (counts % 2 == 1), (counts > 0) & (counts % 2 == 0)
+    out[odd] = ordered[middle[odd]]
+    out[even] = (ordered[middle[even] - 1] + ordered[middle[even]]) / 2
+    return out
 
 
 def _boxes(quads: np.ndarray) -> np.ndarray:
@@ -1436,9 +1485,9 @@ class Localiser:
         quads, boxes, scores = quads[ok], boxes[ok], scores[ok]
         kept = _nms(boxes, scores, self.config.max_candidates, glyphs[ok])
         log.debug("localise: %d proposals, %d rows, %d candidates", len(proposals.scores), len(r.count), len(kept))
-        rows = glyphs[ok] > 0
-        return [self._candidate(_with_end_glyphs_refound(grey, quads[k]) if rows[k] else quads[k],
-                                width, height, float(scores[k])) for k in kept]
+        rows = [k for k in kept if glyphs[ok][k] > 0]
+        quads[rows] = _with_end_glyphs_refound(grey, quads[rows])
+        return [self._candidate(quads[k], width, height, float(scores[k])) for k in kept]
 
     @staticmethod
     def _candidate(quad: np.ndarray, width: int, height: int, score: float) -> PlateCandidate:

@@ -614,15 +614,20 @@ def text_ends(quad: np.ndarray, glyph_h: float = 40.0) -> tuple[float, float]:
 PLATE_GLYPHS = [("4", 80), ("N", 116), ("Z", 152), ("Z", 188), ("9", 224), ("3", 260), ("5", 296), ("I", 332)]
 
 
+def refound(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """One row's quad as `_with_end_glyphs_refound` widens it."""
+    return localise._with_end_glyphs_refound(image, quad[None])[0]
+
+
 def test_glyphs_a_row_left_out_at_its_ends_are_taken_in() -> None:
     """A row that found 4NZZ935I from its first Z to its 5 (the 4 and N beside the frame,
     the thin I) is carried over both of its first glyphs and its last one, whole."""
     image, spans = glyph_line(PLATE_GLYPHS)
     short = row_quad(spans[2][0], spans[6][1])
-    left, right = text_ends(localise._with_end_glyphs_refound(image, short))
+    left, right = text_ends(refound(image, short))
     assert abs(left - spans[0][0]) <= 2 and abs(right - spans[7][1]) <= 2
     whole = row_quad(spans[0][0], spans[7][1])
-    assert np.array_equal(localise._with_end_glyphs_refound(image, whole), whole)  # nothing more to take
+    assert np.array_equal(refound(image, whole), whole)  # nothing more to take
 
 
 @pytest.mark.parametrize("furniture", [
@@ -636,7 +641,7 @@ def test_glyphs_a_row_left_out_at_its_ends_are_taken_in() -> None:
 def test_what_stands_past_a_row_but_is_no_glyph_of_it_is_left_out(furniture) -> None:
     image, spans = glyph_line(PLATE_GLYPHS[:-1], furniture)
     whole = row_quad(spans[0][0], spans[-1][1])
-    assert np.array_equal(localise._with_end_glyphs_refound(image, whole), whole)
+    assert np.array_equal(refound(image, whole), whole)
 
 
 def test_end_glyphs_are_taken_in_along_a_tilted_row() -> None:
@@ -646,7 +651,7 @@ def test_end_glyphs_are_taken_in_along_a_tilted_row() -> None:
     tilted = cv2.warpAffine(image, turn, (640, 160), borderMode=cv2.BORDER_REPLICATE)
     short = row_quad(spans[2][0], spans[6][1])
     quad = cv2.transform(short[None], turn)[0].astype(np.float32)
-    grown = localise._with_end_glyphs_refound(tilted, quad)
+    grown = refound(tilted, quad)
     along = (quad[1] - quad[0]) / np.linalg.norm(quad[1] - quad[0])
     gained = [float(np.dot(quad[0] - grown[0], along)), float(np.dot(grown[1] - quad[1], along))]
     assert gained[0] == pytest.approx(spans[2][0] - spans[0][0], abs=3)
@@ -655,11 +660,27 @@ def test_end_glyphs_are_taken_in_along_a_tilted_row() -> None:
     assert abs(top[0] * along[1] - top[1] * along[0]) < 1e-3  # the same line
 
 
+def test_rows_looked_at_together_widen_as_each_alone() -> None:
+    """All of a frame's rows are labelled in one stack: each row comes out as it would alone,
+    whatever rows stand beside it (wider, narrower, with or without glyphs to take in)."""
+    image, spans = glyph_line(PLATE_GLYPHS)
+    wide = np.zeros((480, 640), np.uint8)
+    wide[:160], wide[160:320], wide[320:] = image, np.flipud(image), image[:, ::-1]
+    quads = np.stack([row_quad(spans[2][0], spans[6][1]), row_quad(spans[0][0], spans[7][1]),
+                      row_quad(spans[1][0], spans[5][1]) + np.float32([0, 320]),
+                      row_quad(spans[3][0], spans[4][1]) + np.float32([0, 160])])
+    together = localise._with_end_glyphs_refound(wide, quads)
+    assert not np.array_equal(together[0], quads[0])  # one row does take glyphs in
+    for quad, widened in zip(quads, together):
+        assert np.array_equal(refound(wide, quad), widened)
+    assert localise._with_end_glyphs_refound(wide, quads[:0]).shape == (0, 4, 2)
+
+
 def test_every_row_candidate_is_looked_at_again_for_end_glyphs(localiser: Localiser, monkeypatch) -> None:
     """`find` returns a row's quad as `_with_end_glyphs_refound` leaves it, boxed anew."""
     image = place(street(3), flat_plate("AB12CDE", (235, 235, 235), (20, 20, 20)), rect_quad(500, 300, 260, 55))
     plate = localiser.find(image)[0]
-    monkeypatch.setattr(localise, "_with_end_glyphs_refound", lambda grey, quad: quad - np.float32([30, 0]))
+    monkeypatch.setattr(localise, "_with_end_glyphs_refound", lambda grey, quads: quads - np.float32([30, 0]))
     moved = localiser.find(image)[0]
     assert np.allclose(moved.quad, plate.quad - np.float32([30, 0]))
     assert moved.box == Box(plate.box.x - 30, plate.box.y, plate.box.w, plate.box.h) and moved.score == plate.score
