@@ -375,14 +375,18 @@ def _label_groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int, empty: float) -> np.ndarray:
-    """Median of `values` per group id (vectorised: one sort, then the middle of each run)."""
-    order = np.lexsort((values, groups))
+def _group_median(values: np.ndarray, groups: np.ndarray, n_groups: int, empty: float,
+                  exact: bool = False) -> np.ndarray:
+    """Median of `values` per group id (vectorised: one sort, then the middle of each run),
+    `empty` for a group with none. Of an even count it is the upper middle value, or with
+    `exact` the mean of the middle two, as np.median gives it."""
+    ordered = values[np.lexsort((values, groups))]
     counts = np.bincount(groups, minlength=n_groups)
     starts = np.cumsum(counts) - counts
     out = np.full(n_groups, empty, np.float64)
     has = counts > 0
-    out[has] = values[order][starts[has] + counts[has] // 2]
+    upper = ordered[starts[has] + counts[has] // 2]
+    out[has] = (ordered[starts[has] + (counts[has] - 1) // 2] + upper) / 2 if exact else upper
     return out
 
 
@@ -1359,8 +1363,8 @@ def _refound_ends(blobs: np.ndarray, owner: np.ndarray, left: np.ndarray, right:
               & (h <= 1.4 * _STRIP_TEXT_H) & (w <= 1.2 * _STRIP_TEXT_H))
     rows = len(left)
     enough = np.bincount(owner[inside], minlength=rows) >= 2
-    top = _exact_group_median(y[inside], owner[inside], rows)[owner]
-    bottom = _exact_group_median((y + h)[inside], owner[inside], rows)[owner]
+    top = _group_median(y[inside], owner[inside], rows, 0.0, exact=True)[owner]
+    bottom = _group_median((y + h)[inside], owner[inside], rows, 0.0, exact=True)[owner]
     glyph_h = bottom - top
     glyph = (enough[owner] & (np.abs(y - top) <= _REFOUND_LINES * glyph_h)
              & (np.abs(y + h - bottom) <= _REFOUND_LINES * glyph_h)
@@ -1375,20 +1379,6 @@ def _refound_ends(blobs: np.ndarray, owner: np.ndarray, left: np.ndarray, right:
         np.maximum.at(right, owner[after], (x + w)[after])
         np.minimum.at(left, owner[before], x[before])
     return [int(v) for v in left], [int(v) for v in right]
-
-
-def _exact_group_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of `values` per group id as np.median gives it (the mean of the middle two of an
-    even count), 0 for an empty group."""
-    order = np.lexsort((values, groups))
-    ordered = values[order]
-    counts = np.bincount(groups, minlength=n_groups)
-    middle = np.cumsum(counts) - counts + counts // 2
-    out = np.zeros(n_groups)
-    odd, even = (counts % 2 == 1), (counts > 0) & (counts % 2 == 0)
-    out[odd] = ordered[middle[odd]]
-    out[even] = (ordered[middle[even] - 1] + ordered[middle[even]]) / 2
-    return out
 
 
 def _boxes(quads: np.ndarray) -> np.ndarray:
