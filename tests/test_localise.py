@@ -4,6 +4,7 @@ floor on the real labelled photo sets when they are present beside the project."
 from __future__ import annotations
 
 import csv
+import multiprocessing
 from pathlib import Path
 
 import cv2
@@ -558,12 +559,35 @@ def test_a_frame_searched_on_two_threads_gives_the_candidates_of_one() -> None:
     image = place(image, far_us_plate("552 PML", 50), rect_quad(337, 313, 50, 25))  # found on the small plates' copy
     image[400:640, 700:1180] = cv2.resize(cv2.cvtColor(shaded_scene(3), cv2.COLOR_GRAY2BGR), (480, 240))
     one, two = (Localiser(LocaliserConfig(threads=threads)) for threads in (1, 2))
-    assert one._side._pool is None and two._side._pool is not None
     for _ in range(3):  # the threads finish in another order each time
         found_one, found_two = one.find(image), two.find(image)
         assert len(found_one) >= 3  # the lit plate, the far one, the shaded one
         assert [(c.box, c.score, c.quad.tobytes()) for c in found_one] == [
             (c.box, c.score, c.quad.tobytes()) for c in found_two]
+    assert one._side._pool is None and two._side._pool is not None
+
+
+def _candidates_in_child(localiser: Localiser, image: np.ndarray, results) -> None:
+    results.put([(c.box, c.score) for c in localiser.find(image)])
+
+
+def test_a_localiser_used_before_a_fork_searches_in_the_forked_process() -> None:
+    """A training data loader's workers are forked from a process whose localiser has already
+    run on two threads; the child's search must finish, with the parent's candidates."""
+    image = place(street(1), flat_plate("AB12 CDE", (235, 235, 235), (20, 20, 20)), rect_quad(700, 150, 220, 47))
+    localiser = Localiser(LocaliserConfig(threads=2))
+    expected = [(c.box, c.score) for c in localiser.find(image)]
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_candidates_in_child, args=(localiser, image, results))
+    child.start()
+    try:
+        found = results.get(timeout=60)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    assert expected and found == expected
 
 
 @pytest.mark.parametrize("threads", [1, 2])
