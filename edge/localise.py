@@ -849,15 +849,14 @@ class _SideThread:
     """
 
     def __init__(self, threads: int) -> None:
-        self._threads = threads
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_pid = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="localise") if threads > 1 else None
+        self._pool_pid = os.getpid()
 
     def start(self, part: Callable[[], _T]) -> Future[_T]:
         """`part()` started on the second thread (parts run in the order started), or run
         here at once with one thread; its `result()` waits for it, and raises what it raised
         either way."""
-        if self._threads > 1:
+        if self._pool is not None:
             return self._own_pool().submit(part)
         done: Future[_T] = Future()
         try:
@@ -867,11 +866,11 @@ class _SideThread:
         return done
 
     def _own_pool(self) -> ThreadPoolExecutor:
-        """This process's pool, started on first use. Why per process: a process forked from
-        one whose pool has run (a training data loader's worker cutting crops with a
-        localiser made before the fork) inherits the pool's books but not its thread, so
-        the pool takes its idle thread for granted and a part sent there waits for ever."""
-        if self._pool is None or self._pool_pid != os.getpid():
+        """This process's pool (its thread starts on first use). Why a new pool after a fork:
+        a forked process (a training data loader's worker cutting crops with a localiser
+        made before the fork) inherits the pool's books but not its thread, so the pool
+        takes its idle thread for granted and a part sent there would wait for ever."""
+        if self._pool_pid != os.getpid():
             self._pool, self._pool_pid = ThreadPoolExecutor(1, thread_name_prefix="localise"), os.getpid()
         return self._pool
 
