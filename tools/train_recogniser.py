@@ -79,6 +79,9 @@ MODEL_DIR = ROOT / "models"
 REAL_DIR = ROOT.parent / "shared" / "datasets" / "openalpr-us-platecrops"
 # Plates that also appear in the openalpr-us evaluation photos: never train on them.
 EXCLUDED = {"520MRK", "5VCF203", "627WWI", "9185914", "EAZ6913"}
+# A data-loader worker that sends no batch for this long has stalled (a batch takes seconds):
+# the run stops with torch's error naming the worker and can be resumed, rather than waiting for ever.
+WORKER_TIMEOUT_S = 600
 PACE_FROM = 10  # --max-minutes times the warm-up from this step on, past the workers' start
 TRAIN_STREAM, SYNTH_VAL_STREAM, DEGRADED_VAL_STREAM, ROADSIDE_VAL_STREAM = 0, 1, 2, 3
 Sample = tuple[np.ndarray, str]
@@ -231,8 +234,9 @@ def real_sample(samples: list[Sample], rng: np.random.Generator, mix: RealMix) -
 
 
 @lru_cache(maxsize=1)
-def _localiser() -> Localiser:
-    """One localiser per process (each data-loader worker builds its own)."""
+def _localiser(process: int) -> Localiser:
+    """One localiser per process, `process` being its id: a data-loader worker forked after
+    the validation cut its crops builds its own rather than inheriting the parent's."""
     return Localiser(LocaliserConfig())
 
 
@@ -257,7 +261,7 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
     canvas[y0:y0 + plate_h, x0:x0 + plate_w] = plate
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
     truth = Box(x0, y0, plate_w, plate_h)
-    found = [c for c in _localiser().find(canvas) if c.box.iou(truth) >= 0.3]
+    found = [c for c in _localiser(os.getpid()).find(canvas) if c.box.iou(truth) >= 0.3]
     return upright(canvas, max(found, key=lambda c: c.box.iou(truth)), crop_pads(["us"]).first)[0] if found else None
 
 
@@ -549,7 +553,8 @@ def train(args: argparse.Namespace) -> None:
     samples = range(step * args.batch_size, args.steps * args.batch_size)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=samples,
                         num_workers=args.workers, collate_fn=collate, worker_init_fn=_worker_init,
-                        persistent_workers=False, prefetch_factor=4 if args.workers else None)
+                        persistent_workers=False, prefetch_factor=4 if args.workers else None,
+                        timeout=WORKER_TIMEOUT_S if args.workers else 0)
     criterion = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     model.train()
     last_save, window, started = time.monotonic(), [], time.monotonic()
