@@ -105,3 +105,61 @@ def test_blur_and_quality_soften_and_compress_the_copy(tool, tmp_path: Path) -> 
     assert abs(soft[220, 300] - soft[220, 298]) < 120  # ... a ramp
     assert (tmp_path / "rough" / "cam" / "a.jpg").stat().st_size < (tmp_path / "sharp" / "cam" / "a.jpg").stat().st_size
     assert read_labels(tmp_path / "soft") == read_labels(tmp_path / "sharp")
+
+
+def bright_box(image: np.ndarray) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 of the plate: the pixels brighter than 200."""
+    bright = np.argwhere(image > 200)
+    return bright[:, 1].min(), bright[:, 0].min(), bright[:, 1].max(), bright[:, 0].max()
+
+
+@pytest.mark.parametrize("yaw", [25.0, -25.0])
+def test_a_camera_turned_aside_keeps_every_plate_inside_its_moved_label(tool, tmp_path: Path, yaw: float) -> None:
+    """The canvas grows to hold the whole turned picture, so no plate leaves it, and the plate
+    (at the frame's right of centre) comes out foreshortened inside its moved box."""
+    source = labelled_folder(tmp_path / "src")
+    assert tool.roll_folder(source, tmp_path / "out", 0.0, yaw=yaw) == (1, 0)
+    [row] = read_labels(tmp_path / "out")
+    image = cv2.imread(str(tmp_path / "out" / row["file"]), cv2.IMREAD_GRAYSCALE)
+    assert image.shape[1] > 640 and image.shape[0] > 480
+    x, y, w, h = (int(row[k]) for k in "xywh")
+    x0, y0, x1, y1 = bright_box(image)
+    assert x - 2 <= x0 and x1 <= x + w + 2 and y - 2 <= y0 and y1 <= y + h + 2
+    assert w != 120 and x1 - x0 > 0.7 * w  # foreshortened, and the box still fits it
+
+
+def test_a_smaller_camera_shrinks_the_picture_and_its_boxes(tool, tmp_path: Path) -> None:
+    source = labelled_folder(tmp_path / "src")
+    tool.roll_folder(source, tmp_path / "out", 0.0, scale=0.5)
+    [row] = read_labels(tmp_path / "out")
+    assert (row["x"], row["y"], row["w"], row["h"]) == ("150", "100", "60", "20")
+    image = cv2.imread(str(tmp_path / "out" / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert image.shape == (240, 320) and image[110, 180] > 240
+
+
+def test_a_night_copy_keeps_its_plates_lit_in_a_dim_noisy_scene(tool, tmp_path: Path) -> None:
+    """The same every run (the noise is seeded by the frame's name)."""
+    source = labelled_folder(tmp_path / "src")
+    frame = cv2.imread(str(source / "cam" / "a.png"))
+    frame[:100] = 180  # a lit wall above the car: it goes dim, the plate stays bright
+    cv2.imwrite(str(source / "cam" / "a.png"), frame)
+    for out in ("one", "two"):
+        tool.roll_folder(source, tmp_path / out, 0.0, night=True)
+    one, two = (cv2.imread(str(tmp_path / out / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE) for out in ("one", "two"))
+    assert np.array_equal(one, two) and one.ndim == 2
+    assert one[215:225, 320:400].mean() > 230 and one[20:80, 20:600].mean() < 0.3 * 180
+    assert one[20:80, 20:600].std() > 2  # sensor noise
+
+
+def test_a_night_copy_needs_the_plates_boxes(tool, tmp_path: Path) -> None:
+    source = labelled_folder(tmp_path / "src")
+    (source / "labels.csv").write_text("file,plate\ncam/a.png,AB12CDE\n")
+    with pytest.raises(SystemExit, match="a.png: --night needs every plate's box"):
+        tool.roll_folder(source, tmp_path / "out", 0.0, night=True)
+
+
+def test_a_yaw_past_the_cameras_reach_is_refused(tool, tmp_path: Path, capsys) -> None:
+    source = labelled_folder(tmp_path / "src")
+    with pytest.raises(SystemExit):
+        tool.main([str(source), str(tmp_path / "out"), "--degrees", "0", "--yaw", "60"])
+    assert "--yaw must lie within 45 degrees" in capsys.readouterr().err
