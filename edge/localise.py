@@ -1111,8 +1111,8 @@ def _with_fallbacks(quads: np.ndarray, scores: np.ndarray, proposals: _Proposals
 
 
 def _with_end_glyphs_refound(grey: np.ndarray, quads: np.ndarray) -> np.ndarray:
-    """A candidate row's quad widened over whole glyphs just past either end that the row
-    left out, found again in the row's own strip of `grey` (frame pixels).
+    """Candidate rows' quads (N x 4 x 2), each widened over whole glyphs just past either end
+    that its row left out, found again in the row's own strip of `grey` (frame pixels).
 
     Why: the fine pass finds glyphs with a threshold on the local mean at working
     resolution, so an end glyph beside the plate's dark frame, a faint one, or one joined
@@ -1386,7 +1386,6 @@ def _refound_ends(blobs: np.ndarray, owner: np.ndarray, left: np.ndarray, right:
     for _ in range(_REFOUND_GLYPHS):
         after = glyph & (np.abs(x - right[owner]) <= gap) & (x + w > right[owner] + gain)
         before = glyph & (np.abs(x + w - left[owner]) <= gap) & (x < left[owner] - gain)
-        right, left = right.copy(), left.copy()
         np.maximum.at(right, owner[after], (x + w)[after])
         np.minimum.at(left, owner[before], x[before])
     return [int(v) for v in left], [int(v) for v in right]
