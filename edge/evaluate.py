@@ -37,6 +37,8 @@ OPERATING_POINTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DETECTION_IOU = 0.3  # a candidate this much over a labelled box found the plate
 # Why a labelled plate was missed, from the localiser's end to the threshold's (miss_kind).
 MISS_KINDS = ("not found", "no read", "set aside", "under threshold", "misread")
+# Where a false read lies (false_read_kind): on a labelled plate, elsewhere, or in a photo without boxes.
+FALSE_READ_KINDS = ("misread", "elsewhere", "unboxed")
 
 
 @dataclass(slots=True)
@@ -48,6 +50,21 @@ class Label:
 def finds(reading: FrameReading, box: Box) -> bool:
     """Whether the localiser found the plate in `box`: the detection rate's test."""
     return any(c.box.iou(box) >= DETECTION_IOU for c in reading.candidates)
+
+
+def false_read_kind(false_read: dict) -> str:
+    """Where a false read lies: "misread" over a labelled plate's box (the plate was found
+    and read wrong), "elsewhere" away from every labelled box (text that is no plate, or a
+    plate the labels leave out), "unboxed" in a photo whose labels have no boxes to tell.
+
+    Why: the two call for different cures. A misread is the recogniser's and the format's
+    (and also costs the plate's exact read); a read elsewhere is the clutter rules', or an
+    install's `cameras[].ignore` regions, and a higher `plates.min_confidence` trades them
+    differently."""
+    if not false_read["labelled"]:
+        return "unboxed"
+    on_plate = any(false_read["box"].iou(box) >= DETECTION_IOU for box in false_read["labelled"])
+    return "misread" if on_plate else "elsewhere"
 
 
 def miss_kind(label: Label, reading: FrameReading) -> tuple[str, str]:
@@ -197,6 +214,8 @@ class StillScore:
             "median_ms": median(self.total_ms), "median_localise_ms": median(self.localise_ms),
             "median_read_ms": median(self.read_ms),
             "misses_by_kind": {kind: sum(m["kind"] == kind for m in self.misses) for kind in MISS_KINDS},
+            "false_reads_by_kind": {kind: sum(false_read_kind(f) == kind for f in self.false_reads)
+                                    for kind in FALSE_READ_KINDS},
             "by_min_confidence": [self.at_min_confidence(t) for t in OPERATING_POINTS],
             "calibration": self.calibration(),
             "details": self.details,
@@ -319,8 +338,10 @@ def write_report(report_dir: Path, name: str, score: StillScore) -> Path:
         "<th>truth</th><th>why</th><th>read at the labelled box</th><th>reads reported</th></tr>"
         + "".join(_miss_rows(report_dir, score.misses)) + "</table>"
         f"<h2>{len(score.false_reads)} false reads</h2><p>reads reported that match no labelled plate of their "
-        "photo (red), with the photo's labelled plates (green)</p>"
-        "<table border=1 cellpadding=4><tr><th>file</th><th>where</th><th>read</th><th>confidence</th></tr>"
+        "photo (red), with the photo's labelled plates (green): "
+        + html.escape(", ".join(f"{n} {kind}" for kind, n in summary["false_reads_by_kind"].items())) + "</p>"
+        "<table border=1 cellpadding=4><tr><th>file</th><th>where</th><th>read</th><th>confidence</th>"
+        "<th>kind</th></tr>"
         + "".join(_false_read_rows(report_dir, score.false_reads)) + "</table></body></html>")
     return page
 
@@ -345,7 +366,8 @@ def _false_read_rows(report_dir: Path, false_reads: list[dict]) -> list[str]:
         pictured = _write_false_read_picture(report_dir / picture, false_read)
         cell = f"<img src='{picture}' height=100>" if pictured else "-"
         rows.append(f"<tr><td>{html.escape(false_read['file'])}</td><td>{cell}</td>"
-                    f"<td><b>{html.escape(false_read['plate'])}</b></td><td>{false_read['confidence']:.2f}</td></tr>")
+                    f"<td><b>{html.escape(false_read['plate'])}</b></td><td>{false_read['confidence']:.2f}</td>"
+                    f"<td>{false_read_kind(false_read)}</td></tr>")
     return rows
 
 
@@ -442,6 +464,8 @@ def evaluate(config: EdgeConfig, dataset: Path, json_out: bool, report_dir: Path
         print(_calibration_line(summary["calibration"]))
         if score.misses:
             print("misses: " + ", ".join(f"{n} {kind}" for kind, n in summary["misses_by_kind"].items()))
+        if score.false_reads:
+            print("false reads: " + ", ".join(f"{n} {kind}" for kind, n in summary["false_reads_by_kind"].items()))
         if score.with_box:
             print(f"read at the labelled boxes, the localiser bypassed: {score.exact_at_boxes}/{score.with_box} exact")
         if report_dir is not None:

@@ -12,7 +12,7 @@ import pytest
 
 from edge.errors import ConfigError
 from edge.evaluate import (OPERATING_POINTS, Label, StillScore, clip_problems, evaluate_clips, evaluate_stills,
-                           load_labels, miss_kind, write_clip_report, write_report)
+                           false_read_kind, load_labels, miss_kind, write_clip_report, write_report)
 from edge.pipeline import SECOND_LOOK_FLOOR, FrameReading, SetAside
 from edge.types import Box, Detection, PlateCandidate, PlateRead
 
@@ -107,6 +107,16 @@ def test_the_summary_counts_misses_by_kind() -> None:
                                                     "misread": 2}
 
 
+def test_the_summary_counts_false_reads_by_where_they_lie() -> None:
+    """Over a labelled plate's box a false read is a misread, away from every box it is
+    elsewhere, and in a photo labelled without boxes it cannot be told."""
+    score = score_of([(["AB12CDE"], [])])
+    score.false_reads = [{"box": PLATE, "labelled": [PLATE]}, {"box": ELSEWHERE, "labelled": [PLATE]},
+                         {"box": ELSEWHERE, "labelled": [PLATE, ELSEWHERE]}, {"box": PLATE, "labelled": []}]
+    assert [false_read_kind(f) for f in score.false_reads] == ["misread", "elsewhere", "misread", "unboxed"]
+    assert score.summary("s")["false_reads_by_kind"] == {"misread": 2, "elsewhere": 1, "unboxed": 1}
+
+
 def test_the_report_shows_each_miss_with_its_cause_and_a_picture(tmp_path) -> None:
     image = np.full((480, 640, 3), 128, np.uint8)
     reading = _reading((PLATE, "AB12CDF", 0.93))
@@ -127,7 +137,8 @@ def test_the_report_pictures_each_false_read_beside_the_photos_labelled_plates(t
     score.false_reads = [{"file": "a.jpg", "plate": "SALE1", "confidence": 0.91, "box": ELSEWHERE,
                           "labelled": [PLATE], "image": image}]
     page = write_report(tmp_path, "tiny", score).read_text()
-    assert "1 false reads" in page and "<b>SALE1</b></td><td>0.91</td>" in page and "false0000.jpg" in page
+    assert "1 false reads" in page and "<b>SALE1</b></td><td>0.91</td><td>elsewhere</td>" in page
+    assert "0 misread, 1 elsewhere, 0 unboxed" in page and "false0000.jpg" in page
     picture = cv2.imread(str(tmp_path / "false0000.jpg"))
     pad = max(ELSEWHERE.w, ELSEWHERE.h) // 2
     assert picture is not None and picture.shape[0] == min(ELSEWHERE.h + 2 * pad, 480 - ELSEWHERE.y + pad)

@@ -143,6 +143,28 @@ def test_furniture_share_dresses_continental_plates_only_and_keeps_labels() -> N
     assert changed["eu"] >= 3 and changed["other"] == 0
 
 
+def test_a_holder_surrounds_the_plate_hides_its_edges_and_prints_beyond_them() -> None:
+    """The plate lies whole at the returned box, unchanged between the holder's bands; the
+    holder runs round it in one colour, and in most draws its print stands out above or below
+    the plate. The same generator draws the same holder."""
+    plate = np.full((80, 160, 3), 235, np.uint8)
+    plate[25:65, 20:140] = 30  # the registration's band of glyphs
+    seen = slice(round(0.22 * 80), 80 - round(0.08 * 80))  # never under the holder's bands
+    printed = 0
+    for seed in range(20):
+        held, box = render.add_holder(plate, np.random.default_rng(seed))
+        again, same_box = render.add_holder(plate, np.random.default_rng(seed))
+        assert box == same_box and np.array_equal(held, again)
+        assert held.shape[0] > plate.shape[0] and held.shape[1] > plate.shape[1]
+        inside = held[box.y:box.y + box.h, box.x:box.x + box.w]
+        assert inside.shape == plate.shape and np.array_equal(inside[seen], plate[seen])
+        frame = held[0, 0]
+        assert (held[box.y:box.y + box.h, :box.x] == frame).all()
+        bands = np.concatenate([held[:box.y], held[box.y + box.h:]])
+        printed += bool((np.abs(bands.astype(int) - frame.astype(int)).max(axis=2) > 60).any())
+    assert printed >= 10
+
+
 def test_truetype_faces_draw_every_plate_character() -> None:
     """Every face draws every plate character, and its M differs from the stroke font's."""
     def plate(text: str, font: str) -> np.ndarray:

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,21 @@ def test_far_share_shrinks_real_crops_to_a_distant_plates_width(tool) -> None:
     assert all(48 <= image.shape[1] <= 140 for image, _ in far)
     assert max(image.shape[1] for image, _ in near) > 140
     assert [t for _, t in near] == [t for _, t in far]
+
+
+def test_holder_share_sets_real_crops_in_a_dealers_holder(tool) -> None:
+    """Share 1 sets every real draw in a holder (edge.synth.render.add_holder), cut about at
+    the plate's edges, or cut by the localiser from the holder on a car; share 0 makes no
+    draw of its own, so earlier recipes replay exactly; labels never change."""
+    samples = plates(3)
+    for framed in (0.0, 1.0):
+        for index in range(6):
+            draw = partial(tool.real_sample, samples)
+            plain, text = draw(np.random.default_rng([8, index]), tool.RealMix(framed=framed))
+            again, _ = draw(np.random.default_rng([8, index]), tool.RealMix(framed=framed, holder=0.0))
+            held, same_text = draw(np.random.default_rng([8, index]), tool.RealMix(framed=framed, holder=1.0))
+            assert np.array_equal(plain, again) and text == same_text
+            assert plain.shape != held.shape or not np.array_equal(plain, held)
 
 
 def test_roadside_views_are_fixed_per_crop_and_keep_their_labels(tool) -> None:

@@ -133,3 +133,20 @@ def test_a_negative_clutter_count_is_refused(tool, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         tool.main(["us-roadside", str(tmp_path), "--clutter", "-1"])
     assert "--clutter must be 0 or more, got -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_holder_frames_the_plate_where_its_label_says(tool, seed) -> None:
+    """With a holder the plate still fills its labelled box (the holder's bands reach over
+    its top and bottom edges only), the frame is drawn as without one, and the holder
+    changes the pixels just around the plate."""
+    plate = render.random_plate(np.random.default_rng(seed))[0]
+    bare, box = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, seed]))
+    held, same_box = tool.roadside_still(plate, np.random.default_rng([tool.ROADSIDE_STREAM, seed]),
+                                         holder_rng=np.random.default_rng([tool.HOLDER_STREAM, seed]))
+    x, y, w, h = box
+    assert same_box == box
+    middle = (slice(y + round(0.3 * h), y + round(0.85 * h)), slice(x + 3, x + w - 3))
+    assert np.corrcoef(held[middle].astype(np.float32).ravel(), bare[middle].astype(np.float32).ravel())[0, 1] > 0.9
+    around = (slice(max(0, y - h // 4), y), slice(x, x + w))
+    assert np.abs(held[around].astype(int) - bare[around].astype(int)).mean() > 5

@@ -30,6 +30,9 @@ distant plate's width and `--real-framed-share` has that share cut from a car by
 localiser, as at run time. `--real-respell-share` makes that share of the real draws a
 training plate rewritten with a new text in glyphs lifted from plates of its own state
 (edge.synth.respell): real fonts and backgrounds in texts the crops never had.
+`--real-holder-share` sets that share of the real draws in a dealer's plate holder
+(edge.synth.render.add_holder), its print just above and below the number, as most US cars
+carry their plates and no scan shows.
 `--typeface-share` draws that share of the synthetic plates in TrueType faces
 (edge.synth.render.TYPEFACES, from fonts-dejavu-core), whose stroke contrast the stroke
 font lacks. `--furniture-share` dresses that share of the continental plates with what real
@@ -201,12 +204,13 @@ class RealMix:
     framed: float = 0.0
     respell: float = 0.0
     bank: GlyphBank | None = None
+    holder: float = 0.0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, rows: list[RealRow]) -> "RealMix":
         bank = respell_bank(rows, args.respell_draw) if args.real_respell_share and rows else None
         return cls(args.real_degrade_share, args.real_far_share, args.real_framed_share,
-                   args.real_respell_share, bank)
+                   args.real_respell_share, bank, args.real_holder_share)
 
 
 def real_sample(samples: list[Sample], rng: np.random.Generator, mix: RealMix) -> Sample:
@@ -222,15 +226,26 @@ def real_sample(samples: list[Sample], rng: np.random.Generator, mix: RealMix) -
         image, text = mix.bank.respell(rng)
     else:
         image, text = samples[int(rng.integers(len(samples)))]
-    crop = jitter_crop(image, rng, cut=0.04, pad=0.10, roll=4.0)
+    held = render.add_holder(image, rng) if mix.holder and rng.random() < mix.holder else None
+    crop = jitter_crop(image if held is None else holder_cut(*held, rng), rng, cut=0.04, pad=0.10, roll=4.0)
     if rng.random() < mix.degrade:
         return render.degrade(crop, rng, rng.uniform(0.2, 1.0)), text
     far = bool(mix.far) and rng.random() < mix.far
     if mix.framed and rng.random() < mix.framed:
-        framed = localiser_framed(crop, rng)
+        framed = localiser_framed(crop if held is None else held[0], rng)
         if framed is not None:
             crop, far = framed, False
     return photometric(crop, rng, far), text
+
+
+def holder_cut(image: np.ndarray, plate: Box, rng: np.random.Generator) -> np.ndarray:
+    """A plate in its holder (edge.synth.render.add_holder) cut about at the plate's edges:
+    up to a quarter of its height beyond them above and below, where the holder's print
+    lies, and a twentieth of its width beside them."""
+    above, below = (int(plate.h * rng.uniform(0.0, 0.25)) for _ in range(2))
+    beside = int(plate.w * rng.uniform(0.0, 0.05))
+    return image[max(0, plate.y - above):plate.y + plate.h + below,
+                 max(0, plate.x - beside):plate.x + plate.w + beside]
 
 
 @lru_cache(maxsize=1)
@@ -479,7 +494,8 @@ def export(model: torch.nn.Module, args: argparse.Namespace, step: int, figures:
                           f"excluded), augmented ({args.real_degrade_share:.0%} through render.degrade; of the "
                           f"others {args.real_far_share:.0%} shrunk to 48-140 px wide, {args.real_framed_share:.0%} "
                           f"set in a car body and cut by edge.localise; {args.real_respell_share:.0%} respelled in "
-                          f"their state's own glyphs drawn over {args.respell_draw}, edge.synth.respell); "
+                          f"their state's own glyphs drawn over {args.respell_draw}, edge.synth.respell; "
+                          f"{args.real_holder_share:.0%} set in a dealer's holder, edge.synth.render.add_holder); "
                           f"real fraction "
                           f"{args.real_fraction}; variant glyphs "
                           f"(edge.synth.render.VARIANT_FONT) on {args.variant_share:.0%} of synthetic plates, "
@@ -709,6 +725,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--real-respell-share", type=float, default=0.0,
                         help="share of real draws that are a training plate respelled with new text in its "
                              "state's own glyphs (edge.synth.respell)")
+    parser.add_argument("--real-holder-share", type=float, default=0.0,
+                        help="share of real draws set in a dealer's plate holder, its print above and below "
+                             "the number (edge.synth.render.add_holder)")
     parser.add_argument("--respell-draw", choices=DRAWS, default="glyphs",
                         help="how a respelled slot's glyph is drawn: over the state's glyphs (characters as "
                              "often as its plates show them) or over its characters (each equally often)")

@@ -22,10 +22,15 @@ the false reads a rule against non-plate text should remove cannot be counted on
 may tune on. The clutter has its own random stream: the plates and frames are drawn as
 without it, draw for draw.
 
+`--holders` sets every plate in a dealer's holder (edge.synth.render.add_holder), its print
+just above and below the number, as most US cars carry their plates; the holders too have
+their own stream.
+
     .venv/bin/python tools/tuning_stills.py us-roadside /tmp/usroad --draws 4
     .venv/bin/python tools/tuning_stills.py us-shade /tmp/usshade --draws 4
     .venv/bin/python tools/tuning_stills.py us-roadside /tmp/usfar --draws 4 --widths 50 140
     .venv/bin/python tools/tuning_stills.py us-roadside /tmp/usclutter --draws 4 --clutter 3
+    .venv/bin/python tools/tuning_stills.py us-roadside /tmp/usholder --draws 4 --holders
     .venv/bin/python tools/tuning_stills.py synthetic /tmp/synstills --seeds 8
     .venv/bin/edge eval /tmp/usroad --countries us,generic
 """
@@ -46,6 +51,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from train_recogniser import REAL_DIR, load_real  # noqa: E402
 
+from edge.synth import render  # noqa: E402
 from edge.synth.samples import generate_stills  # noqa: E402
 
 FRAME_W, FRAME_H = 1280, 720
@@ -56,15 +62,18 @@ ROADSIDE_WIDTHS = (70, 240)  # plate widths drawn from, log-uniform (px); --widt
 MAX_PLATE_WIDTH = FRAME_W // 5 - 1  # a plate's car is five plates wide and must fit in the frame
 CLUTTER_STREAM = 779  # non-plate text draws from its own stream (see --clutter)
 CLUTTER_KINDS = ("sign", "fleet", "dealer")
+HOLDER_STREAM = 780  # dealers' holders draw from their own stream (see --holders)
 GLYPH_SHARE = 0.45  # a US plate's glyph height / its plate height
 CLUTTER_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX)
 
 
 def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = False,
                    widths: tuple[int, int] = ROADSIDE_WIDTHS, clutter: int = 0,
-                   clutter_rng: np.random.Generator | None = None) -> tuple[np.ndarray, list[int]]:
-    """One frame with `plate` on a car (in shade if `shaded`) and `clutter` texts that are no
-    plate (drawn with `clutter_rng`): the frame and the plate's box [x, y, w, h]."""
+                   clutter_rng: np.random.Generator | None = None,
+                   holder_rng: np.random.Generator | None = None) -> tuple[np.ndarray, list[int]]:
+    """One frame with `plate` on a car (in shade if `shaded`; in a dealer's holder drawn with
+    `holder_rng` if given) and `clutter` texts that are no plate (drawn with `clutter_rng`):
+    the frame and the plate's box [x, y, w, h]."""
     width = int(np.exp(rng.uniform(np.log(widths[0]), np.log(widths[1]))))
     height = max(8, round(plate.shape[0] * width / plate.shape[1]))
     small = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
@@ -77,6 +86,8 @@ def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = F
     x = car_x + 2 * width + int(rng.integers(-width // 4, width // 4))
     y = car_y + min(2 * height, car_h - height)
     frame[y:y + height, x:x + width] = small
+    if holder_rng is not None:
+        _paste_in_holder(frame, plate, (x, y, width, height), holder_rng)
     if clutter:
         draw_clutter(frame, (car_x, car_y, car_w, car_h), (x, y, width, height), clutter_rng, clutter)
     if shaded:
@@ -85,6 +96,21 @@ def roadside_still(plate: np.ndarray, rng: np.random.Generator, shaded: bool = F
     if rng.random() < 0.5:
         frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.5, 1.2))
     return frame, [x, y, width, height]
+
+
+def _paste_in_holder(frame: np.ndarray, plate: np.ndarray, box: tuple[int, int, int, int],
+                     rng: np.random.Generator) -> None:
+    """Paint `plate` in a dealer's holder (edge.synth.render.add_holder) over `frame` (float
+    BGR, in place) so that the plate itself fills `box`; the holder is cut at the frame's edges."""
+    held, inner = render.add_holder(plate, rng)
+    x, y, width, height = box
+    scale_x, scale_y = width / inner.w, height / inner.h
+    size = (round(held.shape[1] * scale_x), round(held.shape[0] * scale_y))
+    small = cv2.resize(held, size, interpolation=cv2.INTER_AREA)
+    left, top = x - round(inner.x * scale_x), y - round(inner.y * scale_y)
+    x0, y0 = max(0, left), max(0, top)
+    x1, y1 = min(FRAME_W, left + size[0]), min(FRAME_H, top + size[1])
+    frame[y0:y1, x0:x1] = small[y0 - top:y1 - top, x0 - left:x1 - left]
 
 
 def draw_clutter(frame: np.ndarray, car: tuple[int, int, int, int], plate: tuple[int, int, int, int],
@@ -192,14 +218,16 @@ def _draw_dealer_line(frame: np.ndarray, plate: tuple[int, int, int, int], glyph
 
 
 def write_us_roadside(out: Path, draws: int, real_dir: Path = REAL_DIR, shaded: bool = False,
-                      widths: tuple[int, int] = ROADSIDE_WIDTHS, clutter: int = 0) -> list[list[object]]:
+                      widths: tuple[int, int] = ROADSIDE_WIDTHS, clutter: int = 0,
+                      holders: bool = False) -> list[list[object]]:
     _train, held_out = load_real(real_dir)
     rows: list[list[object]] = []
     for index, (plate, text) in enumerate(held_out):
         for draw in range(draws):
             rng = np.random.default_rng([SHADE_STREAM if shaded else ROADSIDE_STREAM, index, draw])
             clutter_rng = np.random.default_rng([CLUTTER_STREAM, int(shaded), index, draw])
-            frame, box = roadside_still(plate, rng, shaded, widths, clutter, clutter_rng)
+            holder_rng = np.random.default_rng([HOLDER_STREAM, int(shaded), index, draw]) if holders else None
+            frame, box = roadside_still(plate, rng, shaded, widths, clutter, clutter_rng, holder_rng)
             name = f"h{index:03d}_{draw}.jpg"
             cv2.imwrite(str(out / name), frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 92))])
             rows.append([name, text, *box])
@@ -227,6 +255,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="us-roadside, us-shade: plate widths drawn from (log-uniform, px)")
     parser.add_argument("--clutter", type=int, default=0,
                         help="us-roadside, us-shade: texts that are no plate painted into each frame")
+    parser.add_argument("--holders", action="store_true",
+                        help="us-roadside, us-shade: every plate in a dealer's holder (edge.synth.render.add_holder)")
     args = parser.parse_args(argv)
     if not 8 <= args.widths[0] <= args.widths[1] <= MAX_PLATE_WIDTH:
         parser.error(f"--widths must satisfy 8 <= MIN <= MAX <= {MAX_PLATE_WIDTH} (px in a {FRAME_W} px frame), "
@@ -238,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = write_synthetic(args.out, args.seeds)
     else:
         rows = write_us_roadside(args.out, args.draws, args.real_dir, args.kind == "us-shade", tuple(args.widths),
-                                 args.clutter)
+                                 args.clutter, args.holders)
     with (args.out / "labels.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "plate", "x", "y", "w", "h"])

@@ -1032,6 +1032,72 @@ def _warp_into_crop(image: np.ndarray, rng: np.random.Generator, strength: float
     return out.astype(np.float32)
 
 
+# A dealer's plate holder: its bands beyond the plate's edges (top, bottom: shares of the plate's
+# height; sides: of its width) and how far they reach over the plate (top and bottom, of its height;
+# the top band hides the state's name, the bottom one stops short of the glyphs' feet)
+_HOLDER_OUT = ((0.10, 0.30), (0.10, 0.30), (0.02, 0.08))
+_HOLDER_OVER = ((0.0, 0.22), (0.0, 0.08))
+_HOLDER_TEXT = 0.7  # share of the bands that carry the dealer's print
+_HOLDER_FACES = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+                 cv2.FONT_HERSHEY_TRIPLEX)
+
+
+def add_holder(plate: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Box]:
+    """The plate (a BGR uint8 scan of the plate alone) set in a dealer's holder: a black,
+    chrome or white frame around it whose bands reach over its edges, often printed with the
+    dealer's name, town or telephone number in capitals just above and below the number.
+    Returns the holder's image and where the plate lies in it.
+
+    Why: in the US most cars leave the dealer with their plate in such a holder, and its
+    print sits a few pixels from the registration's glyphs, a third to half as tall, while
+    the training crops are scans of bare plates. A reader that never saw it reads a glyph
+    whose head or foot meets the holder's print as another glyph (T as I, 9 as 2)."""
+    h, w = plate.shape[:2]
+    top, bottom = (int(round(h * rng.uniform(*share))) for share in _HOLDER_OUT[:2])
+    side = int(round(w * rng.uniform(*_HOLDER_OUT[2])))
+    over_top, over_bottom = (int(round(h * rng.uniform(*share))) for share in _HOLDER_OVER)
+    frame, ink = _holder_colours(rng)
+    out = cv2.copyMakeBorder(plate, top, bottom, side, side, cv2.BORDER_CONSTANT, value=frame)
+    out[top:top + over_top] = frame
+    out[top + h - over_bottom:top + h] = frame
+    inner_top, inner_bottom = top + over_top, top + h - over_bottom
+    for y0, y1 in ((0, inner_top), (inner_bottom, out.shape[0])):
+        if rng.random() < _HOLDER_TEXT:
+            _print_holder_line(out, y0, y1, side, side + w, ink, rng)
+    return out, Box(side, top, w, h)
+
+
+def _holder_colours(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A holder's colour and its print's: black with white, silver or gold print (most),
+    chrome with dark print, or white with dark print."""
+    kind = rng.choice(3, p=(0.6, 0.3, 0.1))
+    if kind == 0:
+        frame = int(rng.integers(10, 55))
+        ink = (255, 255, 255) if rng.random() < 0.5 else tuple(int(c) for c in rng.uniform(150, 235, 3))
+        return (frame,) * 3, ink
+    frame = int(rng.integers(150, 215)) if kind == 1 else int(rng.integers(215, 245))
+    return (frame,) * 3, tuple(int(c) for c in rng.uniform(0, 70, 3))
+
+
+def _print_holder_line(image: np.ndarray, y0: int, y1: int, x0: int, x1: int, ink: tuple[int, ...],
+                       rng: np.random.Generator) -> None:
+    """One line of a dealer's print (a name, a town or a telephone number) centred in the
+    band between rows `y0` and `y1`, at most as wide as columns `x0` to `x1` (in place)."""
+    band = y1 - y0
+    if band < 5 or x1 - x0 < 10:
+        return
+    words = [_pick(rng, _LETTERS, int(rng.integers(3, 9))) for _ in range(int(rng.integers(1, 4)))]
+    text = " ".join(words) if rng.random() < 0.7 else \
+        f"({_pick(rng, _DIGITS, 3)}) {_pick(rng, _DIGITS, 3)}-{_pick(rng, _DIGITS, 4)}"
+    face = _HOLDER_FACES[int(rng.integers(len(_HOLDER_FACES)))]
+    thickness = max(1, int(round(band * rng.uniform(0.06, 0.14))))
+    (tw, th), _ = cv2.getTextSize(text, face, 1.0, thickness)
+    scale = min(band * rng.uniform(0.5, 0.8) / th, (x1 - x0) * 0.95 / tw)
+    (tw, th), _ = cv2.getTextSize(text, face, scale, thickness)
+    org = ((x0 + x1 - tw) // 2, y0 + (band + th) // 2)
+    cv2.putText(image, text, org, face, scale, ink, thickness, cv2.LINE_AA)
+
+
 def add_glare(img: np.ndarray, rng: np.random.Generator, intensity: float) -> None:
     """Additive soft highlight (headlight or sun reflection) at a random spot (in place, float)."""
     h, w = img.shape[:2]
