@@ -219,8 +219,10 @@ def real_sample(samples: list[Sample], rng: np.random.Generator, mix: RealMix) -
     The real crops are sharp, well-lit scans of whole plates; roadside cameras see blurred,
     skewed, low-contrast plates. `render.degrade` is the camera model the synthetic plates
     get, so real glyph shapes learn those degradations too. A shrunk (`far`) crop is at a
-    roadside plate's width; a `framed` one is cut as at run time (`localiser_framed`).
-    The far, framed and respell shares make no random draw at 0, so earlier stages replay exactly.
+    roadside plate's width; a `framed` one is cut as at run time (`localiser_framed`). A
+    `holder` draw is first set in a dealer's holder: cut about at the plate's edges
+    (`holder_cut`), or, to be framed, set in the car whole.
+    The far, framed, respell and holder shares make no random draw at 0, so earlier stages replay exactly.
     """
     if mix.respell and mix.bank and rng.random() < mix.respell:
         image, text = mix.bank.respell(rng)

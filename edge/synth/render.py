@@ -1050,8 +1050,9 @@ def add_holder(plate: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
 
     Why: in the US most cars leave the dealer with their plate in such a holder, and its
     print sits a few pixels from the registration's glyphs, a third to half as tall, while
-    the training crops are scans of bare plates. A reader that never saw it reads a glyph
-    whose head or foot meets the holder's print as another glyph (T as I, 9 as 2)."""
+    the training crops are scans of bare plates. The tuning stills' `--holders` set measures
+    what holders cost the reader (little, as drawn here), and the training tool's
+    `--real-holder-share` teaches them (no gain: docs/reading.md, thirteenth session)."""
     h, w = plate.shape[:2]
     top, bottom = (int(round(h * rng.uniform(*share))) for share in _HOLDER_OUT[:2])
     side = int(round(w * rng.uniform(*_HOLDER_OUT[2])))
