@@ -637,21 +637,27 @@ class _Proposals:
 
 
 def _proposals(work: np.ndarray, coarse: np.ndarray, factor: float, config: LocaliserConfig,
-               side: _SideThread) -> _Proposals:
+               side: _SideThread) -> tuple[_Proposals, np.ndarray]:
     """Where the coarse passes see text (`factor` = working / coarse scale): the lit rows and
     plate blobs, then rows from shade, joined rows and small plates' rows, each kind added
-    only outside the proposals before it. `side`'s thread finds the shade and small plates'
-    glyphs while the caller's makes the lit proposals; the caller groups all their rows.
-    Why there: finding glyphs is OpenCV calls, which let go of Python's lock, but grouping
-    them is many small numpy calls, which hold it, so two threads grouping at once run no
-    faster than one (the US photos: 5% slower than grouping on the caller's alone)."""
+    only outside the proposals before it; and the fine glyphs of the lit proposals
+    (`_fine_glyphs`, the first of `_proposal_glyphs`' two mosaics).
+    `side`'s thread finds the shade and small plates' glyphs while the caller's makes the lit
+    proposals and thresholds their mosaic, then labels one of its two thresholds; the caller
+    groups all the coarse rows. Why there: finding glyphs is OpenCV calls, which let go of
+    Python's lock, but grouping them is many small numpy calls, which hold it, so two threads
+    grouping at once run no faster than one (the US photos: 5% slower than grouping on the
+    caller's alone). The lit proposals come out before the side thread's passes are done, and
+    apart proposals are only appended to them, so their mosaic need not wait for those passes."""
     shade = side.start(lambda: _shade_glyphs(coarse))
     small = side.start(lambda: _small_plate_glyphs(work, coarse.shape[1], config.small_plate_width))
     lit, joined = _lit_proposals(coarse, factor, config.max_proposals)
+    lit_glyphs = _fine_glyphs(work, lit.regions, lit.heights, side)
     shade_rows, small_rows = _shade_rows(shade.result(), factor), _small_plate_rows(small.result())
     made = _with_apart_proposals(lit, shade_rows, _SHADE_MIN_SCORE, _SHADE_OVERLAP, _SHADE_PROPOSALS, _SHADE_RANK)
     made = _with_apart_proposals(made, joined, _JOINED_MIN_SCORE, _JOINED_OVERLAP, _JOINED_PROPOSALS, _JOINED_RANK)
-    return _with_apart_proposals(made, small_rows, _SMALL_MIN_SCORE, _SMALL_OVERLAP, _SMALL_PROPOSALS, _SMALL_RANK)
+    made = _with_apart_proposals(made, small_rows, _SMALL_MIN_SCORE, _SMALL_OVERLAP, _SMALL_PROPOSALS, _SMALL_RANK)
+    return made, lit_glyphs
 
 
 def _lit_proposals(coarse: np.ndarray, factor: float, limit: int) -> tuple[_Proposals, tuple[np.ndarray, ...] | None]:
@@ -971,15 +977,17 @@ def _at_frame_side(glyphs: np.ndarray, width: int) -> np.ndarray:
     return (glyphs[:, 0] < 1.0) | (glyphs[:, 0] + glyphs[:, 2] > width - 1.0)
 
 
-def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, side: _SideThread, first_key: int = 0) -> np.ndarray:
+def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, side: _SideThread, first_key: int = 0,
+                     lit_glyphs: np.ndarray | None = None) -> np.ndarray:
     """Fine glyphs of the lit proposals, then of those read apart (the shade pass's rows and
     joined rows) in a mosaic of their own (a cut's neighbours in a mosaic nudge the
     threshold along its edges: apart, the lit proposals read exactly as in a frame without
     them), each such cut brightened to a lit plate's level so its faint glyphs pass the fine
     threshold too. The lit proposals come first; keys count from `first_key` (see
-    `_fine_glyphs`)."""
+    `_fine_glyphs`). `lit_glyphs`, where given, are the lit proposals' already found."""
     lit = ~proposals.apart
-    chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit], side, first_key)
+    chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit], side, first_key) \
+        if lit_glyphs is None else lit_glyphs
     if lit.all():
         return chars
     apart = _fine_glyphs(work, proposals.regions[~lit], proposals.heights[~lit], side,
@@ -1468,8 +1476,8 @@ class Localiser:
         work = _resized(grey, scale)
         coarse_scale = min(1.0, self.config.proposal_width / work.shape[1])
         coarse = _resized(work, coarse_scale)
-        proposals = _proposals(work, coarse, 1.0 / coarse_scale, self.config, self._side)
-        chars = _proposal_glyphs(work, proposals, self._side)
+        proposals, lit_glyphs = _proposals(work, coarse, 1.0 / coarse_scale, self.config, self._side)
+        chars = _proposal_glyphs(work, proposals, self._side, lit_glyphs=lit_glyphs)
         idx, rows = _group_rows(chars, _PLATE_GLYPHS)
         plain = _row_geometry(chars, idx, rows)
         r = _with_joined_rows(chars, idx, rows, plain)

@@ -271,7 +271,7 @@ def shaded_scene(seed: int) -> np.ndarray:
 
 def coarse_proposals(coarse: np.ndarray) -> localise._Proposals:
     """The proposals of a coarse image searched as the working one, without the small plates' copy."""
-    return localise._proposals(coarse, coarse, 1.0, LocaliserConfig(small_plate_width=0), _SideThread(1))
+    return localise._proposals(coarse, coarse, 1.0, LocaliserConfig(small_plate_width=0), _SideThread(1))[0]
 
 
 def test_a_plate_in_deep_shade_is_proposed_by_the_shade_pass() -> None:
