@@ -984,7 +984,8 @@ def _proposal_glyphs(work: np.ndarray, proposals: _Proposals, side: _SideThread,
     threshold along its edges: apart, the lit proposals read exactly as in a frame without
     them), each such cut brightened to a lit plate's level so its faint glyphs pass the fine
     threshold too. The lit proposals come first; keys count from `first_key` (see
-    `_fine_glyphs`). `lit_glyphs`, where given, are the lit proposals' already found."""
+    `_fine_glyphs`). `lit_glyphs`, where given, are the lit proposals' glyphs already found
+    (`_fine_glyphs` with this `first_key`, as `_proposals` finds them)."""
     lit = ~proposals.apart
     chars = _fine_glyphs(work, proposals.regions[lit], proposals.heights[lit], side, first_key) \
         if lit_glyphs is None else lit_glyphs
