@@ -40,7 +40,7 @@ def read_labels(folder: Path) -> list[dict[str, str]]:
 
 def test_a_rolled_frame_keeps_its_plate_inside_the_rolled_label(tool, tmp_path: Path) -> None:
     source = labelled_folder(tmp_path / "src")
-    assert tool.roll_folder(source, tmp_path / "out", 10.0) == (1, 0)
+    assert tool.roll_folder(source, tmp_path / "out", tool.View(10.0)) == (1, 0)
     [row] = read_labels(tmp_path / "out")
     assert row["file"] == "cam/a.jpg" and row["plate"] == "AB12CDE"
     image = cv2.imread(str(tmp_path / "out" / row["file"]), cv2.IMREAD_GRAYSCALE)
@@ -53,7 +53,7 @@ def test_a_rolled_frame_keeps_its_plate_inside_the_rolled_label(tool, tmp_path: 
 
 def test_no_roll_keeps_frame_and_box(tool, tmp_path: Path) -> None:
     source = labelled_folder(tmp_path / "src")
-    tool.roll_folder(source, tmp_path / "out", 0.0)
+    tool.roll_folder(source, tmp_path / "out", tool.View(0.0))
     [row] = read_labels(tmp_path / "out")
     assert (row["x"], row["y"], row["w"], row["h"]) == ("300", "200", "120", "40")
     image = cv2.imread(str(tmp_path / "out" / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
@@ -64,7 +64,7 @@ def test_an_unreadable_frame_stops_the_tool_with_its_name(tool, tmp_path: Path) 
     source = labelled_folder(tmp_path / "src")
     (source / "cam" / "a.png").write_bytes(b"not an image")
     with pytest.raises(SystemExit, match="a.png: unreadable image"):
-        tool.roll_folder(source, tmp_path / "out", 5.0)
+        tool.roll_folder(source, tmp_path / "out", tool.View(5.0))
 
 
 def test_the_uncovered_corners_are_black_not_smeared(tool, tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_the_uncovered_corners_are_black_not_smeared(tool, tmp_path: Path) -> No
     frame = cv2.imread(str(source / "cam" / "a.png"))
     frame[:, ::4] = 200  # a striped frame: smeared outwards, it would stripe the corners
     cv2.imwrite(str(source / "cam" / "a.png"), frame)
-    tool.roll_folder(source, tmp_path / "out", 10.0)
+    tool.roll_folder(source, tmp_path / "out", tool.View(10.0))
     image = cv2.imread(str(tmp_path / "out" / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
     assert image[:15, :15].max() < 30 and image[-15:, -15:].max() < 30
 
@@ -88,7 +88,7 @@ def test_a_plate_turned_out_of_the_frame_is_left_out(tool, tmp_path: Path) -> No
     with (source / "labels.csv").open("a", newline="") as handle:
         csv.writer(handle).writerows([["cam/a.png", "CORNER1", 560, 10, 70, 25],
                                       ["cam/b.png", "EDGE22", 0, 440, 90, 30]])
-    assert tool.roll_folder(source, tmp_path / "out", 20.0) == (1, 2)
+    assert tool.roll_folder(source, tmp_path / "out", tool.View(20.0)) == (1, 2)
     assert [row["plate"] for row in read_labels(tmp_path / "out")] == ["AB12CDE"]
     assert not (tmp_path / "out" / "cam" / "b.jpg").exists()
 
@@ -96,9 +96,9 @@ def test_a_plate_turned_out_of_the_frame_is_left_out(tool, tmp_path: Path) -> No
 def test_blur_and_quality_soften_and_compress_the_copy(tool, tmp_path: Path) -> None:
     """The plate's sharp edge spreads under --blur, and a lower --quality writes a smaller file."""
     source = labelled_folder(tmp_path / "src")
-    tool.roll_folder(source, tmp_path / "sharp", 0.0)
-    tool.roll_folder(source, tmp_path / "soft", 0.0, blur=2.0)
-    tool.roll_folder(source, tmp_path / "rough", 0.0, quality=20)
+    tool.roll_folder(source, tmp_path / "sharp", tool.View(0.0))
+    tool.roll_folder(source, tmp_path / "soft", tool.View(0.0, blur=2.0))
+    tool.roll_folder(source, tmp_path / "rough", tool.View(0.0, quality=20))
     sharp, soft = (cv2.imread(str(tmp_path / kind / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE).astype(int)
                    for kind in ("sharp", "soft"))
     assert abs(sharp[220, 300] - sharp[220, 298]) > 150  # the plate's left edge, one step
@@ -118,7 +118,7 @@ def test_a_camera_turned_aside_keeps_every_plate_inside_its_moved_label(tool, tm
     """The canvas grows to hold the whole turned picture, so no plate leaves it, and the plate
     (at the frame's right of centre) comes out foreshortened inside its moved box."""
     source = labelled_folder(tmp_path / "src")
-    assert tool.roll_folder(source, tmp_path / "out", 0.0, yaw=yaw) == (1, 0)
+    assert tool.roll_folder(source, tmp_path / "out", tool.View(0.0, yaw=yaw)) == (1, 0)
     [row] = read_labels(tmp_path / "out")
     image = cv2.imread(str(tmp_path / "out" / row["file"]), cv2.IMREAD_GRAYSCALE)
     assert image.shape[1] > 640 and image.shape[0] > 480
@@ -130,7 +130,7 @@ def test_a_camera_turned_aside_keeps_every_plate_inside_its_moved_label(tool, tm
 
 def test_a_smaller_camera_shrinks_the_picture_and_its_boxes(tool, tmp_path: Path) -> None:
     source = labelled_folder(tmp_path / "src")
-    tool.roll_folder(source, tmp_path / "out", 0.0, scale=0.5)
+    tool.roll_folder(source, tmp_path / "out", tool.View(0.0, scale=0.5))
     [row] = read_labels(tmp_path / "out")
     assert (row["x"], row["y"], row["w"], row["h"]) == ("150", "100", "60", "20")
     image = cv2.imread(str(tmp_path / "out" / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE)
@@ -144,7 +144,7 @@ def test_a_night_copy_keeps_its_plates_lit_in_a_dim_noisy_scene(tool, tmp_path: 
     frame[:100] = 180  # a lit wall above the car: it goes dim, the plate stays bright
     cv2.imwrite(str(source / "cam" / "a.png"), frame)
     for out in ("one", "two"):
-        tool.roll_folder(source, tmp_path / out, 0.0, night=True)
+        tool.roll_folder(source, tmp_path / out, tool.View(0.0, night=True))
     one, two = (cv2.imread(str(tmp_path / out / "cam" / "a.jpg"), cv2.IMREAD_GRAYSCALE) for out in ("one", "two"))
     assert np.array_equal(one, two) and one.ndim == 2
     assert one[215:225, 320:400].mean() > 230 and one[20:80, 20:600].mean() < 0.3 * 180
@@ -155,7 +155,7 @@ def test_a_night_copy_needs_the_plates_boxes(tool, tmp_path: Path) -> None:
     source = labelled_folder(tmp_path / "src")
     (source / "labels.csv").write_text("file,plate\ncam/a.png,AB12CDE\n")
     with pytest.raises(SystemExit, match="a.png: --night needs every plate's box"):
-        tool.roll_folder(source, tmp_path / "out", 0.0, night=True)
+        tool.roll_folder(source, tmp_path / "out", tool.View(0.0, night=True))
 
 
 def test_a_yaw_past_the_cameras_reach_is_refused(tool, tmp_path: Path, capsys) -> None:

@@ -107,11 +107,9 @@ class View(NamedTuple):
     night: bool = False
 
 
-def roll_folder(source: Path, target: Path, degrees: float, blur: float = 0.0, quality: int = 95,
-                yaw: float = 0.0, scale: float = 1.0, night: bool = False) -> tuple[int, int]:
-    """Write `source`'s labelled frames as seen by the camera `View` of these arguments to
-    `target`: (frames written, labels left out because their plate was turned out of the frame)."""
-    view = View(degrees, yaw, scale, blur, quality, night)
+def roll_folder(source: Path, target: Path, view: View) -> tuple[int, int]:
+    """Write `source`'s labelled frames as `view`'s camera sees them to `target`: (frames
+    written, labels left out because their plate was turned out of the frame)."""
     with (source / "labels.csv").open(newline="") as handle:
         reader = csv.DictReader(handle)
         fields, rows = list(reader.fieldnames or []), list(reader)
@@ -201,8 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     if not 0.05 <= args.scale <= 4:
         parser.error("--scale must lie between 0.05 and 4")
     args.target.mkdir(parents=True, exist_ok=True)
-    written, left_out = roll_folder(args.source, args.target, args.degrees, args.blur, args.quality,
-                                    args.yaw, args.scale, args.night)
+    view = View(args.degrees, args.yaw, args.scale, args.blur, args.quality, args.night)
+    written, left_out = roll_folder(args.source, args.target, view)
     print(f"{written} frames rolled by {args.degrees:g} degrees (yaw {args.yaw:g}, scale {args.scale:g}, "
           f"blur {args.blur:g}, JPEG quality {args.quality}{', at night' if args.night else ''}) "
           f"in {args.target}; {left_out} plates turned out of the frame left out")

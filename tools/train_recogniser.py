@@ -251,9 +251,9 @@ def holder_cut(image: np.ndarray, plate: Box, rng: np.random.Generator) -> np.nd
 
 
 @lru_cache(maxsize=1)
-def _localiser(process: int) -> Localiser:
-    """One localiser per process, `process` being its id: a data-loader worker forked after
-    the validation cut its crops builds its own rather than inheriting the parent's."""
+def _localiser() -> Localiser:
+    """One localiser per process; a data-loader worker forked after the validation cut its
+    crops searches with the parent's (its side thread starts anew in the worker)."""
     return Localiser(LocaliserConfig())
 
 
@@ -278,7 +278,7 @@ def localiser_framed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray 
     canvas[y0:y0 + plate_h, x0:x0 + plate_w] = plate
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
     truth = Box(x0, y0, plate_w, plate_h)
-    found = [c for c in _localiser(os.getpid()).find(canvas) if c.box.iou(truth) >= 0.3]
+    found = [c for c in _localiser().find(canvas) if c.box.iou(truth) >= 0.3]
     return upright(canvas, max(found, key=lambda c: c.box.iou(truth)), crop_pads(["us"]).first)[0] if found else None
 
 
